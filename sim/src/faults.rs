@@ -1,0 +1,148 @@
+//! Injected faults and the request log: what the control interface switches on, what the API
+//! handler consults on every request. Holds state only; the HTTP side effects live in `api.rs`
+//! (answers) and `http.rs` (refusing connections).
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Requests kept in the log; older ones are dropped so a long benchmark cannot exhaust memory.
+const MAX_RECORDS: usize = 500_000;
+
+/// One API request as `GET /requests` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRecord {
+    /// HTTP method.
+    pub method: String,
+    /// Decoded path.
+    pub path: String,
+    /// Raw query string.
+    pub query: String,
+    /// `nodes`, `pods`, `version`, `discovery` or `other`.
+    pub resource: &'static str,
+    /// True for watch requests.
+    pub watch: bool,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ErrorFault {
+    status: u16,
+    remaining: u64,
+    retry_after: Option<u64>,
+}
+
+/// An error the next API request must get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InjectedError {
+    /// HTTP status.
+    pub status: u16,
+    /// `Retry-After` seconds, when set.
+    pub retry_after: Option<u64>,
+}
+
+/// All fault switches.
+#[derive(Default)]
+pub struct Faults {
+    errors: Mutex<Option<ErrorFault>>,
+    latency_ms: AtomicU64,
+    denied: Mutex<HashSet<String>>,
+    compact_as_http: AtomicBool,
+    requests: Mutex<VecDeque<RequestRecord>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Faults {
+    /// Answers the next `count` API requests with `status`.
+    pub fn set_errors(&self, status: u16, count: u64, retry_after: Option<u64>) {
+        *lock(&self.errors) = (count > 0).then_some(ErrorFault { status, remaining: count, retry_after });
+    }
+
+    /// Consumes one injected error, if any are pending.
+    pub fn take_error(&self) -> Option<InjectedError> {
+        let mut errors = lock(&self.errors);
+        let fault = errors.as_mut()?;
+        let taken = InjectedError { status: fault.status, retry_after: fault.retry_after };
+        fault.remaining -= 1;
+        if fault.remaining == 0 {
+            *errors = None;
+        }
+        Some(taken)
+    }
+
+    /// Delays every API response (0 clears).
+    pub fn set_latency(&self, ms: u64) {
+        self.latency_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The current API latency.
+    pub fn latency(&self) -> Duration {
+        Duration::from_millis(self.latency_ms.load(Ordering::Relaxed))
+    }
+
+    /// Forbids (or allows again) a resource.
+    pub fn set_denied(&self, resource: &str, denied: bool) {
+        let mut set = lock(&self.denied);
+        if denied {
+            set.insert(resource.to_string());
+        } else {
+            set.remove(resource);
+        }
+    }
+
+    /// True when the resource is forbidden.
+    pub fn is_denied(&self, resource: &str) -> bool {
+        lock(&self.denied).contains(resource)
+    }
+
+    /// How expired watches are answered from now on: HTTP 410 (true) or a 410 ERROR event.
+    pub fn set_compact_as_http(&self, http: bool) {
+        self.compact_as_http.store(http, Ordering::Relaxed);
+    }
+
+    /// True when expired watches get an HTTP 410 instead of an ERROR event.
+    pub fn compact_as_http(&self) -> bool {
+        self.compact_as_http.load(Ordering::Relaxed)
+    }
+
+    /// Appends to the request log.
+    pub fn record(&self, record: RequestRecord) {
+        let mut log = lock(&self.requests);
+        if log.len() >= MAX_RECORDS {
+            log.pop_front();
+        }
+        log.push_back(record);
+    }
+
+    /// The request log as a JSON array.
+    pub fn requests_json(&self) -> Vec<u8> {
+        let log = lock(&self.requests);
+        serde_json::to_vec(&*log).unwrap_or_else(|_| b"[]".to_vec())
+    }
+
+    /// Clears the request log.
+    pub fn reset_requests(&self) {
+        lock(&self.requests).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn injected_errors_run_out_after_count() {
+        let f = Faults::default();
+        f.set_errors(429, 2, Some(3));
+        assert_eq!(f.take_error(), Some(InjectedError { status: 429, retry_after: Some(3) }));
+        assert!(f.take_error().is_some());
+        assert!(f.take_error().is_none());
+    }
+}

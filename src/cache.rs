@@ -1,0 +1,57 @@
+//! The watch cache as the two sides see it: the cluster state behind one lock (written by the
+//! watch thread, read by scrapes), its health, the operational metrics, and the configuration
+//! both sides need. Scrapes take the read lock only to copy a [`Snapshot`] out.
+
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::accounting::TrackedResources;
+use crate::health::Health;
+use crate::self_metrics::SelfMetrics;
+use crate::snapshot::{LabelGroups, Snapshot};
+use crate::state::ClusterState;
+
+/// Shared between the watch thread and the HTTP workers (behind an `Arc`).
+pub struct Cache {
+    state: RwLock<ClusterState>,
+    /// Watch liveness and readiness.
+    pub health: Health,
+    /// Operational metrics.
+    pub metrics: SelfMetrics,
+    /// Tracked resources (the order of every per-resource vector).
+    pub resources: TrackedResources,
+    /// Label groups.
+    pub label_groups: LabelGroups,
+}
+
+impl Cache {
+    /// An empty cache.
+    pub fn new(
+        resources: TrackedResources,
+        label_groups: LabelGroups,
+        metrics: SelfMetrics,
+    ) -> Cache {
+        Cache {
+            state: RwLock::new(ClusterState::new(resources.len())),
+            health: Health::new(),
+            metrics,
+            resources,
+            label_groups,
+        }
+    }
+
+    /// Write access for the watch thread. A poisoned lock is recovered: every state mutation
+    /// completes before it could panic, and the next resync repairs any drift.
+    pub fn write(&self) -> RwLockWriteGuard<'_, ClusterState> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Read access.
+    pub fn read(&self) -> RwLockReadGuard<'_, ClusterState> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Copies the current figures out (holding the read lock only for the copy).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::take(&self.read(), &self.label_groups)
+    }
+}

@@ -1,0 +1,467 @@
+//! Command-line flags (argh; each field's `///` is its `--help` text) and their validation into a
+//! typed [`Config`]. Owns every rule about what a flag value may be; it does no I/O beyond reading
+//! the process arguments, so a bad value is reported before any work starts.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use argh::FromArgs;
+
+use crate::accounting::TrackedResources;
+use crate::error::Error;
+use crate::label_selector;
+
+/// Prometheus exporter reporting, per node, label group and cluster, the kube-scheduler-exact sum
+/// of pod requests ("allocated") against node allocatable.
+#[derive(FromArgs, Debug)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct Flags {
+    /// path to a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster
+    /// service account)
+    #[argh(option)]
+    pub kubeconfig: Option<String>,
+
+    /// address to serve metrics on, `[HOST]:PORT` (default ":9101" = every interface; use
+    /// "127.0.0.1:9101" to keep it local)
+    #[argh(option, default = "String::from(\":9101\")")]
+    pub metrics_addr: String,
+
+    /// path of the metrics endpoint (default "/metrics")
+    #[argh(option, default = "String::from(\"/metrics\")")]
+    pub metrics_path: String,
+
+    /// comma-separated resources to track (default "cpu,memory"); any resource name works, e.g.
+    /// ephemeral-storage, hugepages-2Mi, nvidia.com/gpu, and "pods" (counted pods vs
+    /// allocatable.pods)
+    #[argh(option, default = "String::from(\"cpu,memory\")")]
+    pub resources: String,
+
+    /// comma-separated node label keys forming one label group, e.g.
+    /// "topology.kubernetes.io/zone,node.kubernetes.io/instance-type" (repeatable)
+    #[argh(option)]
+    pub label_group: Vec<String>,
+
+    /// label selector restricting the watched nodes (server-side), e.g. "node-pool=gpu,!spot"
+    #[argh(option)]
+    pub node_selector: Option<String>,
+
+    /// do not export the per-node metric families (cluster and group families stay)
+    #[argh(switch)]
+    pub disable_node_metrics: bool,
+
+    /// objects per page of the initial list of nodes and pods (default 500; 0 = no paging)
+    #[argh(option, default = "500")]
+    pub list_page_size: u32,
+
+    /// how often the aggregates are recomputed from the cached records to detect drift, like
+    /// client-go's resync it makes no API call (default "5m"; "0s" disables)
+    #[argh(option, default = "String::from(\"5m\")")]
+    pub resync_period: String,
+
+    /// scheduler feature gate PodLevelResources: auto (on for servers >= 1.34), on, off
+    #[argh(option, default = "String::from(\"auto\")")]
+    pub pod_level_resources: String,
+
+    /// scheduler feature gate InPlacePodVerticalScaling (resize status in accounting): auto (on for
+    /// servers >= 1.33), on, off
+    #[argh(option, default = "String::from(\"auto\")")]
+    pub in_place_pod_vertical_scaling: String,
+
+    /// number of HTTP worker threads (default 4)
+    #[argh(option, default = "4")]
+    pub http_workers: usize,
+
+    /// log level: error, warn, info, debug, trace (default "info"; RUST_LOG overrides)
+    #[argh(option, default = "String::from(\"info\")")]
+    pub log_level: String,
+
+    /// log format: text or json (one JSON object per line)
+    #[argh(option, default = "String::from(\"text\")")]
+    pub log_format: String,
+
+    /// shorthand for --log-level debug
+    #[argh(switch)]
+    pub debug: bool,
+
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+}
+
+/// A scheduler feature gate as the user set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Follow the API server's version.
+    Auto,
+    /// Forced on.
+    On,
+    /// Forced off.
+    Off,
+}
+
+impl Gate {
+    /// The gate's value for a server of the given minor version (1.x).
+    pub fn resolve(self, server_minor: Option<u32>, on_since_minor: u32) -> bool {
+        match self {
+            Gate::On => true,
+            Gate::Off => false,
+            // An unknown version is treated as current: both gates are on in every supported
+            // release from 1.34 on.
+            Gate::Auto => server_minor.is_none_or(|minor| minor >= on_since_minor),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Validated configuration: everything the exporter needs, in typed form.
+#[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct Config {
+    /// Explicit kubeconfig path, if given.
+    pub kubeconfig: Option<PathBuf>,
+    /// Address the HTTP server binds.
+    pub metrics_addr: SocketAddr,
+    /// Path of the metrics endpoint, starting with `/`.
+    pub metrics_path: String,
+    /// Tracked resources, in flag order.
+    pub resources: TrackedResources,
+    /// Label groups: each is a list of node label keys.
+    pub label_groups: Vec<Vec<String>>,
+    /// Server-side label selector for nodes.
+    pub node_selector: Option<String>,
+    /// Whether per-node families are exported.
+    pub node_metrics: bool,
+    /// Page size of initial lists (`None` = unpaged).
+    pub list_page_size: Option<u32>,
+    /// Period of the local resync (`None` = disabled).
+    pub resync_period: Option<Duration>,
+    /// PodLevelResources gate.
+    pub pod_level_resources: Gate,
+    /// InPlacePodVerticalScaling gate.
+    pub in_place_resize: Gate,
+    /// HTTP worker threads.
+    pub http_workers: usize,
+    /// Log level.
+    pub log_level: log::LevelFilter,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Validates raw flags. Every error names the flag and the offending value.
+    pub fn from_flags(flags: &Flags) -> Result<Config, Error> {
+        let resources = parse_resources(&flags.resources)?;
+        let label_groups = flags
+            .label_group
+            .iter()
+            .map(|g| parse_label_group(g))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(selector) = &flags.node_selector {
+            label_selector::validate(selector)
+                .map_err(|reason| usage("--node-selector", selector, &reason.to_string()))?;
+        }
+        if !flags.metrics_path.starts_with('/') || flags.metrics_path.len() < 2 {
+            return Err(usage(
+                "--metrics-path",
+                &flags.metrics_path,
+                "must start with '/' and name a path other than '/'",
+            ));
+        }
+        if flags.http_workers == 0 || flags.http_workers > 64 {
+            return Err(usage(
+                "--http-workers",
+                &flags.http_workers.to_string(),
+                "must be between 1 and 64",
+            ));
+        }
+        let resync = parse_duration(&flags.resync_period)
+            .map_err(|reason| usage("--resync-period", &flags.resync_period, &reason))?;
+        let log_level = if flags.debug {
+            log::LevelFilter::Debug
+        } else {
+            flags.log_level.parse().map_err(|_| {
+                usage(
+                    "--log-level",
+                    &flags.log_level,
+                    "expected error, warn, info, debug or trace",
+                )
+            })?
+        };
+        let log_format = match flags.log_format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(usage("--log-format", other, "expected text or json")),
+        };
+        Ok(Config {
+            kubeconfig: flags.kubeconfig.as_ref().map(PathBuf::from),
+            metrics_addr: parse_listen_addr(&flags.metrics_addr)
+                .map_err(|reason| usage("--metrics-addr", &flags.metrics_addr, &reason))?,
+            metrics_path: flags.metrics_path.clone(),
+            resources,
+            label_groups,
+            node_selector: flags.node_selector.clone().filter(|s| !s.is_empty()),
+            node_metrics: !flags.disable_node_metrics,
+            list_page_size: (flags.list_page_size > 0).then_some(flags.list_page_size),
+            resync_period: (!resync.is_zero()).then_some(resync),
+            pod_level_resources: parse_gate("--pod-level-resources", &flags.pod_level_resources)?,
+            in_place_resize: parse_gate(
+                "--in-place-pod-vertical-scaling",
+                &flags.in_place_pod_vertical_scaling,
+            )?,
+            http_workers: flags.http_workers,
+            log_level,
+            log_format,
+        })
+    }
+}
+
+fn usage(flag: &str, value: &str, reason: &str) -> Error {
+    Error::Usage {
+        flag: flag.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn parse_gate(flag: &str, value: &str) -> Result<Gate, Error> {
+    match value {
+        "auto" => Ok(Gate::Auto),
+        "on" | "true" => Ok(Gate::On),
+        "off" | "false" => Ok(Gate::Off),
+        other => Err(usage(flag, other, "expected auto, on or off")),
+    }
+}
+
+/// Parses the `--resources` list; names must be valid Kubernetes resource names and unique.
+fn parse_resources(value: &str) -> Result<TrackedResources, Error> {
+    let mut names: Vec<&str> = Vec::new();
+    for name in value.split(',').map(str::trim) {
+        if name.is_empty() {
+            return Err(usage("--resources", value, "empty resource name"));
+        }
+        if !is_resource_name(name) {
+            return Err(usage(
+                "--resources",
+                value,
+                &format!("{name:?} is not a valid resource name"),
+            ));
+        }
+        if names.contains(&name) {
+            return Err(usage(
+                "--resources",
+                value,
+                &format!("{name:?} listed twice"),
+            ));
+        }
+        names.push(name);
+    }
+    Ok(TrackedResources::new(&names))
+}
+
+/// A resource name: an optional DNS-subdomain prefix and `/`, then a name part of
+/// alphanumerics, `-`, `_` and `.` (e.g. `cpu`, `hugepages-2Mi`, `nvidia.com/gpu`).
+fn is_resource_name(name: &str) -> bool {
+    let (prefix, rest) = match name.split_once('/') {
+        Some((prefix, rest)) => (Some(prefix), rest),
+        None => (None, name),
+    };
+    let part_ok = |s: &str, extra: &[char]| {
+        !s.is_empty()
+            && s.len() <= 253
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    prefix.is_none_or(|p| part_ok(p, &['-', '.'])) && part_ok(rest, &['-', '_', '.'])
+}
+
+/// Parses one `--label-group` value into its label keys.
+fn parse_label_group(value: &str) -> Result<Vec<String>, Error> {
+    let mut keys: Vec<String> = Vec::new();
+    for key in value.split(',').map(str::trim) {
+        if let Err(reason) = label_selector::validate_key(key) {
+            return Err(usage("--label-group", value, &reason.to_string()));
+        }
+        if keys.iter().any(|k| k == key) {
+            return Err(usage(
+                "--label-group",
+                value,
+                &format!("{key:?} listed twice"),
+            ));
+        }
+        keys.push(key.to_owned());
+    }
+    Ok(keys)
+}
+
+/// Parses `[HOST]:PORT`; an empty host means every IPv4 interface.
+fn parse_listen_addr(value: &str) -> Result<SocketAddr, String> {
+    if let Some(port) = value.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("{port:?} is not a port number"))?;
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
+    }
+    value.parse().map_err(|_| {
+        "expected [HOST]:PORT with a numeric host, e.g. :9101 or 127.0.0.1:9101".into()
+    })
+}
+
+/// Parses a Go-style duration of whole units: `30s`, `5m`, `1h30m`, `500ms`, `0s`.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    if value == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = value;
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err("expected a number, e.g. 30s, 5m or 1h30m".into());
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| "number too large".to_owned())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number.saturating_mul(60)),
+            "h" => Duration::from_secs(number.saturating_mul(3600)),
+            "" => return Err("missing unit (ms, s, m or h)".into()),
+            other => return Err(format!("unknown unit {other:?} (expected ms, s, m or h)")),
+        };
+        total = total.saturating_add(unit);
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Result<Flags, argh::EarlyExit> {
+        Flags::from_args(&["exporter"], args)
+    }
+
+    fn config(args: &[&str]) -> Result<Config, Error> {
+        Config::from_flags(&flags(args).expect("flags parse"))
+    }
+
+    #[test]
+    fn defaults_match_the_original_exporter() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.metrics_addr, "0.0.0.0:9101".parse().unwrap());
+        assert_eq!(c.metrics_path, "/metrics");
+        assert_eq!(c.resources.names(), ["cpu", "memory"]);
+        assert_eq!(c.list_page_size, Some(500));
+        assert_eq!(c.resync_period, Some(Duration::from_secs(300)));
+        assert!(c.node_metrics);
+        assert_eq!(c.log_level, log::LevelFilter::Info);
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn durations_accept_go_forms() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        for bad in ["", "5", "m", "5x", "-5s", "1.5h", "5 m"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_flag_and_the_value() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (&["--resync-period", "5x"], "--resync-period", "5x"),
+            (
+                &["--resources", "cpu,,memory"],
+                "--resources",
+                "cpu,,memory",
+            ),
+            (&["--resources", "cpu,cpu"], "--resources", "cpu,cpu"),
+            (&["--resources", "c pu"], "--resources", "c pu"),
+            (
+                &["--metrics-addr", "localhost"],
+                "--metrics-addr",
+                "localhost",
+            ),
+            (&["--metrics-path", "metrics"], "--metrics-path", "metrics"),
+            (&["--log-format", "xml"], "--log-format", "xml"),
+            (&["--log-level", "loud"], "--log-level", "loud"),
+            (
+                &["--node-selector", "a in (b"],
+                "--node-selector",
+                "a in (b",
+            ),
+            (&["--label-group", "zone,,x"], "--label-group", "zone,,x"),
+            (
+                &["--pod-level-resources", "maybe"],
+                "--pod-level-resources",
+                "maybe",
+            ),
+            (&["--http-workers", "0"], "--http-workers", "0"),
+        ];
+        for (args, flag, value) in cases {
+            let err = config(args).expect_err(flag).to_string();
+            assert!(err.contains(flag) && err.contains(value), "{err}");
+        }
+    }
+
+    #[test]
+    fn extended_resource_names_and_label_groups_are_accepted() {
+        let c = config(&[
+            "--resources",
+            "cpu,memory,nvidia.com/gpu,hugepages-2Mi,ephemeral-storage,pods",
+            "--label-group",
+            "topology.kubernetes.io/zone,node.kubernetes.io/instance-type",
+            "--label-group",
+            "node-pool",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--list-page-size",
+            "0",
+            "--resync-period",
+            "0s",
+            "--debug",
+        ])
+        .unwrap();
+        assert_eq!(c.resources.len(), 6);
+        assert_eq!(c.label_groups.len(), 2);
+        assert_eq!(c.label_groups[0][1], "node.kubernetes.io/instance-type");
+        assert_eq!(c.list_page_size, None);
+        assert_eq!(c.resync_period, None);
+        assert_eq!(c.log_level, log::LevelFilter::Debug);
+    }
+
+    #[test]
+    fn gates_follow_the_server_version_on_auto() {
+        assert!(!Gate::Auto.resolve(Some(33), 34));
+        assert!(Gate::Auto.resolve(Some(34), 34));
+        assert!(Gate::Auto.resolve(None, 34));
+        assert!(Gate::On.resolve(Some(20), 34));
+        assert!(!Gate::Off.resolve(Some(40), 34));
+    }
+}

@@ -1,0 +1,53 @@
+//! The exporter's one error type. Each variant names what failed and carries the input, so `main`
+//! can print the whole chain on one line and pick the exit code (2 for usage, 1 otherwise).
+
+/// Everything that can stop the exporter.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag value was rejected.
+    #[error("invalid value {value:?} for {flag}: {reason}")]
+    Usage {
+        /// The flag, e.g. `--resync-period`.
+        flag: String,
+        /// The value given.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The kubeconfig could not be read or used.
+    #[error("kubeconfig {source_desc}: {reason}")]
+    Kubeconfig {
+        /// Where the configuration came from (path or "in-cluster").
+        source_desc: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The HTTP listener could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address asked for.
+        addr: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A thread or runtime could not be started.
+    #[error("cannot start {what}: {source}")]
+    Start {
+        /// What was being started.
+        what: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Process exit code for this error: 2 for usage errors, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage { .. } => 2,
+            _ => 1,
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The HTTP side: a tiny_http server on our own listener, served by a small pool of worker threads
+//! that we own, and the routing of `/`, the metrics path, `/healthz`, `/readyz` and `/sync`.
+//! Routing ([`route`]) is pure and tested without sockets; the workers only move bytes.
+//!
+//! Bounds: each response write has a send timeout (set on the listener and inherited by accepted
+//! sockets), so a client that never reads cannot hold a worker forever.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::cache::Cache;
+use crate::cli::Config;
+use crate::error::Error;
+use crate::exposition;
+use crate::health::WatchKind;
+use crate::page;
+
+/// How long one response write may block on a client that does not read.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A response, before it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// Content-Type header.
+    pub content_type: &'static str,
+    /// Extra headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(status: u16, body: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+            body: body.into().into_bytes(),
+        }
+    }
+}
+
+/// Everything routing needs.
+pub struct Site {
+    /// The shared cache.
+    pub cache: Arc<Cache>,
+    /// The configuration.
+    pub config: Arc<Config>,
+}
+
+const PATHS: &[&str] = &["/", "/healthz", "/readyz", "/sync"];
+
+/// Routes one request. `HEAD` is answered like `GET` (tiny_http drops the body).
+pub fn route(site: &Site, method: &str, url: &str) -> Reply {
+    let path = url.split('?').next().unwrap_or_default();
+    let known = PATHS.contains(&path) || path == site.config.metrics_path;
+    if !known {
+        return Reply::text(404, "not found\n");
+    }
+    if method != "GET" && method != "HEAD" {
+        let mut reply = Reply::text(405, "method not allowed\n");
+        reply.headers.push(("Allow", "GET, HEAD".into()));
+        return reply;
+    }
+    match path {
+        "/healthz" => Reply::text(200, "ok\n"),
+        "/readyz" => match site.cache.health.readiness() {
+            Ok(()) => Reply::text(200, "ok\n"),
+            Err(reason) => Reply::text(503, format!("not ready: {reason}\n")),
+        },
+        "/sync" => Reply {
+            status: 200,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: sync_json(site).into_bytes(),
+        },
+        "/" => Reply {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            headers: Vec::new(),
+            body: page::render(&site.config, &site.cache.health).into_bytes(),
+        },
+        _ => metrics(site),
+    }
+}
+
+/// The metrics response: binpacking families, then the operational ones.
+fn metrics(site: &Site) -> Reply {
+    let started = Instant::now();
+    let snapshot = site.cache.snapshot();
+    let mut body = String::with_capacity(4096 + snapshot.nodes.len() * 1024);
+    let resources: Vec<String> = site
+        .cache
+        .resources
+        .names()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    exposition::encode(
+        &snapshot,
+        &exposition::Options {
+            resources: &resources,
+            node_metrics: site.config.node_metrics,
+            label_groups: !site.config.label_groups.is_empty(),
+            cache_age_seconds: Some(site.cache.health.cache_age().as_secs_f64()),
+        },
+        &mut body,
+    );
+    site.cache
+        .metrics
+        .scrape_duration
+        .observe(started.elapsed().as_secs_f64());
+    site.cache.metrics.encode(&mut body);
+    Reply {
+        status: 200,
+        content_type: exposition::CONTENT_TYPE,
+        headers: Vec::new(),
+        body: body.into_bytes(),
+    }
+}
+
+/// `/sync`: per watch, synced flag, last activity age, object counts, last error.
+fn sync_json(site: &Site) -> String {
+    let h = &site.cache.health;
+    let mut watches = serde_json::Map::new();
+    for kind in [WatchKind::Nodes, WatchKind::Pods] {
+        let w = h.watch(kind);
+        watches.insert(
+            kind.as_str().into(),
+            serde_json::json!({
+                "synced": w.synced(),
+                "last_event_age_seconds": h.ever_heard(kind).then(|| h.age_of(kind).as_secs_f64()),
+                "objects": w.objects(),
+                "listed": w.listed(),
+                "last_error": w.last_error(),
+            }),
+        );
+    }
+    let counts = site.cache.read().counts();
+    let value = serde_json::json!({
+        "ready": h.readiness().is_ok(),
+        "server_version": h.server_version(),
+        "resync_period_seconds": site.config.resync_period.map(|d| d.as_secs_f64()),
+        "cache_age_seconds": h.cache_age().as_secs_f64(),
+        "watches": watches,
+        "counts": {
+            "nodes": counts.nodes,
+            "pods": counts.pods,
+            "counted_pods": counts.counted_pods,
+            "pending_pods": counts.pending_pods,
+        },
+    });
+    let mut out = value.to_string();
+    out.push('\n');
+    out
+}
+
+/// A running server: its address and how to stop it.
+pub struct Server {
+    server: Arc<tiny_http::Server>,
+    workers: Vec<JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+}
+
+/// A handle that stops the server from another thread.
+#[derive(Clone)]
+pub struct Stopper {
+    server: Arc<tiny_http::Server>,
+    stopping: Arc<AtomicBool>,
+    workers: usize,
+}
+
+impl Stopper {
+    /// Makes every worker return.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for _ in 0..self.workers {
+            self.server.unblock();
+        }
+    }
+}
+
+impl Server {
+    /// Binds the listener and starts the workers.
+    pub fn start(site: Site) -> Result<Server, Error> {
+        let addr = site.config.metrics_addr;
+        let listener = bind(addr).map_err(|source| Error::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| Error::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let server =
+            tiny_http::Server::from_listener(listener, None).map_err(|e| Error::Listen {
+                addr: addr.to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        let server = Arc::new(server);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let site = Arc::new(site);
+        let mut workers = Vec::new();
+        for i in 0..site.config.http_workers {
+            let (server, stopping, site) = (server.clone(), stopping.clone(), site.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("http-{i}"))
+                .spawn(move || serve(&server, &stopping, &site))
+                .map_err(|source| Error::Start {
+                    what: "http worker",
+                    source,
+                })?;
+            workers.push(handle);
+        }
+        Ok(Server {
+            server,
+            workers,
+            stopping,
+            addr,
+        })
+    }
+
+    /// A handle to stop the server.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            server: self.server.clone(),
+            stopping: self.stopping.clone(),
+            workers: self.workers.len(),
+        }
+    }
+
+    /// Waits for every worker to return.
+    pub fn join(self) {
+        for w in self.workers {
+            if w.join().is_err() {
+                log::error!("an http worker panicked");
+            }
+        }
+    }
+}
+
+/// Binds with a send timeout that accepted sockets inherit.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_write_timeout(Some(SEND_TIMEOUT))?;
+    socket.bind(&addr.into())?;
+    socket.listen(128)?;
+    Ok(socket.into())
+}
+
+fn serve(server: &tiny_http::Server, stopping: &AtomicBool, site: &Site) {
+    loop {
+        let request = match server.recv() {
+            Ok(request) => request,
+            Err(err) => {
+                if stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                log::warn!("http accept failed error={err}");
+                continue;
+            }
+        };
+        let method = request.method().as_str().to_owned();
+        let reply = route(site, &method, request.url());
+        let mut response = with_header(
+            tiny_http::Response::from_data(reply.body).with_status_code(reply.status),
+            "Content-Type",
+            reply.content_type,
+        );
+        for (name, value) in &reply.headers {
+            response = with_header(response, name, value);
+        }
+        if let Err(err) = request.respond(response) {
+            log::debug!("http response not delivered error={err}");
+        }
+    }
+}
+
+/// Adds a header; names and values are ours and ASCII, so a failure is only logged.
+fn with_header<R: std::io::Read>(
+    response: tiny_http::Response<R>,
+    name: &str,
+    value: &str,
+) -> tiny_http::Response<R> {
+    if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+        response.with_header(h)
+    } else {
+        log::warn!("dropping invalid response header name={name}");
+        response
+    }
+}

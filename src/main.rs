@@ -1,0 +1,136 @@
+//! The exporter binary: flags → config → logger → kube client → watch thread (a current-thread
+//! tokio runtime) and HTTP workers; signals stop both. Errors map to exit codes (2 usage, 1 other).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use argh::FromArgs;
+use kube_cluster_binpacking_exporter::cache::Cache;
+use kube_cluster_binpacking_exporter::cli::{Config, Flags};
+use kube_cluster_binpacking_exporter::error::Error;
+use kube_cluster_binpacking_exporter::http::{Server, Site};
+use kube_cluster_binpacking_exporter::self_metrics::SelfMetrics;
+use kube_cluster_binpacking_exporter::snapshot::LabelGroups;
+use kube_cluster_binpacking_exporter::{client, logging, watch};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let command = args
+        .first()
+        .map_or("kube-cluster-binpacking-exporter", String::as_str);
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let flags = match Flags::from_args(&[command], &rest) {
+        Ok(flags) => flags,
+        Err(exit) => {
+            return if exit.status.is_ok() {
+                print_out(&exit.output);
+                ExitCode::SUCCESS
+            } else {
+                print_err(&format!(
+                    "{}\nRun with --help for usage.",
+                    exit.output.trim_end()
+                ));
+                ExitCode::from(2)
+            };
+        }
+    };
+    if flags.version {
+        print_out(&format!("kube-cluster-binpacking-exporter {VERSION}"));
+        return ExitCode::SUCCESS;
+    }
+    match Config::from_flags(&flags).and_then(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            print_err(&format!("error: {err}"));
+            ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(1))
+        }
+    }
+}
+
+/// Writes to stdout without panicking on a closed pipe.
+fn print_out(text: &str) {
+    let _ = writeln!(std::io::stdout(), "{}", text.trim_end());
+}
+
+fn print_err(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+fn run(config: Config) -> Result<(), Error> {
+    logging::init(config.log_level, config.log_format);
+    let config = Arc::new(config);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Start {
+            what: "tokio runtime",
+            source,
+        })?;
+    let resolved = runtime.block_on(client::resolve(config.kubeconfig.as_deref()))?;
+    log::info!(
+        "kubeconfig loaded source={:?} server={}",
+        resolved.source,
+        resolved.config.cluster_url
+    );
+    let metrics = SelfMetrics::new(VERSION).map_err(|e| Error::Start {
+        what: "operational metrics",
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let cache = Arc::new(Cache::new(
+        config.resources.clone(),
+        LabelGroups::new(&config.label_groups),
+        metrics,
+    ));
+    let kube_client = {
+        let _guard = runtime.enter();
+        client::build(resolved.config, cache.clone())?
+    };
+
+    let server = Server::start(Site {
+        cache: cache.clone(),
+        config: config.clone(),
+    })?;
+    log::info!(
+        "serving metrics addr={} path={} resources={}",
+        server.addr,
+        config.metrics_path,
+        config.resources.names().join(",")
+    );
+    let stopper = server.stopper();
+    let watch_thread = std::thread::Builder::new()
+        .name("watch".into())
+        .spawn(move || {
+            runtime.block_on(watch::run(kube_client, config, cache, shutdown_signal()));
+            stopper.stop();
+        })
+        .map_err(|source| Error::Start {
+            what: "watch thread",
+            source,
+        })?;
+    server.join();
+    if watch_thread.join().is_err() {
+        log::error!("the watch thread panicked");
+    }
+    log::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    if let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        tokio::select! {
+            _ = term.recv() => log::info!("received SIGTERM"),
+            _ = int.recv() => log::info!("received SIGINT"),
+        }
+    } else {
+        log::warn!("cannot install signal handlers; stop with SIGKILL");
+        std::future::pending::<()>().await;
+    }
+}

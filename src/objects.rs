@@ -1,0 +1,382 @@
+//! Slim Kubernetes object types decoded straight from the API server's JSON: only the fields the
+//! exporter needs survive decoding (no managedFields, annotations, env, probes …), so a watch
+//! event costs a few small allocations instead of a whole k8s-openapi `Pod`. They implement
+//! `kube::Resource` so kube-runtime's watcher can list and watch them; they are converted into
+//! compact records at the edge and never stored.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::core::{ClusterResourceScope, NamespaceResourceScope};
+use kube::Resource;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::accounting::{NodeStatusInput, PodSpecInput, PodStatusInput};
+use crate::state::Owner;
+
+/// The annotation that marks the mirror pod of a static pod.
+const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// A Pod reduced to what accounting and the records need.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SlimPod {
+    /// Name, namespace and resourceVersion only.
+    #[serde(deserialize_with = "pod_meta")]
+    pub metadata: PodMeta,
+    /// The spec fields accounting reads.
+    pub spec: PodSpecInput,
+    /// The status fields accounting reads.
+    pub status: PodStatusInput,
+}
+
+/// Pod metadata kept: the kube `ObjectMeta` (name, namespace, resourceVersion) and the owner class.
+#[derive(Debug, Clone, Default)]
+pub struct PodMeta {
+    /// For kube's watcher: name, namespace, resourceVersion.
+    pub meta: ObjectMeta,
+    /// Workload, DaemonSet or static (mirror) pod.
+    pub owner: Owner,
+}
+
+/// A Node reduced to allocatable, capacity, labels and cordon state.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SlimNode {
+    /// Name, resourceVersion and labels.
+    #[serde(deserialize_with = "node_meta")]
+    pub metadata: ObjectMeta,
+    /// `spec.unschedulable` only.
+    pub spec: SlimNodeSpec,
+    /// Allocatable and capacity.
+    pub status: NodeStatusInput,
+}
+
+/// The one node spec field kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SlimNodeSpec {
+    /// Cordoned.
+    #[serde(deserialize_with = "null_as_default")]
+    pub unschedulable: bool,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+impl SlimPod {
+    /// `namespace/name`, the pod's key in the state.
+    pub fn key(&self) -> String {
+        let m = &self.metadata.meta;
+        format!(
+            "{}/{}",
+            m.namespace.as_deref().unwrap_or_default(),
+            m.name.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+macro_rules! slim_resource {
+    ($ty:ty, $kind:literal, $plural:literal, $scope:ty, $($meta:tt)+) => {
+        impl Resource for $ty {
+            type DynamicType = ();
+            type Scope = $scope;
+
+            fn kind(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($kind)
+            }
+            fn group(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed("")
+            }
+            fn version(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed("v1")
+            }
+            fn plural(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($plural)
+            }
+            fn meta(&self) -> &ObjectMeta {
+                &self.$($meta)+
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.$($meta)+
+            }
+        }
+    };
+}
+
+slim_resource!(
+    SlimPod,
+    "Pod",
+    "pods",
+    NamespaceResourceScope,
+    metadata.meta
+);
+slim_resource!(SlimNode, "Node", "nodes", ClusterResourceScope, metadata);
+
+/// Which metadata fields a visitor keeps.
+#[derive(Clone, Copy)]
+enum MetaKind {
+    Pod,
+    Node,
+}
+
+struct MetaVisitor(MetaKind);
+
+/// Metadata as decoded, before it is split into kube's `ObjectMeta` and our flags.
+#[derive(Default)]
+struct DecodedMeta {
+    meta: ObjectMeta,
+    owner: Option<Owner>,
+}
+
+fn pod_meta<'de, D: Deserializer<'de>>(d: D) -> Result<PodMeta, D::Error> {
+    let decoded = d.deserialize_option(OptionalMeta(MetaKind::Pod))?;
+    Ok(PodMeta {
+        meta: decoded.meta,
+        owner: decoded.owner.unwrap_or(Owner::Workload),
+    })
+}
+
+fn node_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    Ok(d.deserialize_option(OptionalMeta(MetaKind::Node))?.meta)
+}
+
+/// Accepts `null` as empty metadata.
+struct OptionalMeta(MetaKind);
+
+impl<'de> Visitor<'de> for OptionalMeta {
+    type Value = DecodedMeta;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("object metadata")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<DecodedMeta, E> {
+        Ok(DecodedMeta::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<DecodedMeta, E> {
+        Ok(DecodedMeta::default())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<DecodedMeta, D::Error> {
+        d.deserialize_map(MetaVisitor(self.0))
+    }
+}
+
+impl<'de> Visitor<'de> for MetaVisitor {
+    type Value = DecodedMeta;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("object metadata")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DecodedMeta, A::Error> {
+        let mut out = DecodedMeta::default();
+        while let Some(key) = map.next_key::<MetaKey>()? {
+            match (key, self.0) {
+                (MetaKey::Name, _) => out.meta.name = map.next_value()?,
+                (MetaKey::Namespace, _) => out.meta.namespace = map.next_value()?,
+                (MetaKey::ResourceVersion, _) => out.meta.resource_version = map.next_value()?,
+                (MetaKey::OwnerReferences, MetaKind::Pod) => {
+                    let owner = map.next_value_seed(OwnerSeed)?;
+                    if out.owner != Some(Owner::Static) {
+                        out.owner = owner;
+                    }
+                }
+                (MetaKey::Annotations, MetaKind::Pod) => {
+                    if map.next_value_seed(HasKey(MIRROR_ANNOTATION))? {
+                        out.owner = Some(Owner::Static);
+                    }
+                }
+                (MetaKey::Labels, MetaKind::Node) => out.meta.labels = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Metadata keys of interest; every other key is skipped without allocating.
+enum MetaKey {
+    Name,
+    Namespace,
+    ResourceVersion,
+    OwnerReferences,
+    Annotations,
+    Labels,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for MetaKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = MetaKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a metadata field name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MetaKey, E> {
+                Ok(match v {
+                    "name" => MetaKey::Name,
+                    "namespace" => MetaKey::Namespace,
+                    "resourceVersion" => MetaKey::ResourceVersion,
+                    "ownerReferences" => MetaKey::OwnerReferences,
+                    "annotations" => MetaKey::Annotations,
+                    "labels" => MetaKey::Labels,
+                    _ => MetaKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// Decodes `ownerReferences` into the owner class of the controller reference (DaemonSet, Node
+/// for mirror pods, anything else a workload); `None` without a controller reference.
+struct OwnerSeed;
+
+impl<'de> DeserializeSeed<'de> for OwnerSeed {
+    type Value = Option<Owner>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OwnerSeed {
+    type Value = Option<Owner>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of owner references")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        #[derive(Deserialize)]
+        struct OwnerRef<'a> {
+            #[serde(default, borrow)]
+            kind: Option<Cow<'a, str>>,
+            #[serde(default)]
+            controller: Option<bool>,
+        }
+        let mut owner = None;
+        while let Some(r) = seq.next_element::<OwnerRef<'_>>()? {
+            if r.controller == Some(true) {
+                owner = Some(match r.kind.as_deref() {
+                    Some("DaemonSet") => Owner::DaemonSet,
+                    Some("Node") => Owner::Static,
+                    _ => Owner::Workload,
+                });
+            }
+        }
+        Ok(owner)
+    }
+}
+
+/// Whether a JSON object has a given key; values are skipped.
+struct HasKey(&'static str);
+
+impl<'de> DeserializeSeed<'de> for HasKey {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HasKey {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            found |= key == self.0;
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_metadata_keeps_only_identity_and_owner() {
+        let pod: SlimPod = serde_json::from_str(
+            r#"{"kind":"Pod","apiVersion":"v1","metadata":{"name":"p","namespace":"ns",
+            "resourceVersion":"42","labels":{"a":"b"},"annotations":{"x":"y"},
+            "managedFields":[{"manager":"kubectl"}],
+            "ownerReferences":[{"kind":"DaemonSet","name":"ds","controller":true}]},
+            "spec":{"nodeName":"n1","containers":[]},"status":{"phase":"Running"}}"#,
+        )
+        .unwrap();
+        assert_eq!(pod.key(), "ns/p");
+        assert_eq!(pod.metadata.meta.resource_version.as_deref(), Some("42"));
+        assert_eq!(pod.metadata.owner, Owner::DaemonSet);
+        assert!(pod.metadata.meta.labels.is_none());
+        assert!(pod.metadata.meta.annotations.is_none());
+    }
+
+    #[test]
+    fn mirror_pods_are_static_whatever_the_order_of_fields() {
+        for meta in [
+            r#"{"annotations":{"kubernetes.io/config.mirror":"abc"},"ownerReferences":[{"kind":"Node","controller":true}]}"#,
+            r#"{"ownerReferences":[{"kind":"ReplicaSet","controller":true}],"annotations":{"kubernetes.io/config.mirror":"abc"}}"#,
+            r#"{"ownerReferences":[{"kind":"Node","controller":true}]}"#,
+        ] {
+            let pod: SlimPod = serde_json::from_str(&format!(r#"{{"metadata":{meta}}}"#)).unwrap();
+            assert_eq!(pod.metadata.owner, Owner::Static, "{meta}");
+        }
+        let pod: SlimPod =
+            serde_json::from_str(r#"{"metadata":{"ownerReferences":[{"kind":"DaemonSet"}]}}"#)
+                .unwrap();
+        assert_eq!(
+            pod.metadata.owner,
+            Owner::Workload,
+            "not a controller reference"
+        );
+    }
+
+    #[test]
+    fn nodes_keep_labels_and_cordon_state_and_accept_nulls() {
+        let node: SlimNode = serde_json::from_str(
+            r#"{"metadata":{"name":"n1","resourceVersion":"7","labels":{"zone":"a"},"annotations":null},
+            "spec":{"unschedulable":true,"taints":[{"key":"k","effect":"NoSchedule"}]},
+            "status":{"allocatable":{"cpu":"4","memory":"16Gi","pods":"110"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(node.metadata.name.as_deref(), Some("n1"));
+        assert_eq!(node.metadata.labels.unwrap()["zone"], "a");
+        assert!(node.spec.unschedulable);
+        let node: SlimNode =
+            serde_json::from_str(r#"{"metadata":null,"spec":{"unschedulable":null}}"#).unwrap();
+        assert!(!node.spec.unschedulable);
+    }
+}

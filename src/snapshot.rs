@@ -1,0 +1,278 @@
+//! From the cluster state to figures: per node, per label group and cluster-wide totals of
+//! allocated, allocatable and DaemonSet overhead, taken in one pass over the nodes (O(nodes),
+//! never O(pods): the per-node sums are kept by the state). Pure; the caller holds the lock only
+//! while [`Snapshot::take`] copies the figures out.
+
+use std::collections::BTreeMap;
+
+use crate::state::{ClusterState, Counts, NodeRecord, Owner, Sums};
+
+/// The label value used when a node lacks a label of a group.
+pub const MISSING_LABEL: &str = "<none>";
+
+/// The configured label groups, with the distinct label keys they use.
+#[derive(Debug, Clone, Default)]
+pub struct LabelGroups {
+    keys: Vec<String>,
+    groups: Vec<(String, Vec<usize>)>,
+}
+
+impl LabelGroups {
+    /// Builds the groups from lists of label keys (one list per `--label-group`).
+    pub fn new(groups: &[Vec<String>]) -> LabelGroups {
+        let mut keys: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for group in groups {
+            let indices = group
+                .iter()
+                .map(|key| {
+                    keys.iter().position(|k| k == key).unwrap_or_else(|| {
+                        keys.push(key.clone());
+                        keys.len() - 1
+                    })
+                })
+                .collect();
+            out.push((group.join(","), indices));
+        }
+        LabelGroups { keys, groups: out }
+    }
+
+    /// Distinct label keys, in the order node records store their values.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// Whether any group is configured.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// The group value of a node for group `g`: its label values joined by `,`.
+    fn value_of(&self, g: usize, node: &NodeRecord) -> String {
+        let mut value = String::new();
+        for (i, &key) in self.groups[g].1.iter().enumerate() {
+            if i > 0 {
+                value.push(',');
+            }
+            value.push_str(
+                node.labels
+                    .get(key)
+                    .and_then(|v| v.as_deref())
+                    .unwrap_or(MISSING_LABEL),
+            );
+        }
+        value
+    }
+}
+
+/// Totals over a set of nodes (or one node), per tracked resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totals {
+    /// Sum of counted pods' requests.
+    pub allocated: Vec<u128>,
+    /// Sum of node allocatable.
+    pub allocatable: Vec<u128>,
+    /// Sum of node capacity.
+    pub capacity: Vec<u128>,
+    /// Allocated by owner class, index `Owner as usize`.
+    pub by_owner: [Vec<u128>; 3],
+    /// Number of nodes.
+    pub nodes: u64,
+    /// Number of counted pods.
+    pub pods: u64,
+}
+
+impl Totals {
+    fn zero(resources: usize) -> Totals {
+        Totals {
+            allocated: vec![0; resources],
+            allocatable: vec![0; resources],
+            capacity: vec![0; resources],
+            by_owner: [vec![0; resources], vec![0; resources], vec![0; resources]],
+            nodes: 0,
+            pods: 0,
+        }
+    }
+
+    fn of_node(node: &NodeRecord, sums: &Sums, resources: usize) -> Totals {
+        let mut t = Totals::zero(resources);
+        for r in 0..resources {
+            t.allocated[r] = sums.allocated(r);
+            t.allocatable[r] = node.allocatable.get(r).copied().map_or(0, u128::from);
+            t.capacity[r] = node.capacity.get(r).copied().map_or(0, u128::from);
+            for owner in Owner::ALL {
+                t.by_owner[owner as usize][r] = sums.by_owner(owner, r);
+            }
+        }
+        t.nodes = 1;
+        t.pods = sums.pods;
+        t
+    }
+
+    fn add(&mut self, other: &Totals) {
+        let add = |a: &mut [u128], b: &[u128]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        add(&mut self.allocated, &other.allocated);
+        add(&mut self.allocatable, &other.allocatable);
+        add(&mut self.capacity, &other.capacity);
+        for (mine, theirs) in self.by_owner.iter_mut().zip(&other.by_owner) {
+            add(mine, theirs);
+        }
+        self.nodes += other.nodes;
+        self.pods += other.pods;
+    }
+
+    /// DaemonSet overhead for resource `r`.
+    pub fn daemonset(&self, r: usize) -> u128 {
+        self.by_owner[Owner::DaemonSet as usize][r]
+    }
+}
+
+/// One node's figures.
+#[derive(Debug, Clone)]
+pub struct NodeFigures {
+    /// Node name.
+    pub name: String,
+    /// Whether the node is cordoned.
+    pub unschedulable: bool,
+    /// The node's group value per label group (same order as the groups).
+    pub group_values: Vec<String>,
+    /// The node's totals.
+    pub totals: Totals,
+}
+
+/// One label group value's figures.
+#[derive(Debug, Clone)]
+pub struct GroupFigures {
+    /// The group's label keys joined by `,`.
+    pub label_group: String,
+    /// The nodes' label values joined by `,` (`<none>` for a missing label).
+    pub value: String,
+    /// Totals over the group's nodes.
+    pub totals: Totals,
+}
+
+/// Everything a scrape reports, copied out of the state.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Nodes, sorted by name.
+    pub nodes: Vec<NodeFigures>,
+    /// Groups, sorted by label group then value.
+    pub groups: Vec<GroupFigures>,
+    /// Cluster totals.
+    pub cluster: Totals,
+    /// Sums of pods not bound to any node.
+    pub pending: Totals,
+    /// Object counts.
+    pub counts: Counts,
+}
+
+impl Snapshot {
+    /// Copies the figures out of the state.
+    pub fn take(state: &ClusterState, groups: &LabelGroups) -> Snapshot {
+        let resources = state.resources();
+        let mut nodes: Vec<NodeFigures> = state
+            .nodes()
+            .map(|view| NodeFigures {
+                name: view.name.to_owned(),
+                unschedulable: view.node.unschedulable,
+                group_values: (0..groups.groups.len())
+                    .map(|g| groups.value_of(g, view.node))
+                    .collect(),
+                totals: Totals::of_node(view.node, view.sums, resources),
+            })
+            .collect();
+        nodes.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+
+        let mut cluster = Totals::zero(resources);
+        let mut by_group: BTreeMap<(usize, &str), Totals> = BTreeMap::new();
+        for node in &nodes {
+            cluster.add(&node.totals);
+            for (g, value) in node.group_values.iter().enumerate() {
+                by_group
+                    .entry((g, value))
+                    .or_insert_with(|| Totals::zero(resources))
+                    .add(&node.totals);
+            }
+        }
+        let mut group_figures: Vec<GroupFigures> = by_group
+            .into_iter()
+            .map(|((g, value), totals)| GroupFigures {
+                label_group: groups.groups[g].0.clone(),
+                value: value.to_owned(),
+                totals,
+            })
+            .collect();
+        group_figures.sort_by(|a, b| (&a.label_group, &a.value).cmp(&(&b.label_group, &b.value)));
+
+        let mut pending = Totals::zero(resources);
+        let sums = state.pending();
+        for r in 0..resources {
+            pending.allocated[r] = sums.allocated(r);
+        }
+        pending.pods = sums.pods;
+
+        Snapshot {
+            nodes,
+            groups: group_figures,
+            cluster,
+            pending,
+            counts: state.counts(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::tests::{node, pod};
+
+    fn labelled(allocatable: &[u64], zone: Option<&str>, pool: Option<&str>) -> NodeRecord {
+        let mut n = node(allocatable);
+        n.labels = vec![zone.map(Into::into), pool.map(Into::into)].into_boxed_slice();
+        n
+    }
+
+    #[test]
+    fn groups_combine_label_values_and_name_missing_ones() {
+        let groups = LabelGroups::new(&[vec!["zone".into(), "pool".into()], vec!["zone".into()]]);
+        assert_eq!(groups.keys(), ["zone", "pool"]);
+        let mut s = ClusterState::new(1);
+        s.apply_node("n1", labelled(&[1000], Some("a"), Some("gpu")));
+        s.apply_node("n2", labelled(&[2000], Some("a"), Some("gpu")));
+        s.apply_node("n3", labelled(&[4000], Some("b"), None));
+        s.apply_pod("x/p", pod(Some("n1"), &[100], Owner::Workload));
+        s.apply_pod("x/q", pod(Some("n3"), &[400], Owner::DaemonSet));
+        let snap = Snapshot::take(&s, &groups);
+        let find = |g: &str, v: &str| {
+            snap.groups
+                .iter()
+                .find(|f| f.label_group == g && f.value == v)
+                .unwrap_or_else(|| panic!("{g} {v}"))
+        };
+        let a_gpu = find("zone,pool", "a,gpu");
+        assert_eq!((a_gpu.totals.nodes, a_gpu.totals.allocatable[0]), (2, 3000));
+        assert_eq!(a_gpu.totals.allocated[0], 100);
+        let b_none = find("zone,pool", "b,<none>");
+        assert_eq!(b_none.totals.daemonset(0), 400);
+        assert_eq!(find("zone", "a").totals.nodes, 2);
+        assert_eq!(snap.groups.len(), 4);
+        assert_eq!(snap.cluster.allocated[0], 500);
+        assert_eq!(snap.cluster.allocatable[0], 7000);
+        assert_eq!(snap.cluster.nodes, 3);
+    }
+
+    #[test]
+    fn nodes_are_sorted_and_pending_pods_are_apart() {
+        let mut s = ClusterState::new(1);
+        for name in ["b", "c", "a"] {
+            s.apply_node(name, node(&[10]));
+        }
+        s.apply_pod("x/p", pod(None, &[7], Owner::Workload));
+        let snap = Snapshot::take(&s, &LabelGroups::default());
+        let names: Vec<_> = snap.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(snap.pending.allocated[0], 7);
+        assert_eq!(snap.cluster.allocated[0], 0);
+        assert!(snap.groups.is_empty());
+    }
+}

@@ -1,0 +1,570 @@
+//! The cluster state: compact records of pods and nodes keyed by object, and per-node running sums
+//! of pod requests kept exact as watch events arrive. It is the one place where records change;
+//! it never sees a Kubernetes object (records are built at the edge) and does no I/O.
+//!
+//! Re-lists follow kube's reflector `Writer`: records of an `Init … InitApply … InitDone` sequence
+//! are buffered and swapped in at `InitDone`, so a scrape never sees a half-listed cluster.
+
+use std::collections::HashMap;
+
+/// Who owns a pod, for the DaemonSet overhead and the allocated-by-owner breakdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Owner {
+    /// Any controller other than a DaemonSet, or none.
+    #[default]
+    Workload = 0,
+    /// Controlled by a DaemonSet.
+    DaemonSet = 1,
+    /// A mirror pod of a static pod (owned by its Node).
+    Static = 2,
+}
+
+impl Owner {
+    /// All owners, in index order.
+    pub const ALL: [Owner; 3] = [Owner::Workload, Owner::DaemonSet, Owner::Static];
+
+    /// The label value used in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Owner::Workload => "workload",
+            Owner::DaemonSet => "daemonset",
+            Owner::Static => "static",
+        }
+    }
+}
+
+/// What the state needs to know about one pod, already accounted at the edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodFacts {
+    /// `spec.nodeName`; `None` for a pod not bound yet (pending).
+    pub node: Option<String>,
+    /// The pod's requests per tracked resource (scheduler units; `pods` = 1).
+    pub requests: Box<[u64]>,
+    /// Owner class.
+    pub owner: Owner,
+}
+
+/// What the state needs to know about one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRecord {
+    /// Allocatable per tracked resource.
+    pub allocatable: Box<[u64]>,
+    /// Capacity per tracked resource.
+    pub capacity: Box<[u64]>,
+    /// Values of the label keys the label groups use (index = key index), `None` when absent.
+    pub labels: Box<[Option<Box<str>>]>,
+    /// `spec.unschedulable` (cordoned).
+    pub unschedulable: bool,
+}
+
+/// Slot index of a pod that is not bound to a node.
+const UNBOUND: u32 = u32::MAX;
+
+/// A stored pod: its node slot, owner, and requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PodRecord {
+    slot: u32,
+    owner: Owner,
+    requests: Box<[u64]>,
+}
+
+/// Exact sums per owner and tracked resource: index `owner * resources + r`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sums {
+    values: Box<[u128]>,
+    /// Number of pods summed.
+    pub pods: u64,
+}
+
+impl Sums {
+    fn new(resources: usize) -> Sums {
+        Sums {
+            values: vec![0; resources * Owner::ALL.len()].into_boxed_slice(),
+            pods: 0,
+        }
+    }
+
+    fn resources(&self) -> usize {
+        self.values.len() / Owner::ALL.len()
+    }
+
+    fn add(&mut self, owner: Owner, requests: &[u64]) {
+        let base = owner as usize * self.resources();
+        for (sum, &value) in self.values[base..].iter_mut().zip(requests) {
+            *sum += u128::from(value);
+        }
+        self.pods += 1;
+    }
+
+    fn sub(&mut self, owner: Owner, requests: &[u64]) {
+        let base = owner as usize * self.resources();
+        for (sum, &value) in self.values[base..].iter_mut().zip(requests) {
+            *sum -= u128::from(value);
+        }
+        self.pods -= 1;
+    }
+
+    /// Sum for one owner and resource index.
+    pub fn by_owner(&self, owner: Owner, resource: usize) -> u128 {
+        self.values[owner as usize * self.resources() + resource]
+    }
+
+    /// Sum over all owners for one resource index.
+    pub fn allocated(&self, resource: usize) -> u128 {
+        Owner::ALL.iter().map(|&o| self.by_owner(o, resource)).sum()
+    }
+}
+
+/// A node name known to the state: the node itself (once listed) and the sums of the pods bound
+/// to that name. Pods may name a node before it is listed, or after it was deleted; their sums
+/// are kept but reported nowhere until the node exists.
+#[derive(Debug, Clone)]
+struct Slot {
+    name: Box<str>,
+    node: Option<NodeRecord>,
+    sums: Sums,
+}
+
+/// Buffers of an ongoing re-list.
+#[derive(Debug)]
+struct Relist<T> {
+    records: Option<HashMap<Box<str>, T>>,
+}
+
+impl<T> Default for Relist<T> {
+    fn default() -> Self {
+        Relist { records: None }
+    }
+}
+
+/// One node as the snapshot sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeView<'a> {
+    /// Node name.
+    pub name: &'a str,
+    /// The node's record.
+    pub node: &'a NodeRecord,
+    /// Sums of the counted pods bound to it.
+    pub sums: &'a Sums,
+}
+
+/// Object counts, for `/sync` and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Nodes stored.
+    pub nodes: usize,
+    /// Pods stored (bound or not).
+    pub pods: usize,
+    /// Pods bound to a stored node.
+    pub counted_pods: u64,
+    /// Pods not bound to any node.
+    pub pending_pods: u64,
+}
+
+/// Records and running sums; see the module header.
+#[derive(Debug)]
+pub struct ClusterState {
+    resources: usize,
+    pods: HashMap<Box<str>, PodRecord>,
+    slots: Vec<Slot>,
+    slot_by_name: HashMap<Box<str>, u32>,
+    free_slots: Vec<u32>,
+    pending: Sums,
+    pod_relist: Relist<PodRecord>,
+    node_relist: Relist<NodeRecord>,
+    nodes: usize,
+}
+
+impl ClusterState {
+    /// An empty state tracking `resources` resources.
+    pub fn new(resources: usize) -> ClusterState {
+        ClusterState {
+            resources,
+            pods: HashMap::new(),
+            slots: Vec::new(),
+            slot_by_name: HashMap::new(),
+            free_slots: Vec::new(),
+            pending: Sums::new(resources),
+            pod_relist: Relist::default(),
+            node_relist: Relist::default(),
+            nodes: 0,
+        }
+    }
+
+    /// Number of tracked resources.
+    pub fn resources(&self) -> usize {
+        self.resources
+    }
+
+    fn slot_for(&mut self, name: &str) -> u32 {
+        if let Some(&slot) = self.slot_by_name.get(name) {
+            return slot;
+        }
+        let slot = Slot {
+            name: name.into(),
+            node: None,
+            sums: Sums::new(self.resources),
+        };
+        let index = if let Some(index) = self.free_slots.pop() {
+            self.slots[index as usize] = slot;
+            index
+        } else {
+            self.slots.push(slot);
+            u32::try_from(self.slots.len() - 1).unwrap_or(UNBOUND - 1)
+        };
+        self.slot_by_name.insert(name.into(), index);
+        index
+    }
+
+    /// Frees a slot that has neither a node nor pods, unless a pod re-list may still refer to it.
+    fn release_if_unused(&mut self, slot: u32) {
+        let s = &self.slots[slot as usize];
+        if s.node.is_none() && s.sums.pods == 0 && self.pod_relist.records.is_none() {
+            self.slot_by_name.remove(&s.name);
+            self.slots[slot as usize].name = "".into();
+            self.free_slots.push(slot);
+        }
+    }
+
+    fn record(&mut self, facts: PodFacts) -> PodRecord {
+        let slot = match &facts.node {
+            Some(name) => self.slot_for(name),
+            None => UNBOUND,
+        };
+        PodRecord {
+            slot,
+            owner: facts.owner,
+            requests: facts.requests,
+        }
+    }
+
+    fn sums_mut(&mut self, slot: u32) -> &mut Sums {
+        if slot == UNBOUND {
+            &mut self.pending
+        } else {
+            &mut self.slots[slot as usize].sums
+        }
+    }
+
+    fn add_record(&mut self, rec: &PodRecord) {
+        self.sums_mut(rec.slot).add(rec.owner, &rec.requests);
+    }
+
+    fn remove_record(&mut self, rec: &PodRecord) {
+        self.sums_mut(rec.slot).sub(rec.owner, &rec.requests);
+        if rec.slot != UNBOUND {
+            self.release_if_unused(rec.slot);
+        }
+    }
+
+    /// A pod was added or modified (`Apply`). `None` facts mean the pod no longer counts anywhere
+    /// (e.g. it turned Succeeded or Failed) and is dropped.
+    pub fn apply_pod(&mut self, key: &str, facts: Option<PodFacts>) {
+        let new = facts.map(|f| self.record(f));
+        let old = match &new {
+            Some(rec) => self.pods.insert(key.into(), rec.clone()),
+            None => self.pods.remove(key),
+        };
+        if let Some(rec) = &new {
+            self.add_record(rec);
+        }
+        if let Some(old) = old {
+            self.remove_record(&old);
+        }
+    }
+
+    /// A pod was deleted.
+    pub fn delete_pod(&mut self, key: &str) {
+        self.apply_pod(key, None);
+    }
+
+    /// A pod re-list starts (`Init`).
+    pub fn begin_pod_relist(&mut self) {
+        self.pod_relist.records = Some(HashMap::new());
+    }
+
+    /// A pod arrived during a re-list (`InitApply`).
+    pub fn relist_pod(&mut self, key: &str, facts: Option<PodFacts>) {
+        if self.pod_relist.records.is_none() {
+            self.begin_pod_relist();
+        }
+        if let Some(facts) = facts {
+            let rec = self.record(facts);
+            if let Some(buffer) = self.pod_relist.records.as_mut() {
+                buffer.insert(key.into(), rec);
+            }
+        }
+    }
+
+    /// The pod re-list is complete (`InitDone`): its records replace the stored ones atomically.
+    pub fn finish_pod_relist(&mut self) {
+        if let Some(records) = self.pod_relist.records.take() {
+            self.pods = records;
+            self.rebuild_sums();
+        }
+    }
+
+    /// A node was added or modified.
+    pub fn apply_node(&mut self, name: &str, node: NodeRecord) {
+        let slot = self.slot_for(name);
+        let s = &mut self.slots[slot as usize];
+        if s.node.is_none() {
+            self.nodes += 1;
+        }
+        s.node = Some(node);
+    }
+
+    /// A node was deleted: its series disappear; pods still naming it count nowhere.
+    pub fn delete_node(&mut self, name: &str) {
+        if let Some(&slot) = self.slot_by_name.get(name) {
+            if self.slots[slot as usize].node.take().is_some() {
+                self.nodes -= 1;
+            }
+            self.release_if_unused(slot);
+        }
+    }
+
+    /// A node re-list starts.
+    pub fn begin_node_relist(&mut self) {
+        self.node_relist.records = Some(HashMap::new());
+    }
+
+    /// A node arrived during a re-list.
+    pub fn relist_node(&mut self, name: &str, node: NodeRecord) {
+        self.node_relist
+            .records
+            .get_or_insert_with(HashMap::new)
+            .insert(name.into(), node);
+    }
+
+    /// The node re-list is complete: listed nodes replace the stored ones atomically.
+    pub fn finish_node_relist(&mut self) {
+        let Some(mut records) = self.node_relist.records.take() else {
+            return;
+        };
+        for index in 0..self.slots.len() {
+            let name = self.slots[index].name.clone();
+            if name.is_empty() {
+                continue;
+            }
+            self.slots[index].node = records.remove(&name);
+        }
+        for (name, node) in records {
+            let slot = self.slot_for(&name);
+            self.slots[slot as usize].node = Some(node);
+        }
+        self.nodes = self.slots.iter().filter(|s| s.node.is_some()).count();
+        self.collect_unused_slots();
+    }
+
+    fn collect_unused_slots(&mut self) {
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            if !slot.name.is_empty() && slot.node.is_none() && slot.sums.pods == 0 {
+                self.release_if_unused(u32::try_from(index).unwrap_or(UNBOUND));
+            }
+        }
+    }
+
+    /// Recomputes every sum from the stored records.
+    fn rebuild_sums(&mut self) {
+        let (slot_sums, pending) = self.recompute();
+        for (slot, sums) in self.slots.iter_mut().zip(slot_sums) {
+            slot.sums = sums;
+        }
+        self.pending = pending;
+        self.collect_unused_slots();
+    }
+
+    fn recompute(&self) -> (Vec<Sums>, Sums) {
+        let mut slot_sums = vec![Sums::new(self.resources); self.slots.len()];
+        let mut pending = Sums::new(self.resources);
+        for rec in self.pods.values() {
+            let sums = if rec.slot == UNBOUND {
+                &mut pending
+            } else {
+                &mut slot_sums[rec.slot as usize]
+            };
+            sums.add(rec.owner, &rec.requests);
+        }
+        (slot_sums, pending)
+    }
+
+    /// Resync: recomputes the sums from the records and compares them with the running sums.
+    /// Returns the names of the node slots that drifted (`""` for the pending pods), after
+    /// replacing the running sums with the recomputed ones.
+    pub fn resync(&mut self) -> Vec<String> {
+        let (slot_sums, pending) = self.recompute();
+        let mut drifted = Vec::new();
+        for (slot, sums) in self.slots.iter_mut().zip(slot_sums) {
+            if slot.sums != sums {
+                drifted.push(slot.name.to_string());
+                slot.sums = sums;
+            }
+        }
+        if self.pending != pending {
+            drifted.push(String::new());
+            self.pending = pending;
+        }
+        drifted
+    }
+
+    /// Every stored node with the sums of its pods, in no particular order.
+    pub fn nodes(&self) -> impl Iterator<Item = NodeView<'_>> {
+        self.slots.iter().filter_map(|slot| {
+            slot.node.as_ref().map(|node| NodeView {
+                name: &slot.name,
+                node,
+                sums: &slot.sums,
+            })
+        })
+    }
+
+    /// Sums of the pods that are not bound to a node.
+    pub fn pending(&self) -> &Sums {
+        &self.pending
+    }
+
+    /// Object counts.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            nodes: self.nodes,
+            pods: self.pods.len(),
+            counted_pods: self.nodes().map(|n| n.sums.pods).sum(),
+            pending_pods: self.pending.pods,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn node(allocatable: &[u64]) -> NodeRecord {
+        NodeRecord {
+            allocatable: allocatable.into(),
+            capacity: allocatable.into(),
+            labels: Box::new([]),
+            unschedulable: false,
+        }
+    }
+
+    #[allow(clippy::unnecessary_wraps)]
+    pub(crate) fn pod(node: Option<&str>, requests: &[u64], owner: Owner) -> Option<PodFacts> {
+        Some(PodFacts {
+            node: node.map(str::to_owned),
+            requests: requests.into(),
+            owner,
+        })
+    }
+
+    fn allocated(state: &ClusterState, name: &str) -> Vec<u128> {
+        let n = state.nodes().find(|n| n.name == name).expect("node");
+        (0..state.resources())
+            .map(|r| n.sums.allocated(r))
+            .collect()
+    }
+
+    #[test]
+    fn pods_are_summed_on_their_node_and_moved_on_rebind() {
+        let mut s = ClusterState::new(2);
+        s.apply_node("a", node(&[4000, 100]));
+        s.apply_node("b", node(&[4000, 100]));
+        s.apply_pod("ns/p1", pod(Some("a"), &[100, 10], Owner::Workload));
+        s.apply_pod("ns/p2", pod(Some("a"), &[200, 20], Owner::DaemonSet));
+        assert_eq!(allocated(&s, "a"), [300, 30]);
+        s.apply_pod("ns/p1", pod(Some("b"), &[100, 10], Owner::Workload));
+        assert_eq!(allocated(&s, "a"), [200, 20]);
+        assert_eq!(allocated(&s, "b"), [100, 10]);
+        let a = s.nodes().find(|n| n.name == "a").unwrap();
+        assert_eq!(a.sums.by_owner(Owner::DaemonSet, 0), 200);
+        s.delete_pod("ns/p2");
+        assert_eq!(allocated(&s, "a"), [0, 0]);
+        assert!(s.resync().is_empty());
+    }
+
+    #[test]
+    fn pods_on_unknown_nodes_count_nowhere_until_the_node_appears() {
+        let mut s = ClusterState::new(1);
+        s.apply_pod("ns/p", pod(Some("ghost"), &[500], Owner::Workload));
+        assert_eq!(s.nodes().count(), 0);
+        s.apply_node("ghost", node(&[1000]));
+        assert_eq!(allocated(&s, "ghost"), [500]);
+        s.delete_node("ghost");
+        assert_eq!(s.nodes().count(), 0);
+        assert_eq!(s.counts().pods, 1);
+    }
+
+    #[test]
+    fn terminal_pods_and_unbound_pods_leave_node_sums() {
+        let mut s = ClusterState::new(1);
+        s.apply_node("a", node(&[1000]));
+        s.apply_pod("ns/p", pod(Some("a"), &[500], Owner::Workload));
+        s.apply_pod("ns/p", None);
+        assert_eq!(allocated(&s, "a"), [0]);
+        s.apply_pod("ns/q", pod(None, &[300], Owner::Workload));
+        assert_eq!(s.pending().allocated(0), 300);
+        assert_eq!(s.pending().pods, 1);
+        s.apply_pod("ns/q", pod(Some("a"), &[300], Owner::Workload));
+        assert_eq!(s.pending().pods, 0);
+        assert_eq!(allocated(&s, "a"), [300]);
+    }
+
+    #[test]
+    fn a_relist_replaces_pods_atomically_without_double_counting() {
+        let mut s = ClusterState::new(1);
+        s.apply_node("a", node(&[1000]));
+        s.apply_pod("ns/old", pod(Some("a"), &[100], Owner::Workload));
+        s.apply_pod("ns/kept", pod(Some("a"), &[200], Owner::Workload));
+        s.begin_pod_relist();
+        s.relist_pod("ns/kept", pod(Some("a"), &[200], Owner::Workload));
+        s.relist_pod("ns/new", pod(Some("b"), &[50], Owner::Workload));
+        // Until InitDone the old state is served.
+        assert_eq!(allocated(&s, "a"), [300]);
+        s.finish_pod_relist();
+        assert_eq!(allocated(&s, "a"), [200]);
+        s.apply_node("b", node(&[1000]));
+        assert_eq!(allocated(&s, "b"), [50]);
+        assert_eq!(s.counts().pods, 2);
+        assert!(s.resync().is_empty());
+    }
+
+    #[test]
+    fn a_node_relist_drops_nodes_not_listed_again() {
+        let mut s = ClusterState::new(1);
+        s.apply_node("a", node(&[1000]));
+        s.apply_node("b", node(&[1000]));
+        s.begin_node_relist();
+        s.relist_node("b", node(&[2000]));
+        s.relist_node("c", node(&[3000]));
+        assert_eq!(s.counts().nodes, 2);
+        s.finish_node_relist();
+        let mut names: Vec<_> = s.nodes().map(|n| n.name.to_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["b", "c"]);
+        assert_eq!(s.counts().nodes, 2);
+    }
+
+    #[test]
+    fn slots_are_reused_after_their_node_and_pods_are_gone() {
+        let mut s = ClusterState::new(1);
+        for round in 0..100 {
+            let name = format!("n{round}");
+            s.apply_node(&name, node(&[1]));
+            s.apply_pod("ns/p", pod(Some(&name), &[1], Owner::Workload));
+            s.delete_pod("ns/p");
+            s.delete_node(&name);
+        }
+        assert!(s.slots.len() <= 2, "{} slots", s.slots.len());
+    }
+
+    #[test]
+    fn resync_reports_and_repairs_drift() {
+        let mut s = ClusterState::new(1);
+        s.apply_node("a", node(&[1000]));
+        s.apply_pod("ns/p", pod(Some("a"), &[100], Owner::Workload));
+        s.slots[0].sums.values[0] += 7;
+        assert_eq!(s.resync(), ["a"]);
+        assert_eq!(allocated(&s, "a"), [100]);
+    }
+}

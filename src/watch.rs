@@ -1,0 +1,520 @@
+//! The watch side: on a single-threaded tokio runtime of its own thread, ask the API server for its
+//! version, then keep kube-runtime watchers of Nodes and Pods feeding the cluster state, convert
+//! every object into a compact record at the edge, back off on errors, re-list when the watch
+//! itself is answered with 410 Gone (kube's watcher would retry the stale resourceVersion forever,
+//! kube-rs/kube#1615), replay the local cache every resync period, and log sync progress.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client};
+
+use crate::accounting::{self, AccountingOptions};
+use crate::cache::Cache;
+use crate::cli::Config;
+use crate::health::WatchKind;
+use crate::objects::{SlimNode, SlimPod};
+use crate::state::{NodeRecord, PodFacts};
+
+/// The scheduler's own pod selector: terminal pods never count.
+pub const POD_FIELD_SELECTOR: &str = "status.phase!=Succeeded,status.phase!=Failed";
+
+/// Events applied under one write lock, to keep lock traffic low during big lists.
+const BATCH: usize = 256;
+
+/// Runs the watches until `shutdown` completes.
+pub async fn run(
+    client: Client,
+    config: Arc<Config>,
+    cache: Arc<Cache>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let work = async {
+        let options = discover_gates(&client, &config, &cache).await;
+        let pods = watch_pods(client.clone(), &config, &cache, options);
+        let nodes = watch_nodes(client.clone(), &config, &cache);
+        futures::join!(pods, nodes, resync(&config, &cache), progress(&cache));
+    };
+    tokio::select! {
+        () = work => {}
+        () = shutdown => log::info!("stopping watches"),
+    }
+}
+
+/// Calls `/version` until it answers, logs it, and resolves the accounting feature gates.
+async fn discover_gates(client: &Client, config: &Config, cache: &Cache) -> AccountingOptions {
+    let mut backoff = Backoff::default();
+    let minor = loop {
+        match client.apiserver_version().await {
+            Ok(info) => {
+                log::info!(
+                    "connected to the api server version={} platform={}",
+                    info.git_version,
+                    info.platform
+                );
+                cache.health.set_server_version(info.git_version.clone());
+                cache.health.set_blocker(None);
+                break info
+                    .minor
+                    .trim_end_matches(|c: char| !c.is_ascii_digit())
+                    .parse::<u32>()
+                    .ok();
+            }
+            Err(err) => {
+                let message = format!("api server not reachable: {}", error_chain(&err));
+                log::warn!("{message}");
+                cache.health.set_blocker(Some(message));
+                backoff.wait().await;
+            }
+        }
+    };
+    let options = AccountingOptions {
+        pod_level_resources: config.pod_level_resources.resolve(minor, 34),
+        use_status_resources: config.in_place_resize.resolve(minor, 33),
+    };
+    log::info!(
+        "accounting gates pod_level_resources={} in_place_pod_vertical_scaling={}",
+        options.pod_level_resources,
+        options.use_status_resources
+    );
+    options
+}
+
+fn watcher_config(config: &Config) -> watcher::Config {
+    watcher::Config {
+        page_size: config.list_page_size,
+        ..watcher::Config::default()
+    }
+}
+
+async fn watch_pods(client: Client, config: &Config, cache: &Cache, options: AccountingOptions) {
+    let api: Api<SlimPod> = Api::all(client);
+    let wc = watcher_config(config).fields(POD_FIELD_SELECTOR);
+    let mut warned = Warned::default();
+    let convert = |pod: &SlimPod, warned: &mut Warned| pod_facts(pod, cache, options, warned);
+    run_watch(
+        api,
+        wc,
+        cache,
+        WatchKind::Pods,
+        |state, event, warned: &mut Warned| {
+            match event {
+                Event::Init => state.begin_pod_relist(),
+                Event::InitApply(pod) => state.relist_pod(&pod.key(), convert(&pod, warned)),
+                Event::InitDone => state.finish_pod_relist(),
+                Event::Apply(pod) => state.apply_pod(&pod.key(), convert(&pod, warned)),
+                Event::Delete(pod) => state.delete_pod(&pod.key()),
+            }
+            state.counts().pods as u64
+        },
+        &mut warned,
+    )
+    .await;
+}
+
+async fn watch_nodes(client: Client, config: &Config, cache: &Cache) {
+    let api: Api<SlimNode> = Api::all(client);
+    let mut wc = watcher_config(config);
+    if let Some(selector) = &config.node_selector {
+        wc = wc.labels(selector);
+    }
+    let mut warned = Warned::default();
+    let convert = |node: &SlimNode, warned: &mut Warned| node_record(node, cache, warned);
+    run_watch(
+        api,
+        wc,
+        cache,
+        WatchKind::Nodes,
+        |state, event, warned: &mut Warned| {
+            match event {
+                Event::Init => state.begin_node_relist(),
+                Event::InitApply(node) => {
+                    let name = node.metadata.name.clone().unwrap_or_default();
+                    state.relist_node(&name, convert(&node, warned));
+                }
+                Event::InitDone => state.finish_node_relist(),
+                Event::Apply(node) => {
+                    let name = node.metadata.name.clone().unwrap_or_default();
+                    state.apply_node(&name, convert(&node, warned));
+                }
+                Event::Delete(node) => {
+                    state.delete_node(node.metadata.name.as_deref().unwrap_or_default())
+                }
+            }
+            state.counts().nodes as u64
+        },
+        &mut warned,
+    )
+    .await;
+}
+
+/// Objects whose bad quantities were already logged, so each is logged once (bounded).
+#[derive(Default)]
+struct Warned(HashSet<String>);
+
+impl Warned {
+    fn first_time(&mut self, what: String) -> bool {
+        if self.0.len() >= 10_000 {
+            self.0.clear();
+        }
+        self.0.insert(what)
+    }
+}
+
+/// Converts a pod into its record at the edge: `None` when it counts nowhere (terminal).
+fn pod_facts(
+    pod: &SlimPod,
+    cache: &Cache,
+    options: AccountingOptions,
+    warned: &mut Warned,
+) -> Option<PodFacts> {
+    let bad = pod
+        .spec
+        .bad_quantities
+        .iter()
+        .chain(&pod.status.bad_quantities);
+    for b in bad {
+        cache
+            .metrics
+            .bad_quantities
+            .with_label_values(&["pod"])
+            .inc();
+        if warned.first_time(format!("pod/{}/{}", pod.key(), b.field)) {
+            log::warn!(
+                "skipping invalid quantity pod={} field={} value={:?} error={}",
+                pod.key(),
+                b.field,
+                b.value,
+                b.error
+            );
+        }
+    }
+    if accounting::is_terminal(&pod.status) {
+        log::debug!("pod not counted: terminal phase pod={}", pod.key());
+        return None;
+    }
+    let requests = accounting::pod_requests(&pod.spec, &pod.status, &cache.resources, options);
+    if log::log_enabled!(log::Level::Debug) {
+        let node = pod.spec.node_name.as_deref().unwrap_or("<unbound>");
+        log::debug!(
+            "pod accounted pod={} node={node} {}",
+            pod.key(),
+            accounting::explain(&pod.spec, &pod.status, &cache.resources, options)
+        );
+    }
+    Some(PodFacts {
+        node: pod.spec.node_name.clone().filter(|n| !n.is_empty()),
+        requests,
+        owner: pod.metadata.owner,
+    })
+}
+
+/// Converts a node into its record at the edge.
+fn node_record(node: &SlimNode, cache: &Cache, warned: &mut Warned) -> NodeRecord {
+    let name = node.metadata.name.as_deref().unwrap_or_default();
+    for b in &node.status.bad_quantities {
+        cache
+            .metrics
+            .bad_quantities
+            .with_label_values(&["node"])
+            .inc();
+        if warned.first_time(format!("node/{name}/{}", b.field)) {
+            log::warn!(
+                "skipping invalid quantity node={name} field={} value={:?} error={}",
+                b.field,
+                b.value,
+                b.error
+            );
+        }
+    }
+    let labels = node.metadata.labels.as_ref();
+    NodeRecord {
+        allocatable: accounting::node_allocatable(&node.status, &cache.resources),
+        capacity: accounting::node_capacity(&node.status, &cache.resources),
+        labels: cache
+            .label_groups
+            .keys()
+            .iter()
+            .map(|k| labels.and_then(|l| l.get(k)).map(|v| v.as_str().into()))
+            .collect(),
+        unschedulable: node.spec.unschedulable,
+    }
+}
+
+/// Drives one watcher forever: applies its events in batches, counts them, backs off on errors,
+/// and starts a fresh watcher (a full re-list) when the watch request itself gets 410 Gone.
+async fn run_watch<K, W>(
+    api: Api<K>,
+    wc: watcher::Config,
+    cache: &Cache,
+    kind: WatchKind,
+    mut apply: impl FnMut(&mut crate::state::ClusterState, Event<K>, &mut W) -> u64,
+    extra: &mut W,
+) where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default,
+{
+    let resource = kind.as_str();
+    let mut backoff = Backoff::default();
+    loop {
+        cache
+            .metrics
+            .watch_restarts
+            .with_label_values(&[resource])
+            .inc();
+        let mut stream = watcher(api.clone(), wc.clone()).boxed().ready_chunks(BATCH);
+        'events: while let Some(batch) = stream.next().await {
+            let mut errors = Vec::new();
+            {
+                let mut state = cache.write();
+                let mut objects = None;
+                for item in batch {
+                    match item {
+                        Ok(event) => {
+                            let label = event_label(&event);
+                            match &event {
+                                Event::Init => cache.health.list_started(kind),
+                                Event::InitApply(_) => cache.health.listed(kind, 1),
+                                _ => {}
+                            }
+                            let done = matches!(event, Event::InitDone);
+                            objects = Some(apply(&mut state, event, extra));
+                            cache
+                                .metrics
+                                .watch_events
+                                .with_label_values(&[resource, label])
+                                .inc();
+                            if done {
+                                cache.health.synced(kind);
+                                log::info!("{resource} listed objects={}", objects.unwrap_or(0));
+                            }
+                        }
+                        Err(err) => errors.push(err),
+                    }
+                }
+                if let Some(objects) = objects {
+                    cache.health.applied(kind, objects);
+                    backoff.reset();
+                }
+            }
+            for err in errors {
+                let (reason, relist) = classify(&err);
+                cache
+                    .metrics
+                    .watch_errors
+                    .with_label_values(&[resource, reason])
+                    .inc();
+                let message = describe(kind, &err);
+                log::warn!("watch failed resource={resource} error={message}");
+                cache.health.failed(kind, message);
+                if relist {
+                    log::warn!("watch answered 410 Gone; re-listing resource={resource}");
+                    break 'events;
+                }
+                backoff.wait().await;
+            }
+        }
+        backoff.wait().await;
+    }
+}
+
+fn watcher<K>(
+    api: Api<K>,
+    wc: watcher::Config,
+) -> impl futures::Stream<Item = watcher::Result<Event<K>>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default,
+{
+    watcher::watcher(api, wc)
+}
+
+fn event_label<K>(event: &Event<K>) -> &'static str {
+    match event {
+        Event::Init => "init",
+        Event::InitApply(_) => "init_apply",
+        Event::InitDone => "init_done",
+        Event::Apply(_) => "apply",
+        Event::Delete(_) => "delete",
+    }
+}
+
+/// A short reason label for metrics, and whether the watcher must be replaced by a re-list.
+fn classify(err: &watcher::Error) -> (&'static str, bool) {
+    let status = match err {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => match e {
+            kube::Error::Api(status) => Some(status.code),
+            _ => None,
+        },
+        watcher::Error::WatchError(status) => Some(status.code),
+        watcher::Error::NoResourceVersion => return ("no_resource_version", false),
+    };
+    let relist =
+        matches!(err, watcher::Error::WatchStartFailed(kube::Error::Api(s)) if s.code == 410);
+    let reason = match status {
+        Some(410) => "expired",
+        Some(403) => "forbidden",
+        Some(401) => "unauthorized",
+        Some(429) => "throttled",
+        Some(code) if code >= 500 => "server_error",
+        Some(_) => "api_error",
+        None => "connection",
+    };
+    (reason, relist)
+}
+
+/// A one-line description; a 403 names the missing permission.
+fn describe(kind: WatchKind, err: &watcher::Error) -> String {
+    let code = match err {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s))
+        | watcher::Error::WatchError(s) => Some(s.code),
+        _ => None,
+    };
+    let chain = error_chain(err);
+    if code == Some(403) {
+        format!(
+            "missing permission: list and watch on {} (cluster scope) are required: {chain}",
+            kind.as_str()
+        )
+    } else {
+        chain
+    }
+}
+
+/// An error and its sources on one line.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// Replays the local cache every resync period: recomputes the sums from the stored records and
+/// reports drift. Makes no API call.
+async fn resync(config: &Config, cache: &Cache) {
+    let Some(period) = config.resync_period else {
+        return;
+    };
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let drifted = cache.write().resync();
+        if drifted.is_empty() {
+            log::debug!("resync found no drift");
+        } else {
+            cache.metrics.resync_drift.inc_by(drifted.len() as u64);
+            log::warn!(
+                "resync found drift between running sums and records nodes={}",
+                drifted.join(",")
+            );
+        }
+    }
+}
+
+/// Logs every 5 s which watch is still syncing, until both are.
+async fn progress(cache: &Cache) {
+    let started = Instant::now();
+    let mut interval = tokio::time::interval(Duration::from_secs(5));
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        match cache.health.readiness() {
+            Ok(()) => return,
+            Err(reason) => {
+                let h = &cache.health;
+                log::info!(
+                    "waiting for first sync after {}s nodes_listed={} pods_listed={} reason={reason}",
+                    started.elapsed().as_secs(),
+                    h.watch(WatchKind::Nodes).listed(),
+                    h.watch(WatchKind::Pods).listed()
+                );
+            }
+        }
+    }
+}
+
+/// Capped exponential backoff with jitter, honouring the API server's `Retry-After`.
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            next: Backoff::FIRST,
+        }
+    }
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(500);
+    const CAP: Duration = Duration::from_secs(30);
+
+    fn reset(&mut self) {
+        self.next = Backoff::FIRST;
+    }
+
+    /// The next delay: ±20 % jitter around the current step, at least any `Retry-After`.
+    fn step(&mut self) -> Duration {
+        let base = self.next;
+        self.next = (self.next * 2).min(Backoff::CAP);
+        let nanos = Instant::now().elapsed().subsec_nanos()
+            ^ std::process::id().wrapping_mul(2_654_435_761);
+        let jitter = 0.8 + f64::from(nanos % 400) / 1000.0;
+        let delay = base.mul_f64(jitter);
+        crate::client::take_retry_after().map_or(delay, |ra| delay.max(ra))
+    }
+
+    async fn wait(&mut self) {
+        let delay = self.step();
+        log::debug!("backing off delay_ms={}", delay.as_millis());
+        tokio::time::sleep(delay).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_resets() {
+        let mut b = Backoff::default();
+        let first = b.step();
+        assert!(first >= Duration::from_millis(400) && first <= Duration::from_millis(600));
+        for _ in 0..20 {
+            assert!(b.step() <= Backoff::CAP.mul_f64(1.2));
+        }
+        assert_eq!(b.next, Backoff::CAP);
+        b.reset();
+        assert_eq!(b.next, Backoff::FIRST);
+    }
+
+    #[test]
+    fn only_a_410_on_the_watch_request_forces_a_relist() {
+        let gone = kube::core::Status::failure("too old", "Expired").with_code(410);
+        let err = watcher::Error::WatchStartFailed(kube::Error::Api(gone.clone().boxed()));
+        assert_eq!(classify(&err), ("expired", true));
+        let in_stream = watcher::Error::WatchError(gone.boxed());
+        assert_eq!(classify(&in_stream), ("expired", false));
+        let forbidden = kube::core::Status::failure("no", "Forbidden").with_code(403);
+        let err = watcher::Error::InitialListFailed(kube::Error::Api(forbidden.boxed()));
+        assert_eq!(classify(&err), ("forbidden", false));
+        assert!(describe(WatchKind::Pods, &err).contains("list and watch on pods"));
+    }
+}
