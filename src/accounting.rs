@@ -1,75 +1,1478 @@
-//! stub until the real module lands
+//! kube-scheduler's pod request accounting for pods bound to a node.
+//!
+//! Owns `ACCOUNTING.md` §2 (how `PodInfo.CalculateResource` → `PodRequests` totals one pod),
+//! §6 (which pods count on a node) and §8 (node allocatable), plus the slim inputs decoded
+//! straight from Pod `spec` / `status` and Node `status` JSON. Pure: no I/O, no Kubernetes
+//! client types. Arithmetic stays in exact `i128` nano-units until one ⌈⌉ per pod and resource
+//! (cpu → millicores, everything else → units), then saturates into `u64`; it never wraps or
+//! panics. Decoding never fails on a bad quantity: the value is skipped and recorded.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+
+use crate::quantity::{milli_ceil, parse_non_negative_nanos, units_ceil, QuantityError};
+
+/// A resource name as it appears in requests and allocatable; the common names do not allocate.
+/// It compares, hashes and borrows as its string, so `names.join(",")` and `name == "cpu"` work.
 #[derive(Debug, Clone)]
-pub struct TrackedResources {
-    names: Vec<String>,
+pub enum ResourceName {
+    /// `cpu`, accounted in millicores.
+    Cpu,
+    /// `memory`, in bytes.
+    Memory,
+    /// `ephemeral-storage`, in bytes.
+    EphemeralStorage,
+    /// `pods`: a count of pods, never a pod's request.
+    Pods,
+    /// Any other name: `hugepages-*`, extended `domain/name` resources, …
+    Other(Box<str>),
 }
-impl TrackedResources {
-    pub fn new(names: &[&str]) -> Self {
-        Self {
-            names: names.iter().map(|s| s.to_string()).collect(),
+
+impl ResourceName {
+    /// The name as Kubernetes spells it.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Memory => "memory",
+            Self::EphemeralStorage => "ephemeral-storage",
+            Self::Pods => "pods",
+            Self::Other(name) => name,
         }
     }
-    pub fn len(&self) -> usize {
-        self.names.len()
+
+    /// `IsSupportedPodLevelResource`: the keys `spec.resources.requests` may override.
+    fn is_supported_at_pod_level(&self) -> bool {
+        match self {
+            Self::Cpu | Self::Memory => true,
+            Self::Other(name) => name.starts_with("hugepages-"),
+            Self::EphemeralStorage | Self::Pods => false,
+        }
     }
-    pub fn names(&self) -> &[String] {
-        &self.names
+
+    /// Whether `Resource.Add` keeps the name: the four built-ins and `IsScalarResourceName`.
+    fn is_accounted_by_scheduler(&self) -> bool {
+        match self {
+            Self::Other(name) => {
+                is_extended_resource_name(name)
+                    || name.starts_with("hugepages-")
+                    || name.contains("kubernetes.io/")
+                    || name.starts_with("attachable-volumes-")
+            }
+            Self::Cpu | Self::Memory | Self::EphemeralStorage | Self::Pods => true,
+        }
     }
 }
-#[derive(Debug, Clone, Copy)]
+
+impl From<&str> for ResourceName {
+    fn from(name: &str) -> Self {
+        match name {
+            "cpu" => Self::Cpu,
+            "memory" => Self::Memory,
+            "ephemeral-storage" => Self::EphemeralStorage,
+            "pods" => Self::Pods,
+            other => Self::Other(other.into()),
+        }
+    }
+}
+
+impl PartialEq for ResourceName {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ResourceName {}
+
+impl PartialEq<&str> for ResourceName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Hash for ResourceName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl Borrow<str> for ResourceName {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for ResourceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl Visitor<'_> for NameVisitor {
+            type Value = ResourceName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a resource name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ResourceName, E> {
+                Ok(ResourceName::from(v))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+/// `IsExtendedResourceName`: not native (has a `/` outside `kubernetes.io/`) and a qualified
+/// name once prefixed with `requests.` (valid DNS-1123 subdomain prefix, name part ≤ 63).
+fn is_extended_resource_name(name: &str) -> bool {
+    if name.contains("kubernetes.io/") || name.starts_with("requests.") {
+        return false;
+    }
+    let Some((domain, short)) = name.split_once('/') else {
+        return false;
+    };
+    let short_ok = !short.is_empty()
+        && short.len() <= 63
+        && short
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
+        && short.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && short.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let domain_ok = "requests.".len() + domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    short_ok && domain_ok
+}
+
+/// Exact quantities in nano-units keyed by resource name, as decoded (small: linear scans).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceList(Vec<(ResourceName, i128)>);
+
+impl ResourceList {
+    /// The quantity for `name` in nano-units, if the key is present.
+    #[must_use]
+    pub fn get(&self, name: &ResourceName) -> Option<i128> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, nanos)| nanos)
+    }
+
+    /// Every entry, in decode order.
+    pub fn iter(&self) -> impl Iterator<Item = (&ResourceName, i128)> {
+        self.0.iter().map(|(name, nanos)| (name, *nanos))
+    }
+
+    /// Whether no key is present.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Missing keys count as zero: every value is non-negative, so sums and maxima agree.
+    fn nanos(&self, name: &ResourceName) -> i128 {
+        self.get(name).unwrap_or(0)
+    }
+
+    /// Like decoding a Go map, a repeated key keeps its last value.
+    fn insert(&mut self, name: ResourceName, nanos: i128) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = nanos,
+            None => self.0.push((name, nanos)),
+        }
+    }
+}
+
+/// A quantity that could not be used: it was skipped as if absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadQuantity {
+    /// Where it was, e.g. `spec.containers[app].resources.requests.cpu`.
+    pub field: String,
+    /// The value as found (non-string JSON is shown in short).
+    pub value: String,
+    /// Why it was refused; negative values are `QuantityError::Negative`.
+    pub error: QuantityError,
+}
+
+impl fmt::Display for BadQuantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?}: {}", self.field, self.value, self.error)
+    }
+}
+
+/// Phase of a pod; only `Succeeded` and `Failed` stop it counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum PodPhase {
+    /// Accepted; possibly bound and pulling images.
+    Pending,
+    /// Bound and running.
+    Running,
+    /// Terminal: all containers exited successfully.
+    Succeeded,
+    /// Terminal: some container failed, or the pod was evicted.
+    Failed,
+    /// The node stopped reporting.
+    Unknown,
+    /// A phase this code does not know; not terminal.
+    #[serde(other)]
+    Other,
+}
+
+/// One container or init container, as far as accounting needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerInput {
+    /// `name`, matched against container statuses.
+    pub name: String,
+    /// `restartPolicy == "Always"`: on an init container, a sidecar.
+    pub restart_policy_always: bool,
+    /// `resources.requests`.
+    pub requests: ResourceList,
+}
+
+/// The parts of a Pod's `spec` that accounting reads; every other field is skipped unread.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "Option<SpecWire>")]
+pub struct PodSpecInput {
+    /// `nodeName`: the node the pod is bound to.
+    pub node_name: Option<String>,
+    /// `containers`.
+    pub containers: Vec<ContainerInput>,
+    /// `initContainers`, in declaration order (sidecars included).
+    pub init_containers: Vec<ContainerInput>,
+    /// `overhead`, set from the `RuntimeClass` at admission.
+    pub overhead: ResourceList,
+    /// `resources.requests`: pod-level requests.
+    pub pod_requests: ResourceList,
+    /// Quantities skipped while decoding.
+    pub bad_quantities: Vec<BadQuantity>,
+}
+
+/// One container status, as far as the in-place resize rule needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerStatusInput {
+    /// `name`, matched against the spec's containers.
+    pub name: String,
+    /// Whether `resources` is present (even empty): without it the status is not consulted.
+    pub resources_present: bool,
+    /// `resources.requests`: what the kubelet applied.
+    pub requests: ResourceList,
+    /// `allocatedResources`: what the kubelet admitted.
+    pub allocated: ResourceList,
+}
+
+/// The parts of a Pod's `status` that accounting reads; every other field is skipped unread.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "Option<StatusWire>")]
+pub struct PodStatusInput {
+    /// `phase`.
+    pub phase: Option<PodPhase>,
+    /// The first `PodResizePending` condition has reason `Infeasible`.
+    pub resize_infeasible: bool,
+    /// `containerStatuses`.
+    pub container_statuses: Vec<ContainerStatusInput>,
+    /// `initContainerStatuses`.
+    pub init_container_statuses: Vec<ContainerStatusInput>,
+    /// Quantities skipped while decoding.
+    pub bad_quantities: Vec<BadQuantity>,
+}
+
+impl PodStatusInput {
+    /// The status the helper's name-keyed map would hold: init statuses are inserted last.
+    fn container_status(&self, name: &str) -> Option<&ContainerStatusInput> {
+        let named = |s: &&ContainerStatusInput| s.name == name;
+        self.init_container_statuses
+            .iter()
+            .rev()
+            .find(named)
+            .or_else(|| self.container_statuses.iter().rev().find(named))
+    }
+}
+
+/// The parts of a Node's `status` that accounting reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "Option<NodeStatusWire>")]
+pub struct NodeStatusInput {
+    /// `allocatable`; `None` when the whole map is absent.
+    pub allocatable: Option<ResourceList>,
+    /// `capacity`.
+    pub capacity: ResourceList,
+    /// Quantities skipped while decoding.
+    pub bad_quantities: Vec<BadQuantity>,
+}
+
+/// Which resources the exporter reports, in order; `pods` is the count of counted pods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedResources(Box<[ResourceName]>);
+
+/// Why a list of resource names cannot be tracked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrackedResourceError {
+    /// kube-scheduler drops the name, so it would always read 0.
+    #[error(
+        "resource `{0}` is never accounted by kube-scheduler (use cpu, memory, \
+         ephemeral-storage, pods, hugepages-<size> or an extended domain/name resource)"
+    )]
+    NotAccounted(String),
+    /// The name is listed more than once.
+    #[error("resource `{0}` is listed twice")]
+    Duplicate(String),
+}
+
+impl TrackedResources {
+    /// Validates names such as `["cpu", "memory", "nvidia.com/gpu", "pods"]`, keeping their order.
+    ///
+    /// # Errors
+    ///
+    /// A name kube-scheduler never accounts (it would always read 0), or a repeated name.
+    pub fn new<I, S>(names: I) -> Result<Self, TrackedResourceError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut tracked: Vec<ResourceName> = Vec::new();
+        for name in names {
+            let name = name.as_ref();
+            let resource = ResourceName::from(name);
+            if !resource.is_accounted_by_scheduler() {
+                return Err(TrackedResourceError::NotAccounted(name.to_owned()));
+            }
+            if tracked.contains(&resource) {
+                return Err(TrackedResourceError::Duplicate(name.to_owned()));
+            }
+            tracked.push(resource);
+        }
+        Ok(Self(tracked.into()))
+    }
+
+    /// How many resources are tracked.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no resource is tracked.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The tracked names, in report order.
+    #[must_use]
+    pub fn names(&self) -> &[ResourceName] {
+        &self.0
+    }
+
+    /// The position of `name` in report order.
+    #[must_use]
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.0.iter().position(|n| n.as_str() == name)
+    }
+}
+
+/// The kube-scheduler feature gates that change accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountingOptions {
+    /// `PodLevelResources`: honour `spec.resources.requests` (on by default from 1.34).
     pub pod_level_resources: bool,
+    /// `InPlacePodVerticalScaling`: consult container statuses (on by default from 1.33).
     pub use_status_resources: bool,
 }
-#[derive(Debug, Clone)]
-pub struct BadQuantity {
-    pub field: String,
-    pub value: String,
-    pub error: String,
+
+/// Whether kube-scheduler holds the pod on a node: `nodeName` is set and the phase is not
+/// terminal (terminating and `Unknown` pods still count).
+#[must_use]
+pub fn counts_on_node(spec: &PodSpecInput, status: &PodStatusInput) -> bool {
+    spec.node_name
+        .as_deref()
+        .is_some_and(|node| !node.is_empty())
+        && !is_terminal(status)
 }
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct PodSpecInput {
-    pub node_name: Option<String>,
-    #[serde(skip)]
-    pub bad_quantities: Vec<BadQuantity>,
+
+/// Phase `Succeeded` or `Failed`: the scheduler's pod informer filters such pods out.
+#[must_use]
+pub fn is_terminal(status: &PodStatusInput) -> bool {
+    matches!(status.phase, Some(PodPhase::Succeeded | PodPhase::Failed))
 }
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct PodStatusInput {
-    pub phase: Option<String>,
-    #[serde(skip)]
-    pub bad_quantities: Vec<BadQuantity>,
-}
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct NodeStatusInput {
-    #[serde(skip)]
-    pub bad_quantities: Vec<BadQuantity>,
-}
-pub fn is_terminal(s: &PodStatusInput) -> bool {
-    matches!(s.phase.as_deref(), Some("Succeeded" | "Failed"))
-}
+
+/// The pod's contribution to `NodeInfo.Requested`, per tracked resource in report order, in the
+/// scheduler's integer units (cpu millicores, others units); `pods` is 1 for every pod.
+#[must_use]
 pub fn pod_requests(
-    _: &PodSpecInput,
-    _: &PodStatusInput,
-    t: &TrackedResources,
-    _: AccountingOptions,
+    spec: &PodSpecInput,
+    status: &PodStatusInput,
+    tracked: &TrackedResources,
+    opts: AccountingOptions,
 ) -> Box<[u64]> {
-    vec![0; t.len()].into()
+    tracked
+        .names()
+        .iter()
+        .map(|name| match name {
+            ResourceName::Pods => 1,
+            _ => scheduler_units(name, derive(spec, status, name, opts).nanos),
+        })
+        .collect()
 }
-pub fn node_allocatable(_: &NodeStatusInput, t: &TrackedResources) -> Box<[u64]> {
-    vec![0; t.len()].into()
+
+/// Node allocatable per tracked resource (cpu millicores, others units, `pods` as
+/// `allocatable.pods`). Capacity stands in only when the whole allocatable map is absent, as the
+/// API server's defaulting would have copied it.
+#[must_use]
+pub fn node_allocatable(status: &NodeStatusInput, tracked: &TrackedResources) -> Box<[u64]> {
+    let list = status.allocatable.as_ref().unwrap_or(&status.capacity);
+    tracked
+        .names()
+        .iter()
+        .map(|name| scheduler_units(name, list.nanos(name)))
+        .collect()
 }
-pub fn node_capacity(_: &NodeStatusInput, t: &TrackedResources) -> Box<[u64]> {
-    vec![0; t.len()].into()
+
+/// Node capacity per tracked resource, in the same units as [`node_allocatable`].
+#[must_use]
+pub fn node_capacity(status: &NodeStatusInput, tracked: &TrackedResources) -> Box<[u64]> {
+    tracked
+        .names()
+        .iter()
+        .map(|name| scheduler_units(name, status.capacity.nanos(name)))
+        .collect()
 }
+
+/// One line for debug logs saying, per tracked resource, what determined the pod's value,
+/// e.g. ``cpu=2100m from init container `migrate` +overhead; memory=0; pods=1``.
+#[must_use]
 pub fn explain(
-    _: &PodSpecInput,
-    _: &PodStatusInput,
-    _: &TrackedResources,
-    _: AccountingOptions,
+    spec: &PodSpecInput,
+    status: &PodStatusInput,
+    tracked: &TrackedResources,
+    opts: AccountingOptions,
 ) -> String {
-    String::new()
+    let mut parts: Vec<String> = tracked
+        .names()
+        .iter()
+        .map(|name| {
+            if *name == ResourceName::Pods {
+                return "pods=1".to_owned();
+            }
+            let d = derive(spec, status, name, opts);
+            let unit = if *name == ResourceName::Cpu { "m" } else { "" };
+            let mut line = format!("{name}={}{unit}", scheduler_units(name, d.nanos));
+            match d.source {
+                Source::PodLevel => line.push_str(" from pod-level requests"),
+                Source::InitContainer(init) => {
+                    line.push_str(" from init container `");
+                    line.push_str(init);
+                    line.push('`');
+                }
+                Source::Containers if d.nanos > d.overhead_nanos => {
+                    line.push_str(" from containers");
+                }
+                Source::Containers => {}
+            }
+            if d.overhead_nanos > 0 {
+                line.push_str(" +overhead");
+            }
+            if d.status_changed {
+                line.push_str(" (resize status)");
+            }
+            line
+        })
+        .collect();
+    if opts.use_status_resources && status.resize_infeasible {
+        parts.push("resize infeasible: spec ignored where status has resources".to_owned());
+    }
+    parts.join("; ")
+}
+
+/// Saturating `MilliValue()` for cpu and `Value()` for everything else.
+fn scheduler_units(name: &ResourceName, nanos: i128) -> u64 {
+    let units = if *name == ResourceName::Cpu {
+        milli_ceil(nanos)
+    } else {
+        units_ceil(nanos)
+    };
+    u64::try_from(units.max(0)).unwrap_or(u64::MAX)
+}
+
+/// What set a resource's pod total.
+enum Source<'a> {
+    /// Regular containers plus sidecars (also when nothing was requested).
+    Containers,
+    /// A regular init container (plus the sidecars started before it).
+    InitContainer(&'a str),
+    /// `spec.resources.requests`.
+    PodLevel,
+}
+
+/// One resource's exact pod total and how it came about.
+struct Derivation<'a> {
+    nanos: i128,
+    source: Source<'a>,
+    overhead_nanos: i128,
+    /// In-place resize status moved some container's effective request away from its spec.
+    status_changed: bool,
+}
+
+/// `PodRequests` (component-helpers, 1.33–1.35) for a single resource. Every step is keywise, so
+/// resources are independent and a missing key is 0 (`ACCOUNTING.md` §2 steps 1–7).
+fn derive<'a>(
+    spec: &'a PodSpecInput,
+    status: &PodStatusInput,
+    name: &ResourceName,
+    opts: AccountingOptions,
+) -> Derivation<'a> {
+    let infeasible = opts.use_status_resources && status.resize_infeasible;
+    let mut status_changed = false;
+    let mut effective = |c: &ContainerInput, status_allowed: bool| {
+        let from_spec = c.requests.nanos(name);
+        let Some(cs) = (opts.use_status_resources && status_allowed)
+            .then(|| status.container_status(&c.name))
+            .flatten()
+            .filter(|cs| cs.resources_present)
+        else {
+            return from_spec;
+        };
+        let from_status = cs.requests.nanos(name).max(cs.allocated.nanos(name));
+        let nanos = if infeasible {
+            from_status
+        } else {
+            from_spec.max(from_status)
+        };
+        status_changed |= nanos != from_spec;
+        nanos
+    };
+
+    let mut total = spec
+        .containers
+        .iter()
+        .fold(0_i128, |sum, c| sum.saturating_add(effective(c, true)));
+    let mut sidecars = 0_i128;
+    let mut init_peak: Option<(i128, &str)> = None;
+    for init in &spec.init_containers {
+        let nanos = effective(init, init.restart_policy_always);
+        let candidate = if init.restart_policy_always {
+            total = total.saturating_add(nanos);
+            sidecars = sidecars.saturating_add(nanos);
+            sidecars
+        } else {
+            nanos.saturating_add(sidecars)
+        };
+        if init_peak.is_none_or(|(peak, _)| candidate > peak) {
+            init_peak = Some((candidate, &init.name));
+        }
+    }
+    let (mut nanos, mut source) = match init_peak {
+        Some((peak, init)) if peak > total => (peak, Source::InitContainer(init)),
+        _ => (total, Source::Containers),
+    };
+
+    if opts.pod_level_resources && name.is_supported_at_pod_level() {
+        if let Some(pod_level) = spec.pod_requests.get(name) {
+            (nanos, source) = (pod_level, Source::PodLevel);
+        }
+    }
+    let overhead_nanos = spec.overhead.nanos(name);
+    Derivation {
+        nanos: nanos.saturating_add(overhead_nanos),
+        source,
+        overhead_nanos,
+        status_changed,
+    }
+}
+
+// Wire shapes: derived decoders for the JSON objects. Unknown keys are skipped by serde with
+// `IgnoredAny` (no allocation); `null` and missing fields both decode as `None`.
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SpecWire {
+    node_name: Option<String>,
+    containers: Option<Vec<ContainerWire>>,
+    init_containers: Option<Vec<ContainerWire>>,
+    overhead: Option<QuantityMap>,
+    resources: Option<ResourcesWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerWire {
+    name: Option<String>,
+    restart_policy: Option<RestartPolicy>,
+    resources: Option<ResourcesWire>,
+}
+
+#[derive(Deserialize)]
+enum RestartPolicy {
+    Always,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct ResourcesWire {
+    requests: Option<QuantityMap>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusWire {
+    phase: Option<PodPhase>,
+    conditions: Option<Vec<ConditionWire>>,
+    container_statuses: Option<Vec<ContainerStatusWire>>,
+    init_container_statuses: Option<Vec<ContainerStatusWire>>,
+}
+
+#[derive(Deserialize)]
+struct ConditionWire {
+    #[serde(rename = "type")]
+    kind: Option<ConditionType>,
+    reason: Option<ConditionReason>,
+}
+
+#[derive(PartialEq, Deserialize)]
+enum ConditionType {
+    PodResizePending,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(PartialEq, Deserialize)]
+enum ConditionReason {
+    Infeasible,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerStatusWire {
+    name: Option<String>,
+    resources: Option<ResourcesWire>,
+    allocated_resources: Option<QuantityMap>,
+}
+
+#[derive(Default, Deserialize)]
+struct NodeStatusWire {
+    allocatable: Option<QuantityMap>,
+    capacity: Option<QuantityMap>,
+}
+
+/// A decoded `ResourceList` whose bad values wait for their field path.
+struct QuantityMap(Vec<(ResourceName, Result<i128, Refused>)>);
+
+/// A quantity value that was refused, with its text.
+struct Refused {
+    value: String,
+    error: QuantityError,
+}
+
+impl<'de> Deserialize<'de> for QuantityMap {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor;
+        impl<'de> Visitor<'de> for MapVisitor {
+            type Value = QuantityMap;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of resource names to quantities")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<QuantityMap, A::Error> {
+                let mut entries = Vec::new();
+                while let Some((name, QuantityValue(value))) = map.next_entry()? {
+                    entries.push((name, value));
+                }
+                Ok(QuantityMap(entries))
+            }
+        }
+        deserializer.deserialize_map(MapVisitor)
+    }
+}
+
+/// One quantity value. Like Go's `Quantity.UnmarshalJSON` it accepts strings (trimmed),
+/// numbers, and `null` as zero; anything else is refused without failing the decode.
+struct QuantityValue(Result<i128, Refused>);
+
+impl<'de> Deserialize<'de> for QuantityValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+        impl<'de> Visitor<'de> for ValueVisitor {
+            type Value = QuantityValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a quantity")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<QuantityValue, E> {
+                Ok(QuantityValue(parse_non_negative_nanos(v.trim()).map_err(
+                    |error| Refused {
+                        value: v.to_owned(),
+                        error,
+                    },
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<QuantityValue, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<QuantityValue, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<QuantityValue, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<QuantityValue, E> {
+                Ok(QuantityValue(Ok(0)))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<QuantityValue, E> {
+                Ok(refused(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<QuantityValue, A::Error> {
+                IgnoredAny.visit_seq(seq)?;
+                Ok(refused("[…]".to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<QuantityValue, A::Error> {
+                IgnoredAny.visit_map(map)?;
+                Ok(refused("{…}".to_owned()))
+            }
+        }
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+fn refused(value: String) -> QuantityValue {
+    QuantityValue(Err(Refused {
+        value,
+        error: QuantityError::Format,
+    }))
+}
+
+/// Keeps the good values of `map` and records the bad ones under `path()`.`name`.
+fn resolve(
+    map: Option<QuantityMap>,
+    path: impl Fn() -> String,
+    bad: &mut Vec<BadQuantity>,
+) -> ResourceList {
+    let mut list = ResourceList::default();
+    for (name, value) in map.map(|m| m.0).unwrap_or_default() {
+        match value {
+            Ok(nanos) => list.insert(name, nanos),
+            Err(Refused { value, error }) => bad.push(BadQuantity {
+                field: format!("{}.{name}", path()),
+                value,
+                error,
+            }),
+        }
+    }
+    list
+}
+
+fn containers(
+    wire: Option<Vec<ContainerWire>>,
+    list: &str,
+    bad: &mut Vec<BadQuantity>,
+) -> Vec<ContainerInput> {
+    let wire = wire.unwrap_or_default();
+    wire.into_iter()
+        .map(|c| {
+            let name = c.name.unwrap_or_default();
+            let requests = resolve(
+                c.resources.and_then(|r| r.requests),
+                || format!("{list}[{name}].resources.requests"),
+                bad,
+            );
+            ContainerInput {
+                name,
+                restart_policy_always: matches!(c.restart_policy, Some(RestartPolicy::Always)),
+                requests,
+            }
+        })
+        .collect()
+}
+
+fn container_statuses(
+    wire: Option<Vec<ContainerStatusWire>>,
+    list: &str,
+    bad: &mut Vec<BadQuantity>,
+) -> Vec<ContainerStatusInput> {
+    let wire = wire.unwrap_or_default();
+    wire.into_iter()
+        .map(|cs| {
+            let name = cs.name.unwrap_or_default();
+            let resources_present = cs.resources.is_some();
+            let requests = resolve(
+                cs.resources.and_then(|r| r.requests),
+                || format!("{list}[{name}].resources.requests"),
+                bad,
+            );
+            let allocated = resolve(
+                cs.allocated_resources,
+                || format!("{list}[{name}].allocatedResources"),
+                bad,
+            );
+            ContainerStatusInput {
+                name,
+                resources_present,
+                requests,
+                allocated,
+            }
+        })
+        .collect()
+}
+
+impl From<Option<SpecWire>> for PodSpecInput {
+    fn from(wire: Option<SpecWire>) -> Self {
+        let wire = wire.unwrap_or_default();
+        let mut bad = Vec::new();
+        Self {
+            containers: containers(wire.containers, "spec.containers", &mut bad),
+            init_containers: containers(wire.init_containers, "spec.initContainers", &mut bad),
+            overhead: resolve(wire.overhead, || "spec.overhead".to_owned(), &mut bad),
+            pod_requests: resolve(
+                wire.resources.and_then(|r| r.requests),
+                || "spec.resources.requests".to_owned(),
+                &mut bad,
+            ),
+            node_name: wire.node_name,
+            bad_quantities: bad,
+        }
+    }
+}
+
+impl From<Option<StatusWire>> for PodStatusInput {
+    fn from(wire: Option<StatusWire>) -> Self {
+        let wire = wire.unwrap_or_default();
+        let mut bad = Vec::new();
+        let resize_pending = wire
+            .conditions
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.kind == Some(ConditionType::PodResizePending));
+        Self {
+            phase: wire.phase,
+            resize_infeasible: resize_pending
+                .is_some_and(|c| c.reason == Some(ConditionReason::Infeasible)),
+            container_statuses: container_statuses(
+                wire.container_statuses,
+                "status.containerStatuses",
+                &mut bad,
+            ),
+            init_container_statuses: container_statuses(
+                wire.init_container_statuses,
+                "status.initContainerStatuses",
+                &mut bad,
+            ),
+            bad_quantities: bad,
+        }
+    }
+}
+
+impl From<Option<NodeStatusWire>> for NodeStatusInput {
+    fn from(wire: Option<NodeStatusWire>) -> Self {
+        let wire = wire.unwrap_or_default();
+        let mut bad = Vec::new();
+        let allocatable = wire
+            .allocatable
+            .map(|map| resolve(Some(map), || "status.allocatable".to_owned(), &mut bad));
+        Self {
+            allocatable,
+            capacity: resolve(wire.capacity, || "status.capacity".to_owned(), &mut bad),
+            bad_quantities: bad,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const VECTORS: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/accounting-vectors.json"
+    ));
+
+    const ALL_GATES: AccountingOptions = AccountingOptions {
+        pod_level_resources: true,
+        use_status_resources: true,
+    };
+
+    fn tracked(names: &[&str]) -> TrackedResources {
+        TrackedResources::new(names).unwrap()
+    }
+
+    fn decode(spec: Value, status: Value) -> (PodSpecInput, PodStatusInput) {
+        (
+            serde_json::from_value(spec).unwrap(),
+            serde_json::from_value(status).unwrap(),
+        )
+    }
+
+    fn requests(spec: Value, status: Value, names: &[&str]) -> Vec<u64> {
+        let (spec, status) = decode(spec, status);
+        pod_requests(&spec, &status, &tracked(names), ALL_GATES).into_vec()
+    }
+
+    /// `SetDefaults_Pod`: a container limit becomes the request where the request is missing.
+    fn default_requests_from_limits(pod: &mut Value) {
+        for list in ["containers", "initContainers"] {
+            for c in pod["spec"][list].as_array_mut().into_iter().flatten() {
+                let limits = c["resources"]["limits"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                for (name, limit) in limits {
+                    if c["resources"]["requests"].get(&name).is_none() {
+                        c["resources"]["requests"][&name] = limit;
+                    }
+                }
+            }
+        }
+    }
+
+    /// cpu, memory, ephemeral-storage, pods and every other name the vector mentions.
+    fn tracked_for(vector: &Value) -> TrackedResources {
+        let mut names: Vec<String> = ["cpu", "memory", "ephemeral-storage", "pods"]
+            .map(String::from)
+            .into();
+        let expected = &vector["expected"];
+        let maps = [
+            &vector["node"]["allocatable"],
+            &expected["node"]["allocatable"],
+            &expected["node"]["allocated"],
+        ]
+        .into_iter()
+        .chain(
+            expected["pods"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|p| &p["requests"]),
+        );
+        for map in maps {
+            for name in map.as_object().into_iter().flat_map(|m| m.keys()) {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+            }
+        }
+        TrackedResources::new(&names).unwrap()
+    }
+
+    fn compare(
+        problems: &mut Vec<String>,
+        what: &str,
+        t: &TrackedResources,
+        got: &[u64],
+        want: &Value,
+    ) {
+        for (name, &got) in t.names().iter().zip(got) {
+            let want = want.get(name.as_str()).map_or(0, |v| v.as_u64().unwrap());
+            if got != want {
+                problems.push(format!("{what} {name} = {got}, expected {want}"));
+            }
+        }
+    }
+
+    fn check_pod_vector(vector: &Value) -> Vec<String> {
+        let mut problems = Vec::new();
+        let gate = |key: &str| vector["gates"].get(key).is_none_or(|on| on == true);
+        let opts = AccountingOptions {
+            pod_level_resources: gate("PodLevelResources"),
+            use_status_resources: gate("InPlacePodVerticalScaling"),
+        };
+        let t = tracked_for(vector);
+        let pods_at = t.index_of("pods").unwrap();
+        let node_name = vector["node"]["name"].as_str().unwrap();
+        let mut allocated = vec![0_u64; t.len()];
+        let pods = vector["pods"].as_array().unwrap();
+        for name in vector["expected"]["pods"].as_object().unwrap().keys() {
+            if !pods.iter().any(|p| p["metadata"]["name"] == **name) {
+                problems.push(format!("pod {name} is expected but not in the vector"));
+            }
+        }
+        for pod in pods {
+            let mut pod = pod.clone();
+            if vector["as_submitted"] == true {
+                default_requests_from_limits(&mut pod);
+            }
+            let name = pod["metadata"]["name"].as_str().unwrap().to_owned();
+            let (spec, status) = decode(pod["spec"].take(), pod["status"].take());
+            for bad in spec.bad_quantities.iter().chain(&status.bad_quantities) {
+                problems.push(format!("pod {name}: unexpected bad quantity {bad}"));
+            }
+            let counted =
+                counts_on_node(&spec, &status) && spec.node_name.as_deref() == Some(node_name);
+            let got = pod_requests(&spec, &status, &t, opts);
+            let want = &vector["expected"]["pods"][&name];
+            if let Some(want_counted) = want["counted"].as_bool() {
+                if counted != want_counted {
+                    problems.push(format!(
+                        "pod {name}: counted = {counted}, expected {want_counted}"
+                    ));
+                }
+            }
+            if let Some(want_requests) = want.get("requests") {
+                let mut without_pods = got.to_vec();
+                without_pods[pods_at] = 0;
+                compare(
+                    &mut problems,
+                    &format!("pod {name} requests"),
+                    &t,
+                    &without_pods,
+                    want_requests,
+                );
+            }
+            if counted {
+                for (sum, value) in allocated.iter_mut().zip(got.iter()) {
+                    *sum = sum.saturating_add(*value);
+                }
+            }
+        }
+        compare(
+            &mut problems,
+            "node allocated",
+            &t,
+            &allocated,
+            &vector["expected"]["node"]["allocated"],
+        );
+        let node: NodeStatusInput =
+            serde_json::from_value(json!({ "allocatable": vector["node"]["allocatable"] }))
+                .unwrap();
+        for bad in &node.bad_quantities {
+            problems.push(format!("node: unexpected bad quantity {bad}"));
+        }
+        if let Some(want) = vector["expected"]["node"].get("allocatable") {
+            compare(
+                &mut problems,
+                "node allocatable",
+                &t,
+                &node_allocatable(&node, &t),
+                want,
+            );
+        }
+        problems
+    }
+
+    #[test]
+    fn every_pod_vector_matches_kube_scheduler() {
+        let vectors: Value = serde_json::from_str(VECTORS).unwrap();
+        let vectors = vectors["pod_vectors"].as_array().unwrap();
+        assert_eq!(vectors.len(), 41);
+        let failures: Vec<String> = vectors
+            .iter()
+            .flat_map(|v| {
+                let id = format!(
+                    "{} {}",
+                    v["id"].as_str().unwrap(),
+                    v["name"].as_str().unwrap()
+                );
+                check_pod_vector(v)
+                    .into_iter()
+                    .map(move |p| format!("{id}: {p}"))
+            })
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "pod vectors failed:\n{}",
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn sidecar_counts_toward_every_later_init_peak() {
+        let spec = json!({
+            "initContainers": [
+                {"name": "sc", "restartPolicy": "Always", "resources": {"requests": {"cpu": "300m"}}},
+                {"name": "init-a", "resources": {"requests": {"cpu": "500m"}}},
+                {"name": "init-b", "resources": {"requests": {"cpu": "600m"}}},
+            ],
+            "containers": [{"name": "app", "resources": {"requests": {"cpu": "100m"}}}],
+        });
+        // Running: 100 + 300 = 400. Peaks: 300, 300+500, 300+600. A sidecar treated as a plain
+        // init container would give 600; one seen only by the next init container, 800.
+        assert_eq!(requests(spec, Value::Null, &["cpu"]), [900]);
+    }
+
+    #[test]
+    fn infeasible_resize_drops_spec() {
+        let spec = json!({"containers": [{"name": "a", "resources": {"requests": {"cpu": "4", "memory": "1Gi"}}}]});
+        let statuses = json!([{
+            "name": "a",
+            "resources": {"requests": {"cpu": "1"}},
+            "allocatedResources": {"cpu": "1", "memory": "1Gi"},
+        }]);
+        let infeasible =
+            json!({"type": "PodResizePending", "status": "True", "reason": "Infeasible"});
+        let deferred = json!({"type": "PodResizePending", "status": "True", "reason": "Deferred"});
+        let cases = [
+            ("infeasible", json!([infeasible]), [1000, 1_073_741_824]),
+            ("deferred", json!([deferred]), [4000, 1_073_741_824]),
+            (
+                "only the first pending condition counts",
+                json!([deferred, infeasible]),
+                [4000, 1_073_741_824],
+            ),
+            (
+                "in progress",
+                json!([{"type": "PodResizeInProgress", "status": "True"}]),
+                [4000, 1_073_741_824],
+            ),
+        ];
+        for (case, conditions, want) in cases {
+            let status = json!({"conditions": conditions, "containerStatuses": statuses});
+            assert_eq!(
+                requests(spec.clone(), status, &["cpu", "memory"]),
+                want,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_without_resources_is_ignored() {
+        let spec =
+            json!({"containers": [{"name": "a", "resources": {"requests": {"cpu": "500m"}}}]});
+        let cases = [
+            (
+                "no resources",
+                json!({"name": "a", "allocatedResources": {"cpu": "2"}}),
+                500,
+            ),
+            (
+                "null resources",
+                json!({"name": "a", "resources": null, "allocatedResources": {"cpu": "2"}}),
+                500,
+            ),
+            (
+                "empty resources",
+                json!({"name": "a", "resources": {}, "allocatedResources": {"cpu": "2"}}),
+                2000,
+            ),
+            (
+                "other container",
+                json!({"name": "b", "resources": {"requests": {"cpu": "2"}}}),
+                500,
+            ),
+        ];
+        for (case, entry, want) in cases {
+            let status = json!({"containerStatuses": [entry]});
+            assert_eq!(requests(spec.clone(), status, &["cpu"]), [want], "{case}");
+        }
+    }
+
+    #[test]
+    fn bad_quantity_is_skipped_and_recorded() {
+        let (spec, status) = decode(
+            json!({
+                "containers": [{"resources": {"requests": {"cpu": "abc", "memory": "1Gi"}}, "name": "app"}],
+                "overhead": {"cpu": "-100m", "memory": true},
+            }),
+            json!({"containerStatuses": [{"name": "app", "resources": {"requests": {}}, "allocatedResources": {"cpu": "1.5.5"}}]}),
+        );
+        let fields = |bad: &[BadQuantity]| {
+            bad.iter()
+                .map(|b| (b.field.clone(), b.value.clone(), b.error))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            fields(&spec.bad_quantities),
+            [
+                (
+                    "spec.containers[app].resources.requests.cpu".into(),
+                    "abc".into(),
+                    QuantityError::Format
+                ),
+                (
+                    "spec.overhead.cpu".into(),
+                    "-100m".into(),
+                    QuantityError::Negative
+                ),
+                (
+                    "spec.overhead.memory".into(),
+                    "true".into(),
+                    QuantityError::Format
+                ),
+            ]
+        );
+        assert_eq!(
+            fields(&status.bad_quantities),
+            [(
+                "status.containerStatuses[app].allocatedResources.cpu".into(),
+                "1.5.5".into(),
+                QuantityError::Format
+            )]
+        );
+        let got = pod_requests(&spec, &status, &tracked(&["cpu", "memory"]), ALL_GATES);
+        assert_eq!(*got, [0, 1_073_741_824]);
+    }
+
+    #[test]
+    fn hundreds_of_containers_with_huge_values_saturate_without_panic() {
+        let huge = json!({"name": "c", "resources": {"requests": {
+            "cpu": "1e29", "memory": "8Ei", "nvidia.com/gpu": "170141183460469231731687303715"
+        }}});
+        let sidecar =
+            json!({"name": "s", "restartPolicy": "Always", "resources": huge["resources"]});
+        let spec = json!({
+            "containers": vec![&huge; 300],
+            "initContainers": ([vec![&sidecar; 300], vec![&huge; 300]].concat()),
+            "overhead": huge["resources"]["requests"],
+            "resources": {"requests": {"memory": "1e29"}},
+        });
+        let got = requests(
+            spec,
+            Value::Null,
+            &["cpu", "memory", "nvidia.com/gpu", "pods"],
+        );
+        assert_eq!(got, [u64::MAX, u64::MAX, u64::MAX, 1]);
+    }
+
+    #[test]
+    fn missing_allocatable_falls_back_to_capacity() {
+        let t = tracked(&["cpu", "memory", "pods"]);
+        let capacity = json!({"cpu": "4", "memory": "1Gi", "pods": "110"});
+        let cases = [
+            (
+                "missing",
+                json!({"capacity": capacity}),
+                [4000, 1_073_741_824, 110],
+            ),
+            (
+                "null",
+                json!({"allocatable": null, "capacity": capacity}),
+                [4000, 1_073_741_824, 110],
+            ),
+            (
+                "empty map is present",
+                json!({"allocatable": {}, "capacity": capacity}),
+                [0, 0, 0],
+            ),
+            (
+                "present",
+                json!({"allocatable": {"cpu": "3920m"}, "capacity": capacity}),
+                [3920, 0, 0],
+            ),
+            ("no status", Value::Null, [0, 0, 0]),
+        ];
+        for (case, status, want) in cases {
+            let status: NodeStatusInput = serde_json::from_value(status).unwrap();
+            assert_eq!(*node_allocatable(&status, &t), want, "{case}");
+        }
+        let status: NodeStatusInput =
+            serde_json::from_value(json!({"allocatable": {"cpu": "1"}, "capacity": capacity}))
+                .unwrap();
+        assert_eq!(*node_capacity(&status, &t), [4000, 1_073_741_824, 110]);
+    }
+
+    #[test]
+    fn untracked_resources_are_ignored() {
+        let spec = json!({
+            "containers": [{"name": "a", "resources": {"requests": {
+                "cpu": "1", "memory": "1Gi", "example.com/foo": "3", "foo": "7"
+            }}}],
+            "resources": {"requests": {"memory": "2Gi"}},
+        });
+        assert_eq!(requests(spec.clone(), Value::Null, &["cpu"]), [1000]);
+        assert_eq!(
+            requests(spec, Value::Null, &["example.com/foo", "cpu"]),
+            [3, 1000]
+        );
+    }
+
+    #[test]
+    fn tracked_resources_accept_only_names_the_scheduler_accounts() {
+        let accepted = [
+            "cpu",
+            "memory",
+            "ephemeral-storage",
+            "pods",
+            "hugepages-2Mi",
+            "nvidia.com/gpu",
+            "example.com/Foo_bar.baz",
+            "kubernetes.io/batteries",
+            "attachable-volumes-aws-ebs",
+        ];
+        let t = tracked(&accepted);
+        assert_eq!(
+            (t.len(), t.index_of("nvidia.com/gpu"), t.index_of("gpu")),
+            (9, Some(5), None)
+        );
+        assert_eq!(t.names()[..3].join(","), "cpu,memory,ephemeral-storage");
+        assert_eq!(t.names()[..2], ["cpu", "memory"]);
+        assert_eq!(ResourceName::Other("cpu".into()), ResourceName::Cpu);
+        for name in [
+            "gpu",
+            "storage",
+            "requests.nvidia.com/gpu",
+            "a/b/c",
+            "Example.com/gpu",
+            "example.com/",
+            "/gpu",
+            "-x.com/gpu",
+            "x.com/-gpu",
+        ] {
+            let err = TrackedResources::new([name]).unwrap_err();
+            assert_eq!(
+                err,
+                TrackedResourceError::NotAccounted(name.into()),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            TrackedResources::new(["cpu", "memory", "cpu"]),
+            Err(TrackedResourceError::Duplicate("cpu".into()))
+        );
+    }
+
+    #[test]
+    fn pod_level_requests_override_only_supported_keys() {
+        let spec = json!({
+            "containers": [{"name": "a", "resources": {"requests": {
+                "cpu": "500m", "ephemeral-storage": "1Gi", "hugepages-2Mi": "2Mi"
+            }}}],
+            "resources": {"requests": {"ephemeral-storage": "5Gi", "hugepages-2Mi": "4Mi"}},
+            "overhead": {"hugepages-2Mi": "1"},
+        });
+        let names = ["cpu", "ephemeral-storage", "hugepages-2Mi"];
+        assert_eq!(
+            requests(spec.clone(), Value::Null, &names),
+            [500, 1_073_741_824, 4_194_305]
+        );
+        let (spec, status) = decode(spec, Value::Null);
+        let gate_off = AccountingOptions {
+            pod_level_resources: false,
+            ..ALL_GATES
+        };
+        assert_eq!(
+            *pod_requests(&spec, &status, &tracked(&names), gate_off),
+            [500, 1_073_741_824, 2_097_153]
+        );
+    }
+
+    #[test]
+    fn explain_mentions_the_dominating_container() {
+        let (spec, status) = decode(
+            json!({
+                "initContainers": [{"name": "migrate", "resources": {"requests": {"cpu": "2"}}}],
+                "containers": [{"name": "app", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}],
+                "overhead": {"cpu": "100m"},
+                "resources": {"requests": {"memory": "2Gi"}},
+            }),
+            json!({"containerStatuses": [{"name": "app", "resources": {"requests": {"memory": "3Gi"}}}]}),
+        );
+        let t = tracked(&["cpu", "memory", "ephemeral-storage", "pods"]);
+        assert_eq!(
+            explain(&spec, &status, &t, ALL_GATES),
+            "cpu=2100m from init container `migrate` +overhead; \
+             memory=2147483648 from pod-level requests (resize status); ephemeral-storage=0; pods=1"
+        );
+    }
+
+    #[test]
+    fn explain_flags_an_infeasible_resize() {
+        let (spec, status) = decode(
+            json!({"containers": [{"name": "a", "resources": {"requests": {"cpu": "8"}}}]}),
+            json!({
+                "conditions": [{"type": "PodResizePending", "reason": "Infeasible"}],
+                "containerStatuses": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}],
+            }),
+        );
+        assert_eq!(
+            explain(&spec, &status, &tracked(&["cpu"]), ALL_GATES),
+            "cpu=1000m from containers (resize status); resize infeasible: spec ignored where status has resources"
+        );
+    }
+
+    #[test]
+    fn counts_on_node_needs_a_node_and_a_live_phase() {
+        let cases = [
+            (json!({"nodeName": "n1"}), json!({"phase": "Running"}), true),
+            (json!({"nodeName": "n1"}), json!({"phase": "Pending"}), true),
+            (json!({"nodeName": "n1"}), json!({"phase": "Unknown"}), true),
+            (
+                json!({"nodeName": "n1"}),
+                json!({"phase": "SomethingNew"}),
+                true,
+            ),
+            (json!({"nodeName": "n1"}), json!({}), true),
+            (json!({"nodeName": "n1"}), Value::Null, true),
+            (
+                json!({"nodeName": "n1"}),
+                json!({"phase": "Succeeded"}),
+                false,
+            ),
+            (json!({"nodeName": "n1"}), json!({"phase": "Failed"}), false),
+            (json!({"nodeName": ""}), json!({"phase": "Running"}), false),
+            (
+                json!({}),
+                json!({"phase": "Running", "nominatedNodeName": "n1"}),
+                false,
+            ),
+        ];
+        for (spec, status, want) in cases {
+            let case = format!("{spec} {status}");
+            let (spec, status) = decode(spec, status);
+            assert_eq!(counts_on_node(&spec, &status), want, "{case}");
+        }
+    }
+
+    #[test]
+    fn decoding_skips_unknown_fields_and_treats_null_as_absent() {
+        let (spec, status) = decode(
+            json!({
+                "nodeName": "n1",
+                "volumes": [{"name": "v", "emptyDir": {}}],
+                "containers": null,
+                "initContainers": [{"name": "i", "image": "x", "restartPolicy": null, "resources": null}],
+                "overhead": null,
+                "resources": {"limits": {"cpu": "1"}, "requests": null},
+                "affinity": {"nodeAffinity": {"deep": [1, 2, {"x": null}]}},
+            }),
+            json!({"phase": "Running", "conditions": null, "podIP": "10.0.0.1", "containerStatuses": [{"name": "i", "ready": true}]}),
+        );
+        let want_spec = PodSpecInput {
+            node_name: Some("n1".into()),
+            init_containers: vec![ContainerInput {
+                name: "i".into(),
+                ..ContainerInput::default()
+            }],
+            ..PodSpecInput::default()
+        };
+        assert_eq!(spec, want_spec);
+        assert_eq!(
+            (status.phase, status.container_statuses.len()),
+            (Some(PodPhase::Running), 1)
+        );
+        assert!(!status.container_statuses[0].resources_present);
+    }
+
+    #[test]
+    fn quantities_decode_like_go_unmarshal_json() {
+        let spec: PodSpecInput = serde_json::from_str(
+            r#"{"overhead": {"cpu": 2, "memory": 1.5, "pods": null, "hugepages-2Mi": " 2Mi ", "x.io/a": "1", "x.io/a": "3"}}"#,
+        )
+        .unwrap();
+        let overhead: Vec<(String, i128)> = spec
+            .overhead
+            .iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
+        let giga = 1_000_000_000;
+        assert_eq!(
+            overhead,
+            [
+                ("cpu".to_owned(), 2 * giga),
+                ("memory".to_owned(), 1_500_000_000),
+                ("pods".to_owned(), 0),
+                ("hugepages-2Mi".to_owned(), 2 * 1_048_576 * giga),
+                ("x.io/a".to_owned(), 3 * giga),
+            ]
+        );
+        assert!(spec.bad_quantities.is_empty());
+    }
 }

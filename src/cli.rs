@@ -264,7 +264,7 @@ fn parse_resources(value: &str) -> Result<TrackedResources, Error> {
         }
         names.push(name);
     }
-    Ok(TrackedResources::new(&names))
+    TrackedResources::new(&names).map_err(|e| usage("--resources", value, &e.to_string()))
 }
 
 /// A resource name: an optional DNS-subdomain prefix and `/`, then a name part of

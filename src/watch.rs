@@ -142,7 +142,7 @@ async fn watch_nodes(client: Client, config: &Config, cache: &Cache) {
                     state.apply_node(&name, convert(&node, warned));
                 }
                 Event::Delete(node) => {
-                    state.delete_node(node.metadata.name.as_deref().unwrap_or_default())
+                    state.delete_node(node.metadata.name.as_deref().unwrap_or_default());
                 }
             }
             state.counts().nodes as u64

@@ -351,32 +351,39 @@ impl Exchange<'_> {
     pub fn stream(&mut self, status: u16, headers: &[(&'static str, String)]) -> io::Result<ChunkedStream<'_>> {
         self.head(status, headers, "Transfer-Encoding: chunked\r\n")?;
         self.writer.flush()?;
-        Ok(ChunkedStream { writer: self.writer, buffer: Vec::with_capacity(64 * 1024) })
+        Ok(ChunkedStream { writer: self.writer, probe: self.probe, buffer: Vec::with_capacity(64 * 1024) })
     }
 
-    /// True when the peer has closed its side (checked without blocking).
-    pub fn peer_closed(&self) -> bool {
-        if self.probe.set_nonblocking(true).is_err() {
-            return true;
-        }
-        let mut byte = [0u8; 1];
-        let closed = match self.probe.peek(&mut byte) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
-        };
-        let _ = self.probe.set_nonblocking(false);
-        closed
+}
+
+/// True when the peer has closed its side (checked without blocking).
+fn peer_closed(probe: &TcpStream) -> bool {
+    if probe.set_nonblocking(true).is_err() {
+        return true;
     }
+    let mut byte = [0u8; 1];
+    let closed = match probe.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    };
+    let _ = probe.set_nonblocking(false);
+    closed
 }
 
 /// A chunked response body; data is buffered and sent as one chunk per `flush`.
 pub struct ChunkedStream<'a> {
     writer: &'a mut BufWriter<TcpStream>,
+    probe: &'a TcpStream,
     buffer: Vec<u8>,
 }
 
 impl ChunkedStream<'_> {
+    /// True when the peer has closed the connection (checked without blocking).
+    pub fn peer_closed(&self) -> bool {
+        peer_closed(self.probe)
+    }
+
     /// Appends bytes to the current chunk, sending it early when it grows large.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.buffer.extend_from_slice(bytes);

@@ -1,0 +1,492 @@
+//! The Kubernetes API listener: discovery (`/version`, `/api`, `/api/v1`, `/apis`), nodes and
+//! pods get/list (paging, resourceVersion semantics, selectors, Tables) and the hand-off to
+//! `watch.rs`; every failure is a `Status` object with the real server's reason and code.
+//!
+//! Faults (injected errors, latency, denied resources) are applied here, before routing, and each
+//! request is logged for `GET /requests`.
+
+use std::io;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::clock::now_unix;
+use crate::faults::{Faults, InjectedError, RequestRecord};
+use crate::http::{Exchange, Handler, Part, Request, Response};
+use crate::object::{object_key, Kind, Object};
+use crate::paging::{decode_continue, encode_continue};
+use crate::select::{FieldSelector, Filter, LabelSelector};
+use crate::store::{Store, VersionError};
+use crate::table::{self, IncludeObject, TableOptions};
+use crate::watch::{self, Start, WatchRequest};
+
+/// The Kubernetes version the simulator claims to be.
+pub const GIT_VERSION: &str = "v1.34.2";
+
+/// The user named in 403 messages, as the exporter's service account would be.
+const DENIED_USER: &str = "system:serviceaccount:monitoring:kube-cluster-binpacking-exporter";
+
+/// How long a list or watch waits for a resourceVersion newer than the store (the real server's
+/// watch cache waits 3 s, then answers 504 "Too large resource version").
+const TOO_LARGE_WAIT: Duration = Duration::from_secs(3);
+
+/// The API handler and what it shares with the control interface.
+pub struct Api {
+    /// The objects.
+    pub store: Arc<Store>,
+    /// Fault switches and request log.
+    pub faults: Arc<Faults>,
+    /// Period of BOOKMARK events on watches that allow them.
+    pub bookmark_interval: Duration,
+    /// Number of watch streams open now.
+    pub open_watches: Arc<AtomicUsize>,
+}
+
+/// A Status object's bytes.
+pub fn status_json(code: u16, reason: &str, message: &str, details: Option<Value>) -> Vec<u8> {
+    let mut status = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": code,
+    });
+    if let (Some(details), Some(map)) = (details, status.as_object_mut()) {
+        map.insert("details".into(), details);
+    }
+    serde_json::to_vec(&status).unwrap_or_default()
+}
+
+/// A Status response.
+pub fn status_response(code: u16, reason: &str, message: &str) -> Response {
+    Response::json(code, status_json(code, reason, message, None))
+}
+
+/// The 410 Status for a version older than the kept history.
+pub fn expired_status(requested: u64, oldest: u64) -> Vec<u8> {
+    status_json(410, "Expired", &format!("too old resource version: {requested} ({oldest})"), None)
+}
+
+fn too_large(requested: u64, current: u64) -> Response {
+    let details = json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1});
+    Response::json(504, status_json(504, "Timeout", &format!("Timeout: Too large resource version: {requested}, current: {current}"), Some(details)))
+}
+
+fn injected(err: InjectedError) -> Response {
+    let (reason, message) = match err.status {
+        429 => ("TooManyRequests", "Too many requests, please try again later."),
+        500 => ("InternalError", "Internal error occurred: injected by kube-sim"),
+        503 => ("ServiceUnavailable", "The server is currently unable to handle the request"),
+        504 => ("Timeout", "The server was unable to return a response in the time allotted, but may still be processing the request"),
+        401 => ("Unauthorized", "Unauthorized"),
+        403 => ("Forbidden", "forbidden: injected by kube-sim"),
+        404 => ("NotFound", "the server could not find the requested resource"),
+        409 => ("Conflict", "conflict: injected by kube-sim"),
+        410 => ("Expired", "resource version expired: injected by kube-sim"),
+        400 => ("BadRequest", "bad request: injected by kube-sim"),
+        _ => ("InternalError", "injected by kube-sim"),
+    };
+    let mut details = None;
+    let mut response = Response::json(err.status, Vec::new());
+    if let Some(secs) = err.retry_after {
+        response.headers.push(("Retry-After", secs.to_string()));
+        details = Some(json!({"retryAfterSeconds": secs}));
+    }
+    response.body = vec![Part::Owned(status_json(err.status, reason, message, details))];
+    response
+}
+
+fn is_true(value: Option<&str>) -> bool {
+    matches!(value, Some("true" | "1" | "True"))
+}
+
+fn classify(path: &str) -> &'static str {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["version"] => "version",
+        ["api"] | ["api", "v1"] | ["apis", ..] | ["openapi", ..] => "discovery",
+        ["api", "v1", "nodes", ..] => "nodes",
+        ["api", "v1", "pods"] | ["api", "v1", "namespaces", _, "pods", ..] => "pods",
+        _ => "other",
+    }
+}
+
+/// The response format chosen from the Accept header.
+#[derive(Debug, Clone, Copy)]
+pub enum Format {
+    /// Plain objects and lists.
+    Json,
+    /// meta.k8s.io Tables.
+    Table(TableOptions),
+}
+
+/// Picks the first acceptable media type in the client's order (kubectl lists Table first).
+fn negotiate(accept: Option<&str>, include: IncludeObject) -> Option<Format> {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Some(Format::Json);
+    };
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let params: Vec<(String, String)> = parts
+            .filter_map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())))
+            .collect();
+        let param = |k: &str| params.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.as_str());
+        match media.as_str() {
+            "application/json" => match (param("as"), param("g"), param("v")) {
+                (None, _, _) => return Some(Format::Json),
+                (Some("Table"), Some("meta.k8s.io"), Some("v1")) => {
+                    return Some(Format::Table(TableOptions { api_version: "meta.k8s.io/v1", include }))
+                }
+                (Some("Table"), Some("meta.k8s.io"), Some("v1beta1")) => {
+                    return Some(Format::Table(TableOptions { api_version: "meta.k8s.io/v1beta1", include }))
+                }
+                _ => {}
+            },
+            "*/*" | "application/*" => return Some(Format::Json),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Writes the request log entry once: when a stream starts, or when the request ends.
+pub struct LogEntry<'a> {
+    faults: &'a Faults,
+    record: Option<RequestRecord>,
+}
+
+impl LogEntry<'_> {
+    /// Records the request with its status (only the first call counts).
+    pub fn done(&mut self, status: u16) {
+        if let Some(mut record) = self.record.take() {
+            record.status = status;
+            self.faults.record(record);
+        }
+    }
+}
+
+/// The parsed list/watch query.
+struct Query<'a> {
+    req: &'a Request,
+}
+
+impl Query<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.req.param(name).filter(|v| !v.is_empty())
+    }
+}
+
+fn bad_request(message: &str) -> Response {
+    status_response(400, "BadRequest", message)
+}
+
+fn invalid_list_options(message: &str) -> Response {
+    let details = json!({"group": "meta.k8s.io", "kind": "ListOptions", "causes": [{"reason": "FieldValueForbidden", "message": message}]});
+    Response::json(422, status_json(422, "Invalid", &format!("ListOptions.meta.k8s.io \"\" is invalid: {message}"), Some(details)))
+}
+
+fn parse_rv(text: &str) -> Result<u64, Response> {
+    text.parse::<u64>().map_err(|_| bad_request(&format!("invalid resource version {text:?}: must be an unsigned integer")))
+}
+
+impl Api {
+    fn forbidden(kind: Kind, verb: &str, namespace: Option<&str>, name: Option<&str>) -> Response {
+        let resource = kind.resource();
+        let subject = name.map_or_else(|| resource.to_string(), |n| format!("{resource} \"{n}\""));
+        let scope = namespace.map_or_else(|| "at the cluster scope".to_string(), |ns| format!("in the namespace \"{ns}\""));
+        let message = format!("{subject} is forbidden: User \"{DENIED_USER}\" cannot {verb} resource \"{resource}\" in API group \"\" {scope}");
+        let mut details = json!({"kind": resource});
+        if let (Some(n), Some(map)) = (name, details.as_object_mut()) {
+            map.insert("name".into(), Value::from(n));
+        }
+        Response::json(403, status_json(403, "Forbidden", &message, Some(details)))
+    }
+
+    fn discovery(path: &str, host: &str) -> Option<Response> {
+        let body = match path {
+            "/version" => json!({
+                "major": "1", "minor": "34", "emulationMajor": "1", "emulationMinor": "34",
+                "minCompatibilityMajor": "1", "minCompatibilityMinor": "33",
+                "gitVersion": GIT_VERSION, "gitCommit": "kube-sim", "gitTreeState": "clean",
+                "buildDate": "2025-11-11T00:00:00Z", "goVersion": "go1.24.9", "compiler": "gc", "platform": "linux/amd64"
+            }),
+            "/api" => json!({
+                "kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}]
+            }),
+            "/apis" => json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}),
+            "/api/v1" => json!({
+                "kind": "APIResourceList", "groupVersion": "v1",
+                "resources": [
+                    {"name": "nodes", "singularName": "node", "namespaced": false, "kind": "Node",
+                     "verbs": ["get", "list", "watch"], "shortNames": ["no"]},
+                    {"name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod",
+                     "verbs": ["get", "list", "watch"], "shortNames": ["po"], "categories": ["all"]}
+                ]
+            }),
+            "/healthz" | "/livez" | "/readyz" => return Some(Response::text(200, "ok")),
+            _ => return None,
+        };
+        Some(Response::json(200, serde_json::to_vec(&body).unwrap_or_default()))
+    }
+
+    fn route(&self, req: &Request, log: &mut LogEntry<'_>, ex: &mut Exchange<'_>) -> io::Result<()> {
+        if let Some(resp) = Self::discovery(req.path.trim_end_matches('/'), req.header("host").unwrap_or("127.0.0.1")) {
+            return ex.send(resp);
+        }
+        let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        let (kind, namespace, name) = match segments.as_slice() {
+            ["api", "v1", "nodes"] => (Kind::Node, None, None),
+            ["api", "v1", "nodes", name] => (Kind::Node, None, Some(*name)),
+            ["api", "v1", "pods"] => (Kind::Pod, None, None),
+            ["api", "v1", "namespaces", ns, "pods"] => (Kind::Pod, Some(*ns), None),
+            ["api", "v1", "namespaces", ns, "pods", name] => (Kind::Pod, Some(*ns), Some(*name)),
+            _ => {
+                let details = json!({});
+                return ex.send(Response::json(404, status_json(404, "NotFound", "the server could not find the requested resource", Some(details))));
+            }
+        };
+        if req.method != "GET" && req.method != "HEAD" {
+            let message = format!("the server does not allow this method on the requested resource ({} {})", req.method, kind.resource());
+            return ex.send(status_response(405, "MethodNotAllowed", &message));
+        }
+        let watching = is_true(req.param("watch"));
+        let verb = match (name, watching) {
+            (_, true) => "watch",
+            (Some(_), false) => "get",
+            (None, false) => "list",
+        };
+        if self.faults.is_denied(kind.resource()) {
+            return ex.send(Self::forbidden(kind, verb, namespace, name));
+        }
+        let include = match req.param("includeObject") {
+            Some("None") => IncludeObject::None,
+            Some("Object") => IncludeObject::Object,
+            _ => IncludeObject::Metadata,
+        };
+        let Some(format) = negotiate(req.header("accept"), include) else {
+            let message = format!("only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io (asked for {:?})", req.header("accept").unwrap_or(""));
+            return ex.send(status_response(406, "NotAcceptable", &message));
+        };
+        if let (Some(name), false) = (name, watching) {
+            return ex.send(self.get_one(kind, namespace.unwrap_or(""), name, format));
+        }
+        let q = Query { req };
+        let labels = match LabelSelector::parse(q.get("labelSelector").unwrap_or("")) {
+            Ok(l) => l,
+            Err(e) => return ex.send(bad_request(&e)),
+        };
+        let mut fields_text = q.get("fieldSelector").unwrap_or("").to_string();
+        if let Some(n) = name {
+            // A watch on one object is a watch with a name field selector.
+            fields_text = if fields_text.is_empty() { format!("metadata.name={n}") } else { format!("{fields_text},metadata.name={n}") };
+        }
+        let fields = match FieldSelector::parse(&fields_text, kind) {
+            Ok(f) => f,
+            Err(e) => return ex.send(bad_request(&e)),
+        };
+        let filter = Filter { namespace: namespace.map(str::to_string), labels, fields };
+        if watching {
+            return match self.watch_request(&q, kind, filter, format) {
+                Ok(w) => watch::serve(self, w, log, ex),
+                Err(resp) => ex.send(*resp),
+            };
+        }
+        ex.send(self.list(&q, kind, &filter, format))
+    }
+
+    fn get_one(&self, kind: Kind, namespace: &str, name: &str, format: Format) -> Response {
+        let Some(obj) = self.store.get(kind, &object_key(kind, namespace, name)) else {
+            let details = json!({"name": name, "kind": kind.resource()});
+            return Response::json(404, status_json(404, "NotFound", &format!("{} \"{name}\" not found", kind.resource()), Some(details)));
+        };
+        match format {
+            Format::Json => {
+                let mut resp = Response::json(200, Vec::new());
+                resp.body = vec![Part::Shared(obj)];
+                resp
+            }
+            Format::Table(opts) => Response::json(200, table::render(kind, &[&obj], Some(obj.resource_version), None, opts, true, now_unix())),
+        }
+    }
+
+    fn list(&self, q: &Query<'_>, kind: Kind, filter: &Filter, format: Format) -> Response {
+        let limit = match q.get("limit").map(str::parse::<i64>) {
+            None => 0,
+            Some(Ok(n)) => usize::try_from(n.max(0)).unwrap_or(0),
+            Some(Err(_)) => return bad_request("invalid value for limit: must be an integer"),
+        };
+        let rv_param = q.get("resourceVersion");
+        let rv_match = q.get("resourceVersionMatch");
+        let (at_rv, after) = if let Some(token) = q.get("continue") {
+            if rv_param.is_some_and(|rv| rv != "0") {
+                return bad_request("specifying resource version is not allowed when using continue");
+            }
+            match decode_continue(token) {
+                Ok((rv, key)) => (Some(rv), Some(key)),
+                Err(e) => return bad_request(&e),
+            }
+        } else {
+            match (rv_param, rv_match) {
+                (None, Some(_)) => return invalid_list_options("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"),
+                (Some("0"), Some("Exact")) => return invalid_list_options("resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""),
+                (Some(rv), Some("Exact")) => match parse_rv(rv) {
+                    Ok(n) => (Some(n), None),
+                    Err(resp) => return resp,
+                },
+                (None | Some("0"), None | Some("NotOlderThan")) => (None, None),
+                (Some(rv), None | Some("NotOlderThan")) => match parse_rv(rv) {
+                    Ok(n) => {
+                        if !self.store.wait_for_rv(n, TOO_LARGE_WAIT) {
+                            return too_large(n, self.store.current_rv());
+                        }
+                        (None, None)
+                    }
+                    Err(resp) => return resp,
+                },
+                (_, Some(other)) => return invalid_list_options(&format!("resourceVersionMatch: Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\"")),
+            }
+        };
+        let page = match self.store.list(kind, at_rv, after.as_deref(), limit, filter) {
+            Ok(p) => p,
+            Err(VersionError::Expired { .. }) if after.is_some() => {
+                return Response::json(410, status_json(410, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.", None));
+            }
+            Err(VersionError::Expired { requested, oldest }) => {
+                return Response::json(410, expired_status(requested, oldest));
+            }
+            Err(VersionError::TooLarge { requested, current }) => return too_large(requested, current),
+        };
+        let next = page.next_key.as_deref().map(|k| encode_continue(page.rv, k));
+        match format {
+            Format::Table(opts) => {
+                let refs: Vec<&Object> = page.items.iter().map(AsRef::as_ref).collect();
+                Response::json(200, table::render(kind, &refs, Some(page.rv), next.as_deref(), opts, true, now_unix()))
+            }
+            Format::Json => {
+                let mut head = format!("{{\"kind\":\"{}List\",\"apiVersion\":\"v1\",\"metadata\":{{\"resourceVersion\":\"{}\"", kind.kind_name(), page.rv);
+                if let Some(next) = &next {
+                    head.push_str(",\"continue\":\"");
+                    head.push_str(next);
+                    head.push('"');
+                }
+                head.push_str("},\"items\":[");
+                let mut body = Vec::with_capacity(page.items.len() * 2 + 2);
+                body.push(Part::Owned(head.into_bytes()));
+                for (i, obj) in page.items.into_iter().enumerate() {
+                    if i > 0 {
+                        body.push(Part::Static(b","));
+                    }
+                    body.push(Part::Shared(obj));
+                }
+                body.push(Part::Static(b"]}"));
+                Response { status: 200, headers: vec![("Content-Type", "application/json".into())], body }
+            }
+        }
+    }
+
+    fn watch_request(&self, q: &Query<'_>, kind: Kind, filter: Filter, format: Format) -> Result<WatchRequest, Box<Response>> {
+        let rv_param = q.get("resourceVersion");
+        let rv_match = q.get("resourceVersionMatch");
+        let send_initial = q.get("sendInitialEvents");
+        let bookmarks = is_true(q.get("allowWatchBookmarks"));
+        let timeout = match q.get("timeoutSeconds").map(str::parse::<u64>) {
+            None => Duration::from_secs(1800),
+            Some(Ok(s)) => Duration::from_secs(s),
+            Some(Err(_)) => return Err(Box::new(bad_request("invalid value for timeoutSeconds: must be an integer"))),
+        };
+        let numeric = |rv: &str| -> Result<u64, Box<Response>> {
+            let n = parse_rv(rv).map_err(Box::new)?;
+            if !self.store.wait_for_rv(n, TOO_LARGE_WAIT) {
+                return Err(Box::new(too_large(n, self.store.current_rv())));
+            }
+            Ok(n)
+        };
+        let start = match send_initial {
+            Some(flag) => {
+                if rv_match != Some("NotOlderThan") {
+                    return Err(Box::new(invalid_list_options("resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")));
+                }
+                if is_true(Some(flag)) {
+                    if !bookmarks {
+                        return Err(Box::new(invalid_list_options("allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true")));
+                    }
+                    if let Some(rv) = rv_param.filter(|rv| *rv != "0") {
+                        numeric(rv)?;
+                    }
+                    Start::InitialEvents { end_bookmark: true }
+                } else {
+                    match rv_param {
+                        None | Some("0") => Start::Now,
+                        Some(rv) => Start::From(numeric(rv)?),
+                    }
+                }
+            }
+            None => {
+                if rv_match.is_some() {
+                    return Err(Box::new(invalid_list_options("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided")));
+                }
+                match rv_param {
+                    None | Some("0") => Start::InitialEvents { end_bookmark: false },
+                    Some(rv) => Start::From(numeric(rv)?),
+                }
+            }
+        };
+        Ok(WatchRequest { kind, filter, start, bookmarks, timeout, format })
+    }
+}
+
+impl Handler for Api {
+    fn handle(&self, req: Request, ex: &mut Exchange<'_>) -> io::Result<()> {
+        let mut log = LogEntry {
+            faults: &self.faults,
+            record: Some(RequestRecord {
+                method: req.method.clone(),
+                path: req.path.clone(),
+                query: req.raw_query.clone(),
+                resource: classify(&req.path),
+                watch: is_true(req.param("watch")),
+                status: 0,
+            }),
+        };
+        let latency = self.faults.latency();
+        if !latency.is_zero() {
+            thread::sleep(latency);
+        }
+        let result = match self.faults.take_error() {
+            Some(err) => ex.send(injected(err)),
+            None => self.route(&req, &mut log, ex),
+        };
+        log.done(ex.status.unwrap_or(0));
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubectl_accept_header_gets_a_v1_table() {
+        let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+        assert!(matches!(negotiate(Some(accept), IncludeObject::Metadata), Some(Format::Table(t)) if t.api_version == "meta.k8s.io/v1"));
+        assert!(matches!(negotiate(Some("application/json, */*"), IncludeObject::Metadata), Some(Format::Json)));
+        assert!(matches!(negotiate(None, IncludeObject::Metadata), Some(Format::Json)));
+        assert!(negotiate(Some("application/vnd.kubernetes.protobuf"), IncludeObject::Metadata).is_none());
+        assert!(matches!(
+            negotiate(Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"), IncludeObject::Metadata),
+            Some(Format::Json)
+        ));
+    }
+
+    #[test]
+    fn requests_are_classified_by_resource() {
+        assert_eq!(classify("/api/v1/namespaces/a/pods/b"), "pods");
+        assert_eq!(classify("/api/v1/pods"), "pods");
+        assert_eq!(classify("/api/v1/nodes/x"), "nodes");
+        assert_eq!(classify("/version"), "version");
+        assert_eq!(classify("/api/v1"), "discovery");
+        assert_eq!(classify("/metrics"), "other");
+    }
+}

@@ -1,0 +1,439 @@
+//! Test harness: starts the bundled cluster simulator (`kube-sim`) and the real exporter binary on
+//! 127.0.0.1 port 0, speaks HTTP/1.1 with a tiny std client, and parses the text exposition.
+//! Every wait is bounded.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::format_push_string, clippy::while_let_loop)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Path of a workspace binary next to the test executable (target/<profile>/NAME), built on
+/// demand when `make build` did not run first.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--workspace", "--bins"])
+            .status()
+            .expect("cargo build");
+        assert!(status.success(), "building {name} failed");
+    }
+    path
+}
+
+/// The exporter binary under test.
+pub fn exporter_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kube-cluster-binpacking-exporter"))
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let mut p = std::env::temp_dir();
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        p.push(format!("binpacking-test-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Lines a child wrote to a stream, collected by a thread.
+#[derive(Clone, Default)]
+pub struct Lines(Arc<Mutex<Vec<String>>>);
+
+impl Lines {
+    fn collect(stream: impl Read + Send + 'static) -> Lines {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                sink.0.lock().unwrap().push(line);
+            }
+        });
+        lines
+    }
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+    pub fn text(&self) -> String {
+        self.all().join("\n")
+    }
+    /// Waits until a line satisfies `f` and returns it.
+    pub fn wait_for(&self, timeout: Duration, f: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(l) = self.all().into_iter().find(|l| f(l)) {
+                return Some(l);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// A running simulator.
+pub struct Sim {
+    child: Child,
+    pub api: String,
+    pub control: String,
+    pub kubeconfig: PathBuf,
+    pub stderr: Lines,
+    _dir: TempDir,
+}
+
+impl Sim {
+    /// Starts `kube-sim` with extra arguments; waits for its listening line.
+    pub fn start(args: &[&str]) -> Sim {
+        let dir = TempDir::new("sim");
+        let kubeconfig = dir.path("kubeconfig");
+        let mut child = Command::new(workspace_bin("kube-sim"))
+            .args(args)
+            .arg("--kubeconfig-out")
+            .arg(&kubeconfig)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kube-sim");
+        let stderr = Lines::collect(child.stderr.take().unwrap());
+        let stdout = Lines::collect(child.stdout.take().unwrap());
+        let line = stdout
+            .wait_for(Duration::from_secs(60), |l| {
+                l.starts_with("kube-sim listening")
+            })
+            .unwrap_or_else(|| panic!("kube-sim did not start: {}", stderr.text()));
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
+                .trim_start_matches("http://")
+                .to_owned()
+        };
+        Sim {
+            api: field("api"),
+            control: field("control"),
+            kubeconfig,
+            stderr,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// POST to the control interface; returns the body. Panics on a non-2xx answer.
+    pub fn post(&self, path: &str, body: &str) -> String {
+        let r = http(&self.control, "POST", path, &[], body.as_bytes());
+        assert!(
+            r.status / 100 == 2,
+            "POST {path} -> {} {}",
+            r.status,
+            r.text()
+        );
+        r.text()
+    }
+
+    /// DELETE on the control interface.
+    pub fn delete(&self, path: &str) {
+        let r = http(&self.control, "DELETE", path, &[], b"");
+        assert!(
+            r.status / 100 == 2,
+            "DELETE {path} -> {} {}",
+            r.status,
+            r.text()
+        );
+    }
+
+    /// GET on the control interface, parsed as JSON.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let r = http(&self.control, "GET", path, &[], b"");
+        assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+        serde_json::from_slice(&r.body).expect("json")
+    }
+
+    /// Creates or replaces an object.
+    pub fn apply(&self, object: &serde_json::Value) {
+        self.post("/objects", &object.to_string());
+    }
+
+    /// The API requests the simulator saw since the last reset.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        self.get_json("/requests")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running exporter.
+pub struct Exporter {
+    pub child: Child,
+    pub addr: String,
+    pub stderr: Lines,
+}
+
+impl Exporter {
+    /// Starts the exporter against a kubeconfig with extra flags; waits until it serves HTTP.
+    pub fn start(kubeconfig: &Path, args: &[&str]) -> Exporter {
+        let mut child = Command::new(exporter_bin())
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(["--metrics-addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start exporter");
+        let stderr = Lines::collect(child.stderr.take().unwrap());
+        let line = stderr
+            .wait_for(Duration::from_secs(30), |l| {
+                l.contains("serving metrics addr=")
+            })
+            .unwrap_or_else(|| panic!("exporter did not start: {}", stderr.text()));
+        let addr = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .unwrap()
+            .to_owned();
+        Exporter {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        http(&self.addr, "GET", path, &[], b"")
+    }
+
+    /// Waits for `/readyz` to answer 200.
+    pub fn wait_ready(&self, timeout: Duration) {
+        let ok = wait_until(timeout, || self.get("/readyz").status == 200);
+        assert!(
+            ok,
+            "exporter not ready: {}\nlogs:\n{}",
+            self.get("/readyz").text(),
+            self.stderr.text()
+        );
+    }
+
+    /// Scrapes and parses the metrics.
+    pub fn metrics(&self) -> Metrics {
+        let r = self.get("/metrics");
+        assert_eq!(r.status, 200);
+        Metrics::parse(&r.text())
+    }
+
+    /// Sends a signal by name with kill(1).
+    pub fn signal(&self, sig: &str) {
+        Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP response.
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; reads the whole response (chunked or not).
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    parse_response(&raw, method == "HEAD")
+}
+
+fn parse_response(raw: &[u8], head: bool) -> Response {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let head_text = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head_text.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[end + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked && !head {
+        body = dechunk(&body);
+    }
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(nl) = data.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size_text = String::from_utf8_lossy(&data[..nl]);
+        let size =
+            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        data = &data[nl + 2..];
+        if size == 0 || data.len() < size {
+            break;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[(size + 2).min(data.len())..];
+    }
+    out
+}
+
+/// Polls `f` every 50 ms until it is true or the timeout passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A parsed exposition: series (name plus sorted labels) → value, and the HELP/TYPE lines.
+#[derive(Debug, Default, Clone)]
+pub struct Metrics {
+    pub series: BTreeMap<String, f64>,
+    pub types: Vec<String>,
+}
+
+impl Metrics {
+    pub fn parse(text: &str) -> Metrics {
+        let mut m = Metrics::default();
+        for line in text.lines() {
+            if let Some(t) = line.strip_prefix("# TYPE ") {
+                m.types.push(t.to_owned());
+                continue;
+            }
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').expect("series value");
+            let value: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            };
+            m.series.insert(series.to_owned(), value);
+        }
+        m
+    }
+
+    /// The value of `name{labels}`; labels given as pairs in any order.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.series.get(&series_key(name, labels)).copied()
+    }
+
+    /// Every series of a family.
+    pub fn family(&self, name: &str) -> Vec<(&String, f64)> {
+        self.series
+            .iter()
+            .filter(|(k, _)| k.as_str() == name || k.starts_with(&format!("{name}{{")))
+            .map(|(k, v)| (k, *v))
+            .collect()
+    }
+}
+
+/// The exposition key of a series; label order follows the exporter's (as given).
+pub fn series_key(name: &str, labels: &[(&str, &str)]) -> String {
+    if labels.is_empty() {
+        return name.to_owned();
+    }
+    let inner: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| {
+            let v = v
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            format!("{k}=\"{v}\"")
+        })
+        .collect();
+    format!("{name}{{{}}}", inner.join(","))
+}

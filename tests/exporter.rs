@@ -1,0 +1,447 @@
+//! The real exporter binary against the cluster simulator: values follow churn, scrapes make no
+//! API call, label groups and disabled node metrics, every HTTP endpoint, flags and exit codes,
+//! and a clean stop on SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::float_cmp, clippy::too_many_lines)]
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{exporter_bin, http, wait_until, Exporter, Metrics, Sim, TempDir};
+use serde_json::{json, Value};
+
+fn node(name: &str, zone: &str, cpu: &str, memory: &str, gpus: Option<&str>) -> Value {
+    let mut allocatable = json!({"cpu": cpu, "memory": memory, "pods": "110"});
+    if let Some(g) = gpus {
+        allocatable["nvidia.com/gpu"] = json!(g);
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone, "kubernetes.io/hostname": name}},
+        "status": {"allocatable": allocatable, "capacity": allocatable},
+    })
+}
+
+fn pod(
+    ns: &str,
+    name: &str,
+    node: Option<&str>,
+    cpu: &str,
+    memory: &str,
+    owner: Option<&str>,
+) -> Value {
+    let mut p = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"containers": [{"name": "app", "image": "nginx", "resources": {"requests": {"cpu": cpu, "memory": memory}}}]},
+        "status": {"phase": "Running"},
+    });
+    if let Some(n) = node {
+        p["spec"]["nodeName"] = json!(n);
+    }
+    if let Some(kind) = owner {
+        p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": kind, "name": "owner", "uid": "u1", "controller": true}]);
+    }
+    p
+}
+
+/// Three nodes and a few pods whose sums are easy to compute by hand.
+fn small_cluster() -> Value {
+    json!({"apiVersion": "v1", "kind": "List", "items": [
+        node("node-a", "zone-1", "4", "8Gi", None),
+        node("node-b", "zone-1", "2", "4Gi", None),
+        node("node-c", "zone-2", "8", "32Gi", Some("2")),
+        pod("web", "web-1", Some("node-a"), "500m", "1Gi", Some("ReplicaSet")),
+        pod("web", "web-2", Some("node-a"), "250m", "512Mi", Some("ReplicaSet")),
+        pod("kube-system", "agent-a", Some("node-a"), "100m", "128Mi", Some("DaemonSet")),
+        pod("kube-system", "agent-c", Some("node-c"), "100m", "128Mi", Some("DaemonSet")),
+        pod("batch", "job-1", Some("node-c"), "1", "2Gi", Some("Job")),
+        pod("web", "pending-1", None, "300m", "1Gi", Some("ReplicaSet")),
+    ]})
+}
+
+fn start_small(args: &[&str]) -> (Sim, Exporter, TempDir) {
+    let dir = TempDir::new("small");
+    let path = dir.path("scenario.json");
+    std::fs::write(&path, small_cluster().to_string()).unwrap();
+    let sim = Sim::start(&["--scenario", path.to_str().unwrap()]);
+    let exporter = Exporter::start(&sim.kubeconfig, args);
+    exporter.wait_ready(Duration::from_secs(30));
+    (sim, exporter, dir)
+}
+
+fn node_value(m: &Metrics, family: &str, node: &str, resource: &str) -> Option<f64> {
+    m.get(family, &[("node", node), ("resource", resource)])
+}
+
+#[test]
+fn node_group_and_cluster_values_are_exact() {
+    let (_sim, exporter, _dir) = start_small(&[
+        "--resources",
+        "cpu,memory,pods,nvidia.com/gpu",
+        "--label-group",
+        "topology.kubernetes.io/zone",
+    ]);
+    let m = exporter.metrics();
+    let gib = 1024.0 * 1024.0 * 1024.0;
+    assert_eq!(
+        node_value(&m, "binpacking_node_allocated", "node-a", "cpu"),
+        Some(0.85)
+    );
+    assert_eq!(
+        node_value(&m, "binpacking_node_allocated", "node-a", "memory"),
+        Some(1.625 * gib)
+    );
+    assert_eq!(
+        node_value(&m, "binpacking_node_allocated", "node-a", "pods"),
+        Some(3.0)
+    );
+    assert_eq!(
+        node_value(&m, "binpacking_node_allocatable", "node-a", "cpu"),
+        Some(4.0)
+    );
+    assert_eq!(
+        node_value(&m, "binpacking_node_utilization_ratio", "node-a", "cpu"),
+        Some(0.2125)
+    );
+    assert_eq!(
+        node_value(&m, "binpacking_node_daemonset_overhead", "node-a", "cpu"),
+        Some(0.1)
+    );
+    assert_eq!(
+        node_value(
+            &m,
+            "binpacking_node_daemonset_overhead_ratio",
+            "node-a",
+            "cpu"
+        ),
+        Some(0.025)
+    );
+    assert_eq!(
+        node_value(&m, "binpacking_node_allocated", "node-b", "cpu"),
+        Some(0.0)
+    );
+    assert_eq!(
+        node_value(
+            &m,
+            "binpacking_node_utilization_ratio",
+            "node-b",
+            "nvidia.com/gpu"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        node_value(
+            &m,
+            "binpacking_node_allocatable",
+            "node-c",
+            "nvidia.com/gpu"
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        m.get("binpacking_cluster_allocated", &[("resource", "cpu")]),
+        Some(1.95)
+    );
+    assert_eq!(
+        m.get("binpacking_cluster_allocatable", &[("resource", "cpu")]),
+        Some(14.0)
+    );
+    assert_eq!(
+        m.get("binpacking_cluster_allocated", &[("resource", "pods")]),
+        Some(5.0)
+    );
+    assert_eq!(
+        m.get(
+            "binpacking_cluster_daemonset_overhead",
+            &[("resource", "cpu")]
+        ),
+        Some(0.2)
+    );
+    assert_eq!(m.get("binpacking_cluster_nodes", &[]), Some(3.0));
+    let zone = |v: &str, family: &str, r: &str| {
+        m.get(
+            family,
+            &[
+                ("label_group", "topology.kubernetes.io/zone"),
+                ("label_group_value", v),
+                ("resource", r),
+            ],
+        )
+    };
+    assert_eq!(
+        zone("zone-1", "binpacking_group_allocated", "cpu"),
+        Some(0.85)
+    );
+    assert_eq!(
+        zone("zone-1", "binpacking_group_allocatable", "cpu"),
+        Some(6.0)
+    );
+    assert_eq!(
+        zone("zone-2", "binpacking_group_allocated", "cpu"),
+        Some(1.1)
+    );
+    assert_eq!(
+        m.get(
+            "binpacking_group_nodes",
+            &[
+                ("label_group", "topology.kubernetes.io/zone"),
+                ("label_group_value", "zone-1")
+            ]
+        ),
+        Some(2.0)
+    );
+    let age = m.get("binpacking_cache_age_seconds", &[]).unwrap();
+    assert!((0.0..30.0).contains(&age), "cache age {age}");
+    assert!(m
+        .get(
+            "binpacking_exporter_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        )
+        .is_some());
+    assert!(m.series.contains_key("process_resident_memory_bytes"));
+}
+
+#[test]
+fn values_follow_adds_deletes_rebinds_phase_changes_and_node_removal() {
+    let (sim, exporter, _dir) = start_small(&["--resources", "cpu,pods"]);
+    let cpu = |node: &str| {
+        node_value(
+            &exporter.metrics(),
+            "binpacking_node_allocated",
+            node,
+            "cpu",
+        )
+    };
+    let eventually = |node: &str, want: Option<f64>| {
+        let ok = wait_until(Duration::from_secs(10), || cpu(node) == want);
+        assert!(ok, "{node}: want {want:?}, got {:?}", cpu(node));
+    };
+    // add
+    sim.apply(&pod("web", "web-3", Some("node-b"), "700m", "1Gi", None));
+    eventually("node-b", Some(0.7));
+    // delete
+    sim.delete("/objects/pods/web/web-1");
+    eventually("node-a", Some(0.35));
+    // rebind (a pending pod gets its node)
+    sim.post("/pods/web/pending-1/bind?node=node-b", "");
+    eventually("node-b", Some(1.0));
+    // phase change to Succeeded releases the requests
+    sim.post("/pods/batch/job-1/phase?phase=Succeeded", "");
+    eventually("node-c", Some(0.1));
+    // a node removal drops its series; its pods count nowhere
+    sim.delete("/objects/nodes/node-c");
+    eventually("node-c", None);
+    let m = exporter.metrics();
+    assert_eq!(m.get("binpacking_cluster_nodes", &[]), Some(2.0));
+    assert_eq!(
+        m.get("binpacking_cluster_allocated", &[("resource", "cpu")]),
+        Some(1.35)
+    );
+    assert_eq!(
+        m.get("binpacking_cluster_allocated", &[("resource", "pods")]),
+        Some(4.0)
+    );
+    // the node comes back: its remaining pod counts again
+    sim.apply(&node("node-c", "zone-2", "8", "32Gi", None));
+    eventually("node-c", Some(0.1));
+}
+
+#[test]
+fn scrapes_make_no_api_request() {
+    let (sim, exporter, _dir) = start_small(&[]);
+    // Let the watches settle on their streams, then count what scrapes cause.
+    std::thread::sleep(Duration::from_millis(300));
+    sim.post("/requests/reset", "");
+    for _ in 0..20 {
+        assert_eq!(exporter.get("/metrics").status, 200);
+        assert_eq!(exporter.get("/sync").status, 200);
+        assert_eq!(exporter.get("/").status, 200);
+    }
+    let requests = sim.requests();
+    assert!(
+        requests.is_empty(),
+        "scrapes caused API requests: {requests:?}"
+    );
+}
+
+#[test]
+fn disabled_node_metrics_keep_cluster_families_only() {
+    let (_sim, exporter, _dir) = start_small(&["--disable-node-metrics"]);
+    let text = exporter.get("/metrics").text();
+    assert!(!text.contains("binpacking_node_"), "{text}");
+    assert!(text.contains("binpacking_cluster_allocated{resource=\"cpu\"} 1.95"));
+    assert!(
+        !text.contains("binpacking_group_"),
+        "no label groups configured"
+    );
+}
+
+#[test]
+fn http_endpoints_answer_as_documented() {
+    let (_sim, exporter, _dir) = start_small(&["--metrics-path", "/custom"]);
+    let addr = &exporter.addr;
+    assert_eq!(exporter.get("/healthz").status, 200);
+    assert_eq!(exporter.get("/readyz").status, 200);
+    let metrics = exporter.get("/custom");
+    assert_eq!(metrics.status, 200);
+    assert_eq!(
+        metrics.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(exporter.get("/metrics").status, 404);
+    assert_eq!(exporter.get("/nope").status, 404);
+    let post = http(addr, "POST", "/custom", &[], b"x");
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("Allow"), Some("GET, HEAD"));
+    assert_eq!(http(addr, "DELETE", "/healthz", &[], b"").status, 405);
+    let head = http(addr, "HEAD", "/custom", &[], b"");
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    let sync: Value = serde_json::from_slice(&exporter.get("/sync").body).unwrap();
+    assert_eq!(sync["ready"], json!(true));
+    assert_eq!(sync["watches"]["nodes"]["synced"], json!(true));
+    assert_eq!(sync["watches"]["pods"]["objects"], json!(6));
+    assert_eq!(sync["counts"]["nodes"], json!(3));
+    assert_eq!(sync["counts"]["pending_pods"], json!(1));
+    assert_eq!(sync["resync_period_seconds"], json!(300.0));
+    let page = exporter.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("href=\"/custom\""));
+}
+
+#[test]
+fn not_ready_until_the_api_server_answers() {
+    // A kubeconfig pointing at a port where nothing listens.
+    let dir = TempDir::new("down");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = dir.path("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\n\
+             users:\n- name: u\n  user:\n    token: secret-token-value\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n\
+             current-context: x\n"
+        ),
+    )
+    .unwrap();
+    let exporter = Exporter::start(&kubeconfig, &["--debug"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(exporter.get("/healthz").status, 200);
+    let ready = exporter.get("/readyz");
+    assert_eq!(ready.status, 503);
+    assert!(ready.text().contains("not reachable"), "{}", ready.text());
+    assert!(
+        !exporter.stderr.text().contains("secret-token-value"),
+        "token leaked to logs"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_exporter_with_status_zero_within_a_second() {
+    let (_sim, mut exporter, _dir) = start_small(&[]);
+    exporter.signal("TERM");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = exporter.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "still running after 1 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn bad_flags_exit_2_with_one_line_naming_flag_and_value() {
+    for (args, flag, value) in [
+        (vec!["--resync-period", "soon"], "--resync-period", "soon"),
+        (vec!["--resources", "cpu,,"], "--resources", "cpu,,"),
+        (
+            vec!["--node-selector", "a in (b"],
+            "--node-selector",
+            "a in (b",
+        ),
+        (vec!["--list-page-size", "many"], "--list-page-size", "many"),
+        (vec!["--no-such-flag"], "--no-such-flag", "--no-such-flag"),
+    ] {
+        let out = Command::new(exporter_bin()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(flag) && first.contains(value),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn help_documents_every_flag_and_version_prints() {
+    let out = Command::new(exporter_bin()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--kubeconfig",
+        "--metrics-addr",
+        "--metrics-path",
+        "--resources",
+        "--label-group",
+        "--node-selector",
+        "--disable-node-metrics",
+        "--list-page-size",
+        "--resync-period",
+        "--log-level",
+        "--log-format",
+        "--debug",
+        "--version",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    let out = Command::new(exporter_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn a_missing_or_malformed_kubeconfig_exits_1_with_a_clear_message() {
+    let dir = TempDir::new("badcfg");
+    let bad = dir.path("bad");
+    std::fs::write(&bad, "this: [is not: a kubeconfig").unwrap();
+    for path in [dir.path("missing"), bad] {
+        let out = Command::new(exporter_bin())
+            .arg("--kubeconfig")
+            .arg(&path)
+            .args(["--metrics-addr", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("kubeconfig") && err.contains(path.to_str().unwrap()),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let (sim, _, _dir) = start_small(&[]);
+    let exporter = Exporter::start(&sim.kubeconfig, &["--log-format", "json"]);
+    exporter.wait_ready(Duration::from_secs(30));
+    for line in exporter.stderr.all() {
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert!(v["level"].is_string() && v["msg"].is_string());
+    }
+}
