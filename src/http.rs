@@ -55,8 +55,9 @@ pub struct Site {
 
 const PATHS: &[&str] = &["/", "/healthz", "/readyz", "/sync"];
 
-/// Routes one request. `HEAD` is answered like `GET` (tiny_http drops the body).
-pub fn route(site: &Site, method: &str, url: &str) -> Reply {
+/// Routes one request. `HEAD` is answered like `GET` (tiny_http drops the body). The metrics
+/// body is gzipped when `accept_gzip` (the client sent `Accept-Encoding: gzip`).
+pub fn route(site: &Site, method: &str, url: &str, accept_gzip: bool) -> Reply {
     let path = url.split('?').next().unwrap_or_default();
     let known = PATHS.contains(&path) || path == site.config.metrics_path;
     if !known {
@@ -85,8 +86,53 @@ pub fn route(site: &Site, method: &str, url: &str) -> Reply {
             headers: Vec::new(),
             body: page::render(&site.config, &site.cache.health).into_bytes(),
         },
-        _ => metrics(site),
+        _ => {
+            let reply = metrics(site);
+            if accept_gzip {
+                gzip(reply)
+            } else {
+                reply
+            }
+        }
     }
+}
+
+/// Compresses a reply at level 1: most of the size gain of level 6 at a tenth of the time.
+fn gzip(mut reply: Reply) -> Reply {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(reply.body.len() / 8),
+        flate2::Compression::fast(),
+    );
+    match encoder
+        .write_all(&reply.body)
+        .and_then(|()| encoder.finish())
+    {
+        Ok(body) => {
+            reply.body = body;
+            reply.headers.push(("Content-Encoding", "gzip".into()));
+            reply.headers.push(("Vary", "Accept-Encoding".into()));
+            reply
+        }
+        Err(err) => {
+            log::warn!("gzip failed; sending plain text error={err}");
+            reply
+        }
+    }
+}
+
+/// Whether an `Accept-Encoding` value admits gzip (`gzip;q=0` does not).
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|part| {
+        let mut fields = part.split(';').map(str::trim);
+        let coding = fields.next().unwrap_or_default();
+        let refused = fields.any(|f| {
+            f.strip_prefix("q=")
+                .and_then(|q| q.parse::<f64>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
 }
 
 /// The metrics response: binpacking families, then the operational ones.
@@ -270,7 +316,11 @@ fn serve(server: &tiny_http::Server, stopping: &AtomicBool, site: &Site) {
             }
         };
         let method = request.method().as_str().to_owned();
-        let reply = route(site, &method, request.url());
+        let gzip = request
+            .headers()
+            .iter()
+            .any(|h| h.field.equiv("Accept-Encoding") && accepts_gzip(h.value.as_str()));
+        let reply = route(site, &method, request.url(), gzip);
         let mut response = with_header(
             tiny_http::Response::from_data(reply.body).with_status_code(reply.status),
             "Content-Type",
@@ -296,5 +346,34 @@ fn with_header<R: std::io::Read>(
     } else {
         log::warn!("dropping invalid response header name={name}");
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_used_only_when_accepted() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, gzip;q=0.5"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip(""));
+    }
+
+    #[test]
+    fn gzipped_replies_decompress_to_the_original() {
+        use std::io::Read;
+        let body = "binpacking_cluster_nodes 3\n".repeat(1000);
+        let reply = gzip(Reply::text(200, body.clone()));
+        assert!(reply.body.len() < body.len() / 10);
+        assert!(reply.headers.contains(&("Content-Encoding", "gzip".into())));
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&reply.body[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, body);
     }
 }

@@ -3,7 +3,13 @@
 //! feature gates the vector assumes, one exporter per gate combination selecting its nodes with
 //! `--node-selector` (pods on the other nodes must count nowhere).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::float_cmp, clippy::too_many_lines)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::float_cmp,
+    clippy::too_many_lines
+)]
 
 mod common;
 

@@ -2,7 +2,13 @@
 //! API call, label groups and disabled node metrics, every HTTP endpoint, flags and exit codes,
 //! and a clean stop on SIGTERM.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::float_cmp, clippy::too_many_lines)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::float_cmp,
+    clippy::too_many_lines
+)]
 
 mod common;
 
@@ -290,6 +296,15 @@ fn http_endpoints_answer_as_documented() {
     assert_eq!(
         metrics.header("Content-Type"),
         Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let gz = http(addr, "GET", "/custom", &[("Accept-Encoding", "gzip")], b"");
+    assert_eq!(gz.header("Content-Encoding"), Some("gzip"));
+    let mut plain = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz.body[..]), &mut plain)
+        .unwrap();
+    assert!(
+        plain.contains("binpacking_cluster_allocated{resource=\"cpu\"} 1.95"),
+        "{plain}"
     );
     assert_eq!(exporter.get("/metrics").status, 404);
     assert_eq!(exporter.get("/nope").status, 404);

@@ -2,7 +2,14 @@
 //! 127.0.0.1 port 0, speaks HTTP/1.1 with a tiny std client, and parses the text exposition.
 //! Every wait is bounded.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::format_push_string, clippy::while_let_loop)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::format_push_string,
+    clippy::while_let_loop
+)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
