@@ -567,4 +567,132 @@ pub(crate) mod tests {
         assert_eq!(s.resync(), ["a"]);
         assert_eq!(allocated(&s, "a"), [100]);
     }
+
+    /// splitmix64: a tiny deterministic generator for the model test.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    type Model = (
+        HashMap<String, (Option<String>, Vec<u64>, Owner)>,
+        HashMap<String, u64>,
+    );
+
+    fn expected(model: &Model) -> HashMap<String, (Vec<u128>, u64)> {
+        let (pods, nodes) = model;
+        let mut out: HashMap<String, (Vec<u128>, u64)> =
+            nodes.keys().map(|n| (n.clone(), (vec![0; 2], 0))).collect();
+        for (node, requests, _) in pods.values() {
+            if let Some(e) = node.as_ref().and_then(|n| out.get_mut(n)) {
+                for (sum, v) in e.0.iter_mut().zip(requests) {
+                    *sum += u128::from(*v);
+                }
+                e.1 += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn running_sums_always_equal_a_recompute_over_random_event_sequences() {
+        const NODES: [&str; 5] = ["n0", "n1", "n2", "n3", "ghost"];
+        for seed in 0..200 {
+            let mut rng = Rng(seed);
+            let mut s = ClusterState::new(2);
+            let mut model: Model = Default::default();
+            let mut relist: Option<Model> = None;
+            for step in 0..400 {
+                let key = format!("ns/p{}", rng.below(40));
+                let node = NODES[rng.below(5) as usize].to_owned();
+                let requests = vec![rng.below(4000), rng.below(u64::MAX / 1024)];
+                let owner = Owner::ALL[rng.below(3) as usize];
+                let bound = (rng.below(6) > 0).then_some(node.clone());
+                match rng.below(12) {
+                    0..=3 => {
+                        let terminal = rng.below(8) == 0;
+                        let facts = (!terminal).then(|| PodFacts {
+                            node: bound.clone(),
+                            requests: requests.clone().into(),
+                            owner,
+                        });
+                        if let Some(buffer) = relist.as_mut() {
+                            s.relist_pod(&key, facts);
+                            if !terminal {
+                                buffer.0.insert(key, (bound, requests, owner));
+                            }
+                        } else {
+                            s.apply_pod(&key, facts);
+                            if terminal {
+                                model.0.remove(&key);
+                            } else {
+                                model.0.insert(key, (bound, requests, owner));
+                            }
+                        }
+                    }
+                    4 | 5 if relist.is_none() => {
+                        s.delete_pod(&key);
+                        model.0.remove(&key);
+                    }
+                    6 => {
+                        s.apply_node(&node, super::tests::node(&[1, 1]));
+                        model.1.insert(node, 1);
+                    }
+                    7 => {
+                        s.delete_node(&node);
+                        model.1.remove(&node);
+                    }
+                    8 if relist.is_none() => {
+                        s.begin_pod_relist();
+                        relist = Some((HashMap::new(), HashMap::new()));
+                    }
+                    9 => {
+                        if let Some(buffer) = relist.take() {
+                            s.finish_pod_relist();
+                            model.0 = buffer.0;
+                        }
+                    }
+                    10 => {
+                        // A node re-list that lists a random subset of the model's nodes.
+                        s.begin_node_relist();
+                        let kept: Vec<String> = model
+                            .1
+                            .keys()
+                            .filter(|_| rng.below(3) > 0)
+                            .cloned()
+                            .collect();
+                        for n in &kept {
+                            s.relist_node(n, super::tests::node(&[1, 1]));
+                        }
+                        s.finish_node_relist();
+                        model.1 = kept.into_iter().map(|n| (n, 1)).collect();
+                    }
+                    _ => {}
+                }
+                if relist.is_some() {
+                    continue;
+                }
+                let want = expected(&model);
+                let got: HashMap<String, (Vec<u128>, u64)> = s
+                    .nodes()
+                    .map(|n| {
+                        let sums = (0..2).map(|r| n.sums.allocated(r)).collect();
+                        (n.name.to_owned(), (sums, n.sums.pods))
+                    })
+                    .collect();
+                assert_eq!(got, want, "seed {seed} step {step}");
+                assert_eq!(s.counts().pods, model.0.len(), "seed {seed} step {step}");
+                assert!(s.resync().is_empty(), "drift at seed {seed} step {step}");
+            }
+        }
+    }
 }

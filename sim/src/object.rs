@@ -190,6 +190,19 @@ impl Object {
     }
 }
 
+/// Fills `metadata.uid` and `metadata.creationTimestamp` when absent, as the API server does on
+/// create.
+pub fn fill_identity(value: &mut Value, uid: impl FnOnce() -> String, now: &str) {
+    if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        if metadata.get("uid").and_then(Value::as_str).unwrap_or("").is_empty() {
+            metadata.insert("uid".into(), Value::from(uid()));
+        }
+        if metadata.get("creationTimestamp").and_then(Value::as_str).unwrap_or("").is_empty() {
+            metadata.insert("creationTimestamp".into(), Value::from(now));
+        }
+    }
+}
+
 impl AsRef<[u8]> for Object {
     fn as_ref(&self) -> &[u8] {
         &self.json
