@@ -581,6 +581,9 @@ pub(crate) mod tests {
         fn below(&mut self, n: u64) -> u64 {
             self.next() % n
         }
+        fn index(&mut self, n: usize) -> usize {
+            usize::try_from(self.below(n as u64)).unwrap()
+        }
     }
 
     type Model = (
@@ -613,9 +616,9 @@ pub(crate) mod tests {
             let mut relist: Option<Model> = None;
             for step in 0..400 {
                 let key = format!("ns/p{}", rng.below(40));
-                let node = NODES[rng.below(5) as usize].to_owned();
+                let node = NODES[rng.index(5)].to_owned();
                 let requests = vec![rng.below(4000), rng.below(u64::MAX / 1024)];
-                let owner = Owner::ALL[rng.below(3) as usize];
+                let owner = Owner::ALL[rng.index(3)];
                 let bound = (rng.below(6) > 0).then_some(node.clone());
                 match rng.below(12) {
                     0..=3 => {
