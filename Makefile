@@ -21,7 +21,7 @@ demo: ## run the bundled cluster simulator and the exporter; metrics at http://l
 run: ## run the exporter against your own kubeconfig (KUBECONFIG or ~/.kube/config)
 	$(CARGO) run --profile fast --bin $(BIN) -- $(ARGS)
 
-test: build ## every test: unit, simulator protocol, exporter integration
+test: build check-alerts ## every test: unit, simulator protocol, exporter integration, alert rules
 	$(CARGO) test --workspace --no-fail-fast
 
 lint: ## rustfmt, clippy with -D warnings, rustdoc warnings
@@ -33,3 +33,14 @@ static: ## fully static musl release binary (ARCH=x86_64|aarch64)
 	scripts/static.sh $(ARCH)
 
 .PHONY: help build demo run test lint static
+
+alerts: ## regenerate alerts/prometheusrule.yaml from alerts/binpacking-rules.yaml
+	scripts/prometheusrule.sh
+
+check-alerts: ## promtool check + unit tests of the alert rules (needs promtool)
+	@if command -v promtool >/dev/null; then \
+	  promtool check rules alerts/binpacking-rules.yaml && promtool test rules alerts/binpacking-rules.test.yaml; \
+	elif [ -n "$$CI" ]; then echo "error: promtool is required in CI" >&2; exit 1; \
+	else echo "SKIPPED: promtool not installed (apt-get install prometheus); CI runs this step" >&2; fi
+
+.PHONY: alerts check-alerts

@@ -161,6 +161,8 @@ fn metrics(site: &Site) -> Reply {
         .metrics
         .scrape_duration
         .observe(started.elapsed().as_secs_f64());
+    let ready = site.cache.health.readiness().is_ok();
+    site.cache.metrics.ready.set(i64::from(ready));
     site.cache.metrics.encode(&mut body);
     Reply {
         status: 200,

@@ -25,6 +25,8 @@ pub struct SelfMetrics {
     pub scrape_duration: Histogram,
     /// Whether this instance publishes the binpacking series (leader or no election).
     pub leader: IntGauge,
+    /// 1 once both watches completed their first list.
+    pub ready: IntGauge,
 }
 
 impl SelfMetrics {
@@ -85,6 +87,10 @@ impl SelfMetrics {
             "1 when this instance publishes the binpacking series",
         )?;
         leader.set(1);
+        let ready = IntGauge::new(
+            "binpacking_exporter_ready",
+            "1 once the node and pod watches completed their first list (as /readyz), else 0",
+        )?;
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(watch_events.clone()))?;
         registry.register(Box::new(watch_restarts.clone()))?;
@@ -93,6 +99,7 @@ impl SelfMetrics {
         registry.register(Box::new(bad_quantities.clone()))?;
         registry.register(Box::new(scrape_duration.clone()))?;
         registry.register(Box::new(leader.clone()))?;
+        registry.register(Box::new(ready.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -106,6 +113,7 @@ impl SelfMetrics {
             bad_quantities,
             scrape_duration,
             leader,
+            ready,
         })
     }
 

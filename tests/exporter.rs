@@ -208,6 +208,7 @@ fn node_group_and_cluster_values_are_exact() {
         )
         .is_some());
     assert!(m.series.contains_key("process_resident_memory_bytes"));
+    assert_eq!(m.get("binpacking_exporter_ready", &[]), Some(1.0));
 }
 
 #[test]
