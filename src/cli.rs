@@ -89,6 +89,30 @@ pub struct Flags {
     pub version: bool,
 }
 
+/// Splits `--flag=value` into `--flag value` (argh only knows the second form; manifests and
+/// users often write the first). Only the first `=` splits, so `--node-selector=a=b` works.
+pub fn split_flag_values<S: AsRef<str>>(args: &[S]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut rest_are_values = false;
+    for arg in args {
+        let arg = arg.as_ref();
+        let is_flag = |name: &str| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+        };
+        match arg.strip_prefix("--").and_then(|a| a.split_once('=')) {
+            Some((name, value)) if !rest_are_values && is_flag(name) => {
+                out.push(format!("--{name}"));
+                out.push(value.to_owned());
+            }
+            _ => {
+                rest_are_values |= arg == "--";
+                out.push(arg.to_owned());
+            }
+        }
+    }
+    out
+}
+
 /// A scheduler feature gate as the user set it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
@@ -360,7 +384,25 @@ mod tests {
     use super::*;
 
     fn flags(args: &[&str]) -> Result<Flags, argh::EarlyExit> {
-        Flags::from_args(&["exporter"], args)
+        let args = split_flag_values(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Flags::from_args(&["exporter"], &args)
+    }
+
+    #[test]
+    fn flag_equals_value_is_accepted() {
+        let c = config(&[
+            "--metrics-addr=127.0.0.1:9999",
+            "--node-selector=a=b,c!=d",
+            "--debug",
+        ])
+        .unwrap();
+        assert_eq!(c.metrics_addr.port(), 9999);
+        assert_eq!(c.node_selector.as_deref(), Some("a=b,c!=d"));
+        assert_eq!(
+            split_flag_values(&["--resources", "--x=y", "--", "--a=b"]),
+            ["--resources", "--x", "y", "--", "--a=b"]
+        );
     }
 
     fn config(args: &[&str]) -> Result<Config, Error> {

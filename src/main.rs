@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use argh::FromArgs;
 use kube_cluster_binpacking_exporter::cache::Cache;
-use kube_cluster_binpacking_exporter::cli::{Config, Flags};
+use kube_cluster_binpacking_exporter::cli::{split_flag_values, Config, Flags};
 use kube_cluster_binpacking_exporter::error::Error;
 use kube_cluster_binpacking_exporter::http::{Server, Site};
 use kube_cluster_binpacking_exporter::self_metrics::SelfMetrics;
@@ -21,7 +21,8 @@ fn main() -> ExitCode {
     let command = args
         .first()
         .map_or("kube-cluster-binpacking-exporter", String::as_str);
-    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let rest = split_flag_values(&args[1.min(args.len())..]);
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let flags = match Flags::from_args(&[command], &rest) {
         Ok(flags) => flags,
         Err(exit) => {

@@ -64,12 +64,25 @@ pub fn status_response(code: u16, reason: &str, message: &str) -> Response {
 
 /// The 410 Status for a version older than the kept history.
 pub fn expired_status(requested: u64, oldest: u64) -> Vec<u8> {
-    status_json(410, "Expired", &format!("too old resource version: {requested} ({oldest})"), None)
+    status_json(
+        410,
+        "Expired",
+        &format!("too old resource version: {requested} ({oldest})"),
+        None,
+    )
 }
 
 fn too_large(requested: u64, current: u64) -> Response {
     let details = json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1});
-    Response::json(504, status_json(504, "Timeout", &format!("Timeout: Too large resource version: {requested}, current: {current}"), Some(details)))
+    Response::json(
+        504,
+        status_json(
+            504,
+            "Timeout",
+            &format!("Timeout: Too large resource version: {requested}, current: {current}"),
+            Some(details),
+        ),
+    )
 }
 
 fn injected(err: InjectedError) -> Response {
@@ -92,7 +105,9 @@ fn injected(err: InjectedError) -> Response {
         response.headers.push(("Retry-After", secs.to_string()));
         details = Some(json!({"retryAfterSeconds": secs}));
     }
-    response.body = vec![Part::Owned(status_json(err.status, reason, message, details))];
+    response.body = vec![Part::Owned(status_json(
+        err.status, reason, message, details,
+    ))];
     response
 }
 
@@ -129,17 +144,31 @@ fn negotiate(accept: Option<&str>, include: IncludeObject) -> Option<Format> {
         let mut parts = range.split(';').map(str::trim);
         let media = parts.next().unwrap_or("").to_ascii_lowercase();
         let params: Vec<(String, String)> = parts
-            .filter_map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())))
+            .filter_map(|p| {
+                p.split_once('=')
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            })
             .collect();
-        let param = |k: &str| params.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.as_str());
+        let param = |k: &str| {
+            params
+                .iter()
+                .find(|(pk, _)| pk == k)
+                .map(|(_, v)| v.as_str())
+        };
         match media.as_str() {
             "application/json" => match (param("as"), param("g"), param("v")) {
                 (None, _, _) => return Some(Format::Json),
                 (Some("Table"), Some("meta.k8s.io"), Some("v1")) => {
-                    return Some(Format::Table(TableOptions { api_version: "meta.k8s.io/v1", include }))
+                    return Some(Format::Table(TableOptions {
+                        api_version: "meta.k8s.io/v1",
+                        include,
+                    }))
                 }
                 (Some("Table"), Some("meta.k8s.io"), Some("v1beta1")) => {
-                    return Some(Format::Table(TableOptions { api_version: "meta.k8s.io/v1beta1", include }))
+                    return Some(Format::Table(TableOptions {
+                        api_version: "meta.k8s.io/v1beta1",
+                        include,
+                    }))
                 }
                 _ => {}
             },
@@ -183,18 +212,33 @@ fn bad_request(message: &str) -> Response {
 
 fn invalid_list_options(message: &str) -> Response {
     let details = json!({"group": "meta.k8s.io", "kind": "ListOptions", "causes": [{"reason": "FieldValueForbidden", "message": message}]});
-    Response::json(422, status_json(422, "Invalid", &format!("ListOptions.meta.k8s.io \"\" is invalid: {message}"), Some(details)))
+    Response::json(
+        422,
+        status_json(
+            422,
+            "Invalid",
+            &format!("ListOptions.meta.k8s.io \"\" is invalid: {message}"),
+            Some(details),
+        ),
+    )
 }
 
 fn parse_rv(text: &str) -> Result<u64, Response> {
-    text.parse::<u64>().map_err(|_| bad_request(&format!("invalid resource version {text:?}: must be an unsigned integer")))
+    text.parse::<u64>().map_err(|_| {
+        bad_request(&format!(
+            "invalid resource version {text:?}: must be an unsigned integer"
+        ))
+    })
 }
 
 impl Api {
     fn forbidden(kind: Kind, verb: &str, namespace: Option<&str>, name: Option<&str>) -> Response {
         let resource = kind.resource();
         let subject = name.map_or_else(|| resource.to_string(), |n| format!("{resource} \"{n}\""));
-        let scope = namespace.map_or_else(|| "at the cluster scope".to_string(), |ns| format!("in the namespace \"{ns}\""));
+        let scope = namespace.map_or_else(
+            || "at the cluster scope".to_string(),
+            |ns| format!("in the namespace \"{ns}\""),
+        );
         let message = format!("{subject} is forbidden: User \"{DENIED_USER}\" cannot {verb} resource \"{resource}\" in API group \"\" {scope}");
         let mut details = json!({"kind": resource});
         if let (Some(n), Some(map)) = (name, details.as_object_mut()) {
@@ -228,11 +272,22 @@ impl Api {
             "/healthz" | "/livez" | "/readyz" => return Some(Response::text(200, "ok")),
             _ => return None,
         };
-        Some(Response::json(200, serde_json::to_vec(&body).unwrap_or_default()))
+        Some(Response::json(
+            200,
+            serde_json::to_vec(&body).unwrap_or_default(),
+        ))
     }
 
-    fn route(&self, req: &Request, log: &mut LogEntry<'_>, ex: &mut Exchange<'_>) -> io::Result<()> {
-        if let Some(resp) = Self::discovery(req.path.trim_end_matches('/'), req.header("host").unwrap_or("127.0.0.1")) {
+    fn route(
+        &self,
+        req: &Request,
+        log: &mut LogEntry<'_>,
+        ex: &mut Exchange<'_>,
+    ) -> io::Result<()> {
+        if let Some(resp) = Self::discovery(
+            req.path.trim_end_matches('/'),
+            req.header("host").unwrap_or("127.0.0.1"),
+        ) {
             return ex.send(resp);
         }
         let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
@@ -244,11 +299,23 @@ impl Api {
             ["api", "v1", "namespaces", ns, "pods", name] => (Kind::Pod, Some(*ns), Some(*name)),
             _ => {
                 let details = json!({});
-                return ex.send(Response::json(404, status_json(404, "NotFound", "the server could not find the requested resource", Some(details))));
+                return ex.send(Response::json(
+                    404,
+                    status_json(
+                        404,
+                        "NotFound",
+                        "the server could not find the requested resource",
+                        Some(details),
+                    ),
+                ));
             }
         };
         if req.method != "GET" && req.method != "HEAD" {
-            let message = format!("the server does not allow this method on the requested resource ({} {})", req.method, kind.resource());
+            let message = format!(
+                "the server does not allow this method on the requested resource ({} {})",
+                req.method,
+                kind.resource()
+            );
             return ex.send(status_response(405, "MethodNotAllowed", &message));
         }
         let watching = is_true(req.param("watch"));
@@ -280,13 +347,21 @@ impl Api {
         let mut fields_text = q.get("fieldSelector").unwrap_or("").to_string();
         if let Some(n) = name {
             // A watch on one object is a watch with a name field selector.
-            fields_text = if fields_text.is_empty() { format!("metadata.name={n}") } else { format!("{fields_text},metadata.name={n}") };
+            fields_text = if fields_text.is_empty() {
+                format!("metadata.name={n}")
+            } else {
+                format!("{fields_text},metadata.name={n}")
+            };
         }
         let fields = match FieldSelector::parse(&fields_text, kind) {
             Ok(f) => f,
             Err(e) => return ex.send(bad_request(&e)),
         };
-        let filter = Filter { namespace: namespace.map(str::to_string), labels, fields };
+        let filter = Filter {
+            namespace: namespace.map(str::to_string),
+            labels,
+            fields,
+        };
         if watching {
             return match self.watch_request(&q, kind, filter, format) {
                 Ok(w) => watch::serve(self, w, log, ex),
@@ -299,7 +374,15 @@ impl Api {
     fn get_one(&self, kind: Kind, namespace: &str, name: &str, format: Format) -> Response {
         let Some(obj) = self.store.get(kind, &object_key(kind, namespace, name)) else {
             let details = json!({"name": name, "kind": kind.resource()});
-            return Response::json(404, status_json(404, "NotFound", &format!("{} \"{name}\" not found", kind.resource()), Some(details)));
+            return Response::json(
+                404,
+                status_json(
+                    404,
+                    "NotFound",
+                    &format!("{} \"{name}\" not found", kind.resource()),
+                    Some(details),
+                ),
+            );
         };
         match format {
             Format::Json => {
@@ -307,7 +390,18 @@ impl Api {
                 resp.body = vec![Part::Shared(obj)];
                 resp
             }
-            Format::Table(opts) => Response::json(200, table::render(kind, &[&obj], Some(obj.resource_version), None, opts, true, now_unix())),
+            Format::Table(opts) => Response::json(
+                200,
+                table::render(
+                    kind,
+                    &[&obj],
+                    Some(obj.resource_version),
+                    None,
+                    opts,
+                    true,
+                    now_unix(),
+                ),
+            ),
         }
     }
 
@@ -321,7 +415,9 @@ impl Api {
         let rv_match = q.get("resourceVersionMatch");
         let (at_rv, after) = if let Some(token) = q.get("continue") {
             if rv_param.is_some_and(|rv| rv != "0") {
-                return bad_request("specifying resource version is not allowed when using continue");
+                return bad_request(
+                    "specifying resource version is not allowed when using continue",
+                );
             }
             match decode_continue(token) {
                 Ok((rv, key)) => (Some(rv), Some(key)),
@@ -348,7 +444,10 @@ impl Api {
                 (_, Some(other)) => return invalid_list_options(&format!("resourceVersionMatch: Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\"")),
             }
         };
-        let page = match self.store.list(kind, at_rv, after.as_deref(), limit, filter) {
+        let page = match self
+            .store
+            .list(kind, at_rv, after.as_deref(), limit, filter)
+        {
             Ok(p) => p,
             Err(VersionError::Expired { .. }) if after.is_some() => {
                 return Response::json(410, status_json(410, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.", None));
@@ -356,13 +455,29 @@ impl Api {
             Err(VersionError::Expired { requested, oldest }) => {
                 return Response::json(410, expired_status(requested, oldest));
             }
-            Err(VersionError::TooLarge { requested, current }) => return too_large(requested, current),
+            Err(VersionError::TooLarge { requested, current }) => {
+                return too_large(requested, current)
+            }
         };
-        let next = page.next_key.as_deref().map(|k| encode_continue(page.rv, k));
+        let next = page
+            .next_key
+            .as_deref()
+            .map(|k| encode_continue(page.rv, k));
         match format {
             Format::Table(opts) => {
                 let refs: Vec<&Object> = page.items.iter().map(AsRef::as_ref).collect();
-                Response::json(200, table::render(kind, &refs, Some(page.rv), next.as_deref(), opts, true, now_unix()))
+                Response::json(
+                    200,
+                    table::render(
+                        kind,
+                        &refs,
+                        Some(page.rv),
+                        next.as_deref(),
+                        opts,
+                        true,
+                        now_unix(),
+                    ),
+                )
             }
             Format::Json => {
                 let mut head = format!("{{\"kind\":\"{}List\",\"apiVersion\":\"v1\",\"metadata\":{{\"resourceVersion\":\"{}\"", kind.kind_name(), page.rv);
@@ -381,12 +496,22 @@ impl Api {
                     body.push(Part::Shared(obj));
                 }
                 body.push(Part::Static(b"]}"));
-                Response { status: 200, headers: vec![("Content-Type", "application/json".into())], body }
+                Response {
+                    status: 200,
+                    headers: vec![("Content-Type", "application/json".into())],
+                    body,
+                }
             }
         }
     }
 
-    fn watch_request(&self, q: &Query<'_>, kind: Kind, filter: Filter, format: Format) -> Result<WatchRequest, Box<Response>> {
+    fn watch_request(
+        &self,
+        q: &Query<'_>,
+        kind: Kind,
+        filter: Filter,
+        format: Format,
+    ) -> Result<WatchRequest, Box<Response>> {
         let rv_param = q.get("resourceVersion");
         let rv_match = q.get("resourceVersionMatch");
         let send_initial = q.get("sendInitialEvents");
@@ -394,7 +519,11 @@ impl Api {
         let timeout = match q.get("timeoutSeconds").map(str::parse::<u64>) {
             None => Duration::from_secs(1800),
             Some(Ok(s)) => Duration::from_secs(s),
-            Some(Err(_)) => return Err(Box::new(bad_request("invalid value for timeoutSeconds: must be an integer"))),
+            Some(Err(_)) => {
+                return Err(Box::new(bad_request(
+                    "invalid value for timeoutSeconds: must be an integer",
+                )))
+            }
         };
         let numeric = |rv: &str| -> Result<u64, Box<Response>> {
             let n = parse_rv(rv).map_err(Box::new)?;
@@ -428,12 +557,21 @@ impl Api {
                     return Err(Box::new(invalid_list_options("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided")));
                 }
                 match rv_param {
-                    None | Some("0") => Start::InitialEvents { end_bookmark: false },
+                    None | Some("0") => Start::InitialEvents {
+                        end_bookmark: false,
+                    },
                     Some(rv) => Start::From(numeric(rv)?),
                 }
             }
         };
-        Ok(WatchRequest { kind, filter, start, bookmarks, timeout, format })
+        Ok(WatchRequest {
+            kind,
+            filter,
+            start,
+            bookmarks,
+            timeout,
+            format,
+        })
     }
 }
 
@@ -470,10 +608,22 @@ mod tests {
     #[test]
     fn kubectl_accept_header_gets_a_v1_table() {
         let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        assert!(matches!(negotiate(Some(accept), IncludeObject::Metadata), Some(Format::Table(t)) if t.api_version == "meta.k8s.io/v1"));
-        assert!(matches!(negotiate(Some("application/json, */*"), IncludeObject::Metadata), Some(Format::Json)));
-        assert!(matches!(negotiate(None, IncludeObject::Metadata), Some(Format::Json)));
-        assert!(negotiate(Some("application/vnd.kubernetes.protobuf"), IncludeObject::Metadata).is_none());
+        assert!(
+            matches!(negotiate(Some(accept), IncludeObject::Metadata), Some(Format::Table(t)) if t.api_version == "meta.k8s.io/v1")
+        );
+        assert!(matches!(
+            negotiate(Some("application/json, */*"), IncludeObject::Metadata),
+            Some(Format::Json)
+        ));
+        assert!(matches!(
+            negotiate(None, IncludeObject::Metadata),
+            Some(Format::Json)
+        ));
+        assert!(negotiate(
+            Some("application/vnd.kubernetes.protobuf"),
+            IncludeObject::Metadata
+        )
+        .is_none());
         assert!(matches!(
             negotiate(Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"), IncludeObject::Metadata),
             Some(Format::Json)

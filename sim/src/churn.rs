@@ -27,18 +27,27 @@ pub struct Churn {
 impl Churn {
     /// Starts the churn thread (idle until a rate is set).
     pub fn start(store: Arc<Store>, seed: u64, rate: f64) -> std::io::Result<Arc<Churn>> {
-        let churn = Arc::new(Churn { milli_rate: AtomicU64::new(0) });
+        let churn = Arc::new(Churn {
+            milli_rate: AtomicU64::new(0),
+        });
         churn.set_rate(rate);
         let shared = churn.clone();
-        thread::Builder::new().name("churn".into()).spawn(move || run(&shared, &store, seed))?;
+        thread::Builder::new()
+            .name("churn".into())
+            .spawn(move || run(&shared, &store, seed))?;
         Ok(churn)
     }
 
     /// Sets the rate in events per second (clamped to `0..=MAX_RATE`).
     pub fn set_rate(&self, rate: f64) {
-        let clamped = if rate.is_finite() { rate.clamp(0.0, MAX_RATE) } else { 0.0 };
+        let clamped = if rate.is_finite() {
+            rate.clamp(0.0, MAX_RATE)
+        } else {
+            0.0
+        };
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        self.milli_rate.store((clamped * 1000.0) as u64, Ordering::Relaxed);
+        self.milli_rate
+            .store((clamped * 1000.0) as u64, Ordering::Relaxed);
     }
 
     /// The current rate in events per second.
@@ -76,7 +85,11 @@ fn run(churn: &Churn, store: &Store, seed: u64) {
 fn node_address(store: &Store, key: &str) -> Option<(String, String)> {
     let node = store.get(Kind::Node, key)?;
     let v = node.to_value().ok()?;
-    let ip = v.pointer("/status/addresses/0/address").and_then(Value::as_str).unwrap_or("10.0.0.1").to_string();
+    let ip = v
+        .pointer("/status/addresses/0/address")
+        .and_then(Value::as_str)
+        .unwrap_or("10.0.0.1")
+        .to_string();
     Some((node.name.to_string(), ip))
 }
 
@@ -91,8 +104,17 @@ fn step(store: &Store, seed: u64, n: u64, rng: &mut Rng) {
     let roll = rng.below(100);
     let result = match roll {
         0..=29 => {
-            let node = if rng.chance(100) { None } else { random_node(store, rng) };
-            let mut pod = churn_pod(seed, n, node.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), now);
+            let node = if rng.chance(100) {
+                None
+            } else {
+                random_node(store, rng)
+            };
+            let mut pod = churn_pod(
+                seed,
+                n,
+                node.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+                now,
+            );
             fill_identity(&mut pod, || rng.uuid(), &rfc3339(now));
             store.upsert(pod).map(|_| ())
         }
@@ -102,7 +124,10 @@ fn step(store: &Store, seed: u64, n: u64, rng: &mut Rng) {
             }
             Ok(())
         }
-        55..=64 => match (store.key_at(Kind::Pod, rng.next_u64()), random_node(store, rng)) {
+        55..=64 => match (
+            store.key_at(Kind::Pod, rng.next_u64()),
+            random_node(store, rng),
+        ) {
             (Some(key), Some((node, ip))) => store
                 .mutate(Kind::Pod, &key, |v| {
                     v["spec"]["nodeName"] = json!(node);
@@ -114,8 +139,12 @@ fn step(store: &Store, seed: u64, n: u64, rng: &mut Rng) {
             _ => Ok(()),
         },
         65..=94 => {
-            let Some(key) = store.key_at(Kind::Pod, rng.next_u64()) else { return };
-            let Some(pod) = store.get(Kind::Pod, &key) else { return };
+            let Some(key) = store.key_at(Kind::Pod, rng.next_u64()) else {
+                return;
+            };
+            let Some(pod) = store.get(Kind::Pod, &key) else {
+                return;
+            };
             let next = match &*pod.phase {
                 "Pending" if !pod.node_name.is_empty() => "Running",
                 "Running" if rng.chance(650) => "Succeeded",
@@ -125,7 +154,10 @@ fn step(store: &Store, seed: u64, n: u64, rng: &mut Rng) {
                     return;
                 }
             };
-            store.mutate(Kind::Pod, &key, |v| set_phase(v, next, &rfc3339(now))).map(|_| ()).map_err(|e| format!("{e:?}"))
+            store
+                .mutate(Kind::Pod, &key, |v| set_phase(v, next, &rfc3339(now)))
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
         }
         95..=97 => {
             let mut node = churn_node(seed, n, now);
@@ -134,7 +166,9 @@ fn step(store: &Store, seed: u64, n: u64, rng: &mut Rng) {
         }
         _ => {
             if let Some(key) = store.key_at(Kind::Node, rng.next_u64()) {
-                let is_control_plane = store.get(Kind::Node, &key).is_some_and(|o| o.label("node-role.kubernetes.io/control-plane").is_some());
+                let is_control_plane = store
+                    .get(Kind::Node, &key)
+                    .is_some_and(|o| o.label("node-role.kubernetes.io/control-plane").is_some());
                 if !is_control_plane {
                     store.delete(Kind::Node, &key);
                 }
@@ -151,8 +185,15 @@ fn step(store: &Store, seed: u64, n: u64, rng: &mut Rng) {
 pub fn set_phase(pod: &mut Value, phase: &str, now: &str) {
     pod["status"]["phase"] = json!(phase);
     let terminal = matches!(phase, "Succeeded" | "Failed");
-    let (exit_code, reason) = if phase == "Succeeded" { (0, "Completed") } else { (1, "Error") };
-    if let Some(statuses) = pod.pointer_mut("/status/containerStatuses").and_then(Value::as_array_mut) {
+    let (exit_code, reason) = if phase == "Succeeded" {
+        (0, "Completed")
+    } else {
+        (1, "Error")
+    };
+    if let Some(statuses) = pod
+        .pointer_mut("/status/containerStatuses")
+        .and_then(Value::as_array_mut)
+    {
         for s in statuses {
             if terminal {
                 s["state"] = json!({"terminated": {"exitCode": exit_code, "reason": reason, "startedAt": now, "finishedAt": now}});
@@ -165,7 +206,10 @@ pub fn set_phase(pod: &mut Value, phase: &str, now: &str) {
             }
         }
     }
-    if let Some(conditions) = pod.pointer_mut("/status/conditions").and_then(Value::as_array_mut) {
+    if let Some(conditions) = pod
+        .pointer_mut("/status/conditions")
+        .and_then(Value::as_array_mut)
+    {
         for c in conditions {
             if matches!(c["type"].as_str(), Some("Ready" | "ContainersReady")) {
                 c["status"] = json!(if phase == "Running" { "True" } else { "False" });

@@ -37,17 +37,31 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 pub fn rfc3339(unix: i64) -> String {
     let (y, mo, d) = civil_from_days(unix.div_euclid(86_400));
     let s = unix.rem_euclid(86_400);
-    format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` into Unix seconds.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let secs = days_from_civil(num(0..4)?, num(5..7)?, num(8..10)?) * 86_400 + num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)?;
+    let secs = days_from_civil(num(0..4)?, num(5..7)?, num(8..10)?) * 86_400
+        + num(11..13)? * 3600
+        + num(14..16)? * 60
+        + num(17..19)?;
     let mut rest = &text[19..];
     if let Some(frac) = rest.strip_prefix('.') {
         rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
@@ -75,28 +89,44 @@ pub fn human_duration(seconds: i64) -> String {
     }
     let minutes = s / 60;
     if minutes < 10 {
-        return if s % 60 == 0 { format!("{minutes}m") } else { format!("{minutes}m{}s", s % 60) };
+        return if s % 60 == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{}s", s % 60)
+        };
     }
     if minutes < 180 {
         return format!("{minutes}m");
     }
     let hours = minutes / 60;
     if hours < 8 {
-        return if minutes % 60 == 0 { format!("{hours}h") } else { format!("{hours}h{}m", minutes % 60) };
+        return if minutes % 60 == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{}m", minutes % 60)
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     let days = hours / 24;
     if hours < 24 * 8 {
-        return if hours % 24 == 0 { format!("{days}d") } else { format!("{days}d{}h", hours % 24) };
+        return if hours % 24 == 0 {
+            format!("{days}d")
+        } else {
+            format!("{days}d{}h", hours % 24)
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{days}d");
     }
     let years = days / 365;
     if hours < 24 * 365 * 8 {
-        return if days % 365 == 0 { format!("{years}y") } else { format!("{years}y{}d", days % 365) };
+        return if days % 365 == 0 {
+            format!("{years}y")
+        } else {
+            format!("{years}y{}d", days % 365)
+        };
     }
     format!("{years}y")
 }
@@ -111,13 +141,25 @@ mod tests {
             assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
         }
         assert_eq!(rfc3339(1_736_154_000), "2025-01-06T09:00:00Z");
-        assert_eq!(parse_rfc3339("2025-01-06T10:00:00.123+01:00"), Some(1_736_154_000));
+        assert_eq!(
+            parse_rfc3339("2025-01-06T10:00:00.123+01:00"),
+            Some(1_736_154_000)
+        );
         assert_eq!(parse_rfc3339("yesterday"), None);
     }
 
     #[test]
     fn ages_print_like_kubectl() {
-        for (s, want) in [(5, "5s"), (150, "2m30s"), (600, "10m"), (3 * 3600 + 60, "3h1m"), (20 * 3600, "20h"), (3 * 86400 + 3600, "3d1h"), (40 * 86400, "40d"), (800 * 86400, "2y70d")] {
+        for (s, want) in [
+            (5, "5s"),
+            (150, "2m30s"),
+            (600, "10m"),
+            (3 * 3600 + 60, "3h1m"),
+            (20 * 3600, "20h"),
+            (3 * 86400 + 3600, "3d1h"),
+            (40 * 86400, "40d"),
+            (800 * 86400, "2y70d"),
+        ] {
             assert_eq!(human_duration(s), want);
         }
     }

@@ -47,7 +47,10 @@ fn rv_reply(rv: u64) -> Response {
 
 impl Control {
     fn new_uid(&self) -> String {
-        self.uids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).uuid()
+        self.uids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .uuid()
     }
 
     fn apply(&self, body: &[u8]) -> Response {
@@ -55,8 +58,16 @@ impl Control {
             Ok(v) => v,
             Err(e) => return error(400, &format!("body is not JSON: {e}")),
         };
-        let items = if value.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) {
-            value.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
+        let items = if value
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
+        {
+            value
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
         } else {
             vec![value]
         };
@@ -73,7 +84,10 @@ impl Control {
     }
 
     fn mutate_pod(&self, ns: &str, name: &str, change: impl FnOnce(&mut Value)) -> Response {
-        match self.store.mutate(Kind::Pod, &object_key(Kind::Pod, ns, name), change) {
+        match self
+            .store
+            .mutate(Kind::Pod, &object_key(Kind::Pod, ns, name), change)
+        {
             Ok(rv) => rv_reply(rv),
             Err(MutateError::NotFound) => error(404, &format!("pod {ns}/{name} not found")),
             Err(MutateError::Invalid(e)) => error(400, &e),
@@ -93,7 +107,11 @@ impl Control {
             }
         }
         body.push(Part::Static(b"]}"));
-        Response { status: 200, headers: vec![("Content-Type", "application/json".into())], body }
+        Response {
+            status: 200,
+            headers: vec![("Content-Type", "application/json".into())],
+            body,
+        }
     }
 
     fn route(&self, req: &Request) -> Response {
@@ -107,14 +125,23 @@ impl Control {
                 Some(rv) => rv_reply(rv),
                 None => error(404, &format!("node {name} not found")),
             },
-            ("DELETE", ["objects", "pods", ns, name]) => match self.store.delete(Kind::Pod, &object_key(Kind::Pod, ns, name)) {
+            ("DELETE", ["objects", "pods", ns, name]) => match self
+                .store
+                .delete(Kind::Pod, &object_key(Kind::Pod, ns, name))
+            {
                 Some(rv) => rv_reply(rv),
                 None => error(404, &format!("pod {ns}/{name} not found")),
             },
             ("POST", ["pods", ns, name, "phase"]) => {
                 let phase = param("phase");
-                if !matches!(phase, "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown") {
-                    return error(400, "phase must be Pending, Running, Succeeded, Failed or Unknown");
+                if !matches!(
+                    phase,
+                    "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown"
+                ) {
+                    return error(
+                        400,
+                        "phase must be Pending, Running, Succeeded, Failed or Unknown",
+                    );
                 }
                 self.mutate_pod(ns, name, |v| set_phase(v, phase, &rfc3339(now_unix())))
             }
@@ -138,7 +165,9 @@ impl Control {
                 let (Some(status), Some(count)) = (number("status"), number("count")) else {
                     return error(400, "status and count are required integers");
                 };
-                let Ok(status) = u16::try_from(status) else { return error(400, "status out of range") };
+                let Ok(status) = u16::try_from(status) else {
+                    return error(400, "status out of range");
+                };
                 if !(400..600).contains(&status) {
                     return error(400, "status must be 4xx or 5xx");
                 }
@@ -146,7 +175,9 @@ impl Control {
                 reply(200, &json!({"status": status, "count": count}))
             }
             ("POST", ["faults", "latency"]) => {
-                let Some(ms) = number("ms") else { return error(400, "ms is a required integer") };
+                let Some(ms) = number("ms") else {
+                    return error(400, "ms is a required integer");
+                };
                 self.faults.set_latency(ms);
                 reply(200, &json!({"ms": ms}))
             }
@@ -158,10 +189,17 @@ impl Control {
                 };
                 self.faults.set_compact_as_http(http);
                 self.store.compact();
-                reply(200, &json!({"resourceVersion": self.store.current_rv().to_string(), "mode": if http { "http" } else { "event" }}))
+                reply(
+                    200,
+                    &json!({"resourceVersion": self.store.current_rv().to_string(), "mode": if http { "http" } else { "event" }}),
+                )
             }
             ("POST", ["faults", "refuse"]) => {
-                let Some(secs) = param("seconds").parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0 && *s <= 3600.0) else {
+                let Some(secs) = param("seconds")
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 3600.0)
+                else {
                     return error(400, "seconds must be a number between 0 and 3600");
                 };
                 self.api_server.refuse(Duration::from_secs_f64(secs));
@@ -173,7 +211,10 @@ impl Control {
                     return error(400, "resource must be pods or nodes");
                 }
                 self.faults.set_denied(resource, *verb == "deny");
-                reply(200, &json!({"resource": resource, "denied": *verb == "deny"}))
+                reply(
+                    200,
+                    &json!({"resource": resource, "denied": *verb == "deny"}),
+                )
             }
             ("GET", ["requests"]) => Response::json(200, self.faults.requests_json()),
             ("POST", ["requests", "reset"]) => {
@@ -181,7 +222,11 @@ impl Control {
                 reply(200, &json!({"reset": true}))
             }
             ("POST", ["churn"]) => {
-                let Some(rate) = param("rate").parse::<f64>().ok().filter(|r| r.is_finite() && *r >= 0.0) else {
+                let Some(rate) = param("rate")
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| r.is_finite() && *r >= 0.0)
+                else {
                     return error(400, "rate must be a non-negative number");
                 };
                 self.churn.set_rate(rate);
@@ -189,9 +234,15 @@ impl Control {
             }
             ("GET", ["state"]) => {
                 let c = self.store.counts();
-                reply(200, &json!({"nodes": c.nodes, "pods": c.pods, "resourceVersion": c.rv.to_string(), "watches": self.open_watches.load(Ordering::Relaxed), "churnRate": self.churn.rate()}))
+                reply(
+                    200,
+                    &json!({"nodes": c.nodes, "pods": c.pods, "resourceVersion": c.rv.to_string(), "watches": self.open_watches.load(Ordering::Relaxed), "churnRate": self.churn.rate()}),
+                )
             }
-            _ => error(404, &format!("no control route {} {}", req.method, req.path)),
+            _ => error(
+                404,
+                &format!("no control route {} {}", req.method, req.path),
+            ),
         }
     }
 }

@@ -62,14 +62,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Faults {
     /// Answers the next `count` API requests with `status`.
     pub fn set_errors(&self, status: u16, count: u64, retry_after: Option<u64>) {
-        *lock(&self.errors) = (count > 0).then_some(ErrorFault { status, remaining: count, retry_after });
+        *lock(&self.errors) = (count > 0).then_some(ErrorFault {
+            status,
+            remaining: count,
+            retry_after,
+        });
     }
 
     /// Consumes one injected error, if any are pending.
     pub fn take_error(&self) -> Option<InjectedError> {
         let mut errors = lock(&self.errors);
         let fault = errors.as_mut()?;
-        let taken = InjectedError { status: fault.status, retry_after: fault.retry_after };
+        let taken = InjectedError {
+            status: fault.status,
+            retry_after: fault.retry_after,
+        };
         fault.remaining -= 1;
         if fault.remaining == 0 {
             *errors = None;
@@ -141,7 +148,13 @@ mod tests {
     fn injected_errors_run_out_after_count() {
         let f = Faults::default();
         f.set_errors(429, 2, Some(3));
-        assert_eq!(f.take_error(), Some(InjectedError { status: 429, retry_after: Some(3) }));
+        assert_eq!(
+            f.take_error(),
+            Some(InjectedError {
+                status: 429,
+                retry_after: Some(3)
+            })
+        );
         assert!(f.take_error().is_some());
         assert!(f.take_error().is_none());
     }

@@ -45,23 +45,97 @@ struct Pool {
 }
 
 const CONTROL_PLANE: Pool = Pool {
-    name: "control-plane", instance: "m6i.xlarge", arch: "amd64", capacity_cpu: "4", allocatable_cpu: "3920m", allocatable_milli: 3920,
-    capacity_memory: "16101900Ki", allocatable_memory: "15409676Ki", pods: "110", gpus: 0, hugepages_2mi: "0", hugepages_mi: 0,
+    name: "control-plane",
+    instance: "m6i.xlarge",
+    arch: "amd64",
+    capacity_cpu: "4",
+    allocatable_cpu: "3920m",
+    allocatable_milli: 3920,
+    capacity_memory: "16101900Ki",
+    allocatable_memory: "15409676Ki",
+    pods: "110",
+    gpus: 0,
+    hugepages_2mi: "0",
+    hugepages_mi: 0,
     taint: Some(("node-role.kubernetes.io/control-plane", "", "NoSchedule")),
 };
 
 const POOLS: [Pool; 5] = [
-    Pool { name: "general", instance: "m6i.2xlarge", arch: "amd64", capacity_cpu: "8", allocatable_cpu: "7910m", allocatable_milli: 7910,
-        capacity_memory: "32386848Ki", allocatable_memory: "31482152Ki", pods: "110", gpus: 0, hugepages_2mi: "0", hugepages_mi: 0, taint: None },
-    Pool { name: "gpu", instance: "g5.2xlarge", arch: "amd64", capacity_cpu: "8", allocatable_cpu: "7910m", allocatable_milli: 7910,
-        capacity_memory: "32386848Ki", allocatable_memory: "31482152Ki", pods: "58", gpus: 1, hugepages_2mi: "0", hugepages_mi: 0,
-        taint: Some(("nvidia.com/gpu", "present", "NoSchedule")) },
-    Pool { name: "memory", instance: "r6i.4xlarge", arch: "amd64", capacity_cpu: "16", allocatable_cpu: "15.89", allocatable_milli: 15890,
-        capacity_memory: "131596252Ki", allocatable_memory: "127.5Gi", pods: "234", gpus: 0, hugepages_2mi: "2Gi", hugepages_mi: 2048, taint: None },
-    Pool { name: "compute", instance: "c6i.4xlarge", arch: "amd64", capacity_cpu: "16", allocatable_cpu: "15890m", allocatable_milli: 15890,
-        capacity_memory: "32386840Ki", allocatable_memory: "31482144Ki", pods: "234", gpus: 0, hugepages_2mi: "0", hugepages_mi: 0, taint: None },
-    Pool { name: "arm", instance: "m7g.2xlarge", arch: "arm64", capacity_cpu: "8", allocatable_cpu: "7910m", allocatable_milli: 7910,
-        capacity_memory: "32315584Ki", allocatable_memory: "31411008Ki", pods: "110", gpus: 0, hugepages_2mi: "0", hugepages_mi: 0, taint: None },
+    Pool {
+        name: "general",
+        instance: "m6i.2xlarge",
+        arch: "amd64",
+        capacity_cpu: "8",
+        allocatable_cpu: "7910m",
+        allocatable_milli: 7910,
+        capacity_memory: "32386848Ki",
+        allocatable_memory: "31482152Ki",
+        pods: "110",
+        gpus: 0,
+        hugepages_2mi: "0",
+        hugepages_mi: 0,
+        taint: None,
+    },
+    Pool {
+        name: "gpu",
+        instance: "g5.2xlarge",
+        arch: "amd64",
+        capacity_cpu: "8",
+        allocatable_cpu: "7910m",
+        allocatable_milli: 7910,
+        capacity_memory: "32386848Ki",
+        allocatable_memory: "31482152Ki",
+        pods: "58",
+        gpus: 1,
+        hugepages_2mi: "0",
+        hugepages_mi: 0,
+        taint: Some(("nvidia.com/gpu", "present", "NoSchedule")),
+    },
+    Pool {
+        name: "memory",
+        instance: "r6i.4xlarge",
+        arch: "amd64",
+        capacity_cpu: "16",
+        allocatable_cpu: "15.89",
+        allocatable_milli: 15890,
+        capacity_memory: "131596252Ki",
+        allocatable_memory: "127.5Gi",
+        pods: "234",
+        gpus: 0,
+        hugepages_2mi: "2Gi",
+        hugepages_mi: 2048,
+        taint: None,
+    },
+    Pool {
+        name: "compute",
+        instance: "c6i.4xlarge",
+        arch: "amd64",
+        capacity_cpu: "16",
+        allocatable_cpu: "15890m",
+        allocatable_milli: 15890,
+        capacity_memory: "32386840Ki",
+        allocatable_memory: "31482144Ki",
+        pods: "234",
+        gpus: 0,
+        hugepages_2mi: "0",
+        hugepages_mi: 0,
+        taint: None,
+    },
+    Pool {
+        name: "arm",
+        instance: "m7g.2xlarge",
+        arch: "arm64",
+        capacity_cpu: "8",
+        allocatable_cpu: "7910m",
+        allocatable_milli: 7910,
+        capacity_memory: "32315584Ki",
+        allocatable_memory: "31411008Ki",
+        pods: "110",
+        gpus: 0,
+        hugepages_2mi: "0",
+        hugepages_mi: 0,
+        taint: None,
+    },
 ];
 
 /// Pool index by weight (per mille), after the first workers cover every pool once.
@@ -108,12 +182,37 @@ struct Ctr {
     sidecar: bool,
 }
 
-const fn ctr(name: &'static str, image: &'static str, requests: &'static [(&'static str, &'static str)], limits: &'static [(&'static str, &'static str)], port: u16) -> Ctr {
-    Ctr { name, image, requests, limits, port, sidecar: false }
+const fn ctr(
+    name: &'static str,
+    image: &'static str,
+    requests: &'static [(&'static str, &'static str)],
+    limits: &'static [(&'static str, &'static str)],
+    port: u16,
+) -> Ctr {
+    Ctr {
+        name,
+        image,
+        requests,
+        limits,
+        port,
+        sidecar: false,
+    }
 }
 
-const fn sidecar(name: &'static str, image: &'static str, requests: &'static [(&'static str, &'static str)], limits: &'static [(&'static str, &'static str)]) -> Ctr {
-    Ctr { name, image, requests, limits, port: 15090, sidecar: true }
+const fn sidecar(
+    name: &'static str,
+    image: &'static str,
+    requests: &'static [(&'static str, &'static str)],
+    limits: &'static [(&'static str, &'static str)],
+) -> Ctr {
+    Ctr {
+        name,
+        image,
+        requests,
+        limits,
+        port: 15090,
+        sidecar: true,
+    }
 }
 
 /// Which nodes a workload's pods may run on.
@@ -141,14 +240,36 @@ struct Workload {
     /// `spec.overhead` (set by the RuntimeClass admission plugin).
     runtime_class: Option<(&'static str, &'static str, &'static str)>,
     /// Pod-level `spec.resources` requests and limits.
-    pod_resources: Option<(&'static [(&'static str, &'static str)], &'static [(&'static str, &'static str)])>,
+    pod_resources: Option<(
+        &'static [(&'static str, &'static str)],
+        &'static [(&'static str, &'static str)],
+    )>,
     priority_class: &'static str,
     weight: u64,
     team: &'static str,
 }
 
-const fn wl(namespace: &'static str, name: &'static str, owner: Owner, containers: &'static [Ctr], weight: u64, team: &'static str) -> Workload {
-    Workload { namespace, name, owner, containers, init: &[], placement: Placement::Workers, runtime_class: None, pod_resources: None, priority_class: "", weight, team }
+const fn wl(
+    namespace: &'static str,
+    name: &'static str,
+    owner: Owner,
+    containers: &'static [Ctr],
+    weight: u64,
+    team: &'static str,
+) -> Workload {
+    Workload {
+        namespace,
+        name,
+        owner,
+        containers,
+        init: &[],
+        placement: Placement::Workers,
+        runtime_class: None,
+        pod_resources: None,
+        priority_class: "",
+        weight,
+        team,
+    }
 }
 
 const DAEMONSETS: [Workload; 5] = [
@@ -176,59 +297,437 @@ const DAEMONSETS: [Workload; 5] = [
 ];
 
 const MIRRORS: [Workload; 4] = [
-    Workload { placement: Placement::ControlPlane, priority_class: "system-node-critical",
-        ..wl("kube-system", "kube-apiserver", Owner::Mirror, &[ctr("kube-apiserver", "registry.k8s.io/kube-apiserver:v1.34.2", &[("cpu", "250m")], &[], 6443)], 0, "platform") },
-    Workload { placement: Placement::ControlPlane, priority_class: "system-node-critical",
-        ..wl("kube-system", "etcd", Owner::Mirror, &[ctr("etcd", "registry.k8s.io/etcd:3.6.4-0", &[("cpu", "100m"), ("memory", "100Mi")], &[], 2381)], 0, "platform") },
-    Workload { placement: Placement::ControlPlane, priority_class: "system-node-critical",
-        ..wl("kube-system", "kube-controller-manager", Owner::Mirror, &[ctr("kube-controller-manager", "registry.k8s.io/kube-controller-manager:v1.34.2", &[("cpu", "200m")], &[], 10257)], 0, "platform") },
-    Workload { placement: Placement::ControlPlane, priority_class: "system-node-critical",
-        ..wl("kube-system", "kube-scheduler", Owner::Mirror, &[ctr("kube-scheduler", "registry.k8s.io/kube-scheduler:v1.34.2", &[("cpu", "100m")], &[], 10259)], 0, "platform") },
+    Workload {
+        placement: Placement::ControlPlane,
+        priority_class: "system-node-critical",
+        ..wl(
+            "kube-system",
+            "kube-apiserver",
+            Owner::Mirror,
+            &[ctr(
+                "kube-apiserver",
+                "registry.k8s.io/kube-apiserver:v1.34.2",
+                &[("cpu", "250m")],
+                &[],
+                6443,
+            )],
+            0,
+            "platform",
+        )
+    },
+    Workload {
+        placement: Placement::ControlPlane,
+        priority_class: "system-node-critical",
+        ..wl(
+            "kube-system",
+            "etcd",
+            Owner::Mirror,
+            &[ctr(
+                "etcd",
+                "registry.k8s.io/etcd:3.6.4-0",
+                &[("cpu", "100m"), ("memory", "100Mi")],
+                &[],
+                2381,
+            )],
+            0,
+            "platform",
+        )
+    },
+    Workload {
+        placement: Placement::ControlPlane,
+        priority_class: "system-node-critical",
+        ..wl(
+            "kube-system",
+            "kube-controller-manager",
+            Owner::Mirror,
+            &[ctr(
+                "kube-controller-manager",
+                "registry.k8s.io/kube-controller-manager:v1.34.2",
+                &[("cpu", "200m")],
+                &[],
+                10257,
+            )],
+            0,
+            "platform",
+        )
+    },
+    Workload {
+        placement: Placement::ControlPlane,
+        priority_class: "system-node-critical",
+        ..wl(
+            "kube-system",
+            "kube-scheduler",
+            Owner::Mirror,
+            &[ctr(
+                "kube-scheduler",
+                "registry.k8s.io/kube-scheduler:v1.34.2",
+                &[("cpu", "100m")],
+                &[],
+                10259,
+            )],
+            0,
+            "platform",
+        )
+    },
 ];
 
-const ISTIO_INIT: Ctr = ctr("istio-init", "docker.io/istio/proxyv2:1.27.1", &[("cpu", "10m"), ("memory", "40Mi")], &[("cpu", "2"), ("memory", "1Gi")], 0);
-const ISTIO_PROXY: Ctr = sidecar("istio-proxy", "docker.io/istio/proxyv2:1.27.1", &[("cpu", "100m"), ("memory", "128Mi")], &[("cpu", "2"), ("memory", "1Gi")]);
+const ISTIO_INIT: Ctr = ctr(
+    "istio-init",
+    "docker.io/istio/proxyv2:1.27.1",
+    &[("cpu", "10m"), ("memory", "40Mi")],
+    &[("cpu", "2"), ("memory", "1Gi")],
+    0,
+);
+const ISTIO_PROXY: Ctr = sidecar(
+    "istio-proxy",
+    "docker.io/istio/proxyv2:1.27.1",
+    &[("cpu", "100m"), ("memory", "128Mi")],
+    &[("cpu", "2"), ("memory", "1Gi")],
+);
 
 /// Every workload gets at least one pod (in this order) before the weighted fill.
 const WORKLOADS: [Workload; 19] = [
-    Workload { priority_class: "system-cluster-critical",
-        ..wl("kube-system", "coredns", Owner::ReplicaSet, &[ctr("coredns", "registry.k8s.io/coredns/coredns:v1.12.3", &[("cpu", "100m"), ("memory", "70Mi")], &[("memory", "170Mi")], 53)], 2, "platform") },
-    Workload { priority_class: "system-cluster-critical",
-        ..wl("kube-system", "metrics-server", Owner::ReplicaSet, &[ctr("metrics-server", "registry.k8s.io/metrics-server/metrics-server:v0.8.0", &[("cpu", "100m"), ("memory", "200Mi")], &[], 10250)], 1, "platform") },
-    wl("ingress-nginx", "ingress-nginx-controller", Owner::ReplicaSet, &[ctr("controller", "registry.k8s.io/ingress-nginx/controller:v1.13.2", &[("cpu", "100m"), ("memory", "90Mi")], &[], 443)], 3, "platform"),
-    Workload { init: &[
-            ctr("init-config-reloader", "quay.io/prometheus-operator/prometheus-config-reloader:v0.85.0", &[("cpu", "10m"), ("memory", "50Mi")], &[("cpu", "10m"), ("memory", "50Mi")], 0),
-            sidecar("config-reloader", "quay.io/prometheus-operator/prometheus-config-reloader:v0.85.0", &[("cpu", "10m"), ("memory", "50Mi")], &[("cpu", "10m"), ("memory", "50Mi")]),
+    Workload {
+        priority_class: "system-cluster-critical",
+        ..wl(
+            "kube-system",
+            "coredns",
+            Owner::ReplicaSet,
+            &[ctr(
+                "coredns",
+                "registry.k8s.io/coredns/coredns:v1.12.3",
+                &[("cpu", "100m"), ("memory", "70Mi")],
+                &[("memory", "170Mi")],
+                53,
+            )],
+            2,
+            "platform",
+        )
+    },
+    Workload {
+        priority_class: "system-cluster-critical",
+        ..wl(
+            "kube-system",
+            "metrics-server",
+            Owner::ReplicaSet,
+            &[ctr(
+                "metrics-server",
+                "registry.k8s.io/metrics-server/metrics-server:v0.8.0",
+                &[("cpu", "100m"), ("memory", "200Mi")],
+                &[],
+                10250,
+            )],
+            1,
+            "platform",
+        )
+    },
+    wl(
+        "ingress-nginx",
+        "ingress-nginx-controller",
+        Owner::ReplicaSet,
+        &[ctr(
+            "controller",
+            "registry.k8s.io/ingress-nginx/controller:v1.13.2",
+            &[("cpu", "100m"), ("memory", "90Mi")],
+            &[],
+            443,
+        )],
+        3,
+        "platform",
+    ),
+    Workload {
+        init: &[
+            ctr(
+                "init-config-reloader",
+                "quay.io/prometheus-operator/prometheus-config-reloader:v0.85.0",
+                &[("cpu", "10m"), ("memory", "50Mi")],
+                &[("cpu", "10m"), ("memory", "50Mi")],
+                0,
+            ),
+            sidecar(
+                "config-reloader",
+                "quay.io/prometheus-operator/prometheus-config-reloader:v0.85.0",
+                &[("cpu", "10m"), ("memory", "50Mi")],
+                &[("cpu", "10m"), ("memory", "50Mi")],
+            ),
         ],
-        ..wl("monitoring", "prometheus-k8s", Owner::StatefulSet, &[ctr("prometheus", "quay.io/prometheus/prometheus:v3.5.0", &[("cpu", "1"), ("memory", "1.5Gi")], &[("memory", "4Gi")], 9090)], 1, "observability") },
-    wl("monitoring", "kube-state-metrics", Owner::ReplicaSet, &[ctr("kube-state-metrics", "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0", &[("cpu", "10m"), ("memory", "190Mi")], &[("memory", "250Mi")], 8080)], 1, "observability"),
-    Workload { init: &[ISTIO_INIT, ISTIO_PROXY],
-        ..wl("checkout", "checkout-api", Owner::ReplicaSet, &[ctr("checkout-api", "ghcr.io/acme/checkout-api:4.12.0", &[("cpu", "0.5"), ("memory", "512M")], &[("cpu", "1"), ("memory", "1Gi")], 8080)], 10, "checkout") },
-    Workload { init: &[ISTIO_INIT, ISTIO_PROXY],
-        ..wl("checkout", "cart", Owner::ReplicaSet, &[ctr("cart", "ghcr.io/acme/cart:2.3.1", &[("cpu", "200m"), ("memory", "256Mi")], &[("memory", "512Mi")], 8080)], 6, "checkout") },
-    Workload { pod_resources: Some((&[("cpu", "1"), ("memory", "1.5Gi")], &[("cpu", "2"), ("memory", "2Gi")])),
-        ..wl("payments", "payments-api", Owner::ReplicaSet, &[
-            ctr("payments-api", "ghcr.io/acme/payments-api:7.0.3", &[("cpu", "300m")], &[], 8443),
-            ctr("audit-shipper", "ghcr.io/acme/audit-shipper:1.4.0", &[], &[], 0),
-        ], 6, "payments") },
-    Workload { runtime_class: Some(("kata-qemu", "250m", "160Mi")),
-        ..wl("sandbox", "untrusted-runner", Owner::ReplicaSet, &[ctr("runner", "ghcr.io/acme/sandbox-runner:0.9.2", &[("cpu", "500m"), ("memory", "1Gi")], &[("cpu", "500m"), ("memory", "1Gi")], 0)], 2, "ci") },
-    Workload { placement: Placement::Gpu,
-        ..wl("ml", "inference", Owner::ReplicaSet, &[ctr("triton", "nvcr.io/nvidia/tritonserver:25.08-py3", &[("cpu", "4"), ("memory", "16Gi"), ("nvidia.com/gpu", "1")], &[("nvidia.com/gpu", "1"), ("memory", "16Gi")], 8000)], 4, "ml") },
-    Workload { placement: Placement::Memory,
-        ..wl("network", "dpdk-router", Owner::StatefulSet, &[ctr("router", "ghcr.io/acme/dpdk-router:3.1.0", &[("cpu", "2"), ("memory", "1Gi"), ("hugepages-2Mi", "512Mi")], &[("cpu", "2"), ("memory", "1Gi"), ("hugepages-2Mi", "512Mi")], 0)], 2, "network") },
-    wl("default", "legacy-app", Owner::ReplicaSet, &[ctr("legacy", "docker.io/library/tomcat:9.0", &[("cpu", "500m"), ("memory", "128974848")], &[("cpu", "500m"), ("memory", "128974848")], 8080)], 2, "legacy"),
-    wl("default", "sleeper", Owner::ReplicaSet, &[ctr("sleeper", "docker.io/library/busybox:1.37", &[], &[], 0)], 1, "legacy"),
-    wl("web", "frontend", Owner::ReplicaSet, &[ctr("nginx", "docker.io/library/nginx:1.29", &[("cpu", "100m"), ("memory", "128Mi"), ("ephemeral-storage", "1Gi")], &[("memory", "256Mi"), ("ephemeral-storage", "2Gi")], 80)], 40, "web"),
-    wl("web", "api-gateway", Owner::ReplicaSet, &[ctr("envoy", "docker.io/envoyproxy/envoy:v1.35.1", &[("cpu", "250m"), ("memory", "256Mi")], &[("memory", "512Mi")], 8080)], 16, "web"),
-    wl("data", "postgres", Owner::StatefulSet, &[
-        ctr("postgres", "docker.io/library/postgres:17.6", &[("cpu", "2"), ("memory", "4Gi")], &[("memory", "4Gi")], 5432),
-        ctr("exporter", "quay.io/prometheuscommunity/postgres-exporter:v0.17.1", &[("cpu", "10m"), ("memory", "32Mi")], &[], 9187),
-    ], 2, "data"),
-    wl("data", "redis", Owner::StatefulSet, &[ctr("redis", "docker.io/library/redis:8.2", &[("cpu", "0.5"), ("memory", "1e9")], &[("memory", "1e9")], 6379)], 3, "data"),
-    Workload { init: &[ctr("wait-for-db", "docker.io/library/busybox:1.37", &[("cpu", "10m"), ("memory", "16Mi")], &[], 0)],
-        ..wl("batch", "report-generator", Owner::CronJob, &[ctr("report", "ghcr.io/acme/reports:2.8.0", &[("cpu", "200m"), ("memory", "500M")], &[("memory", "1Gi")], 0)], 10, "analytics") },
-    wl("batch", "db-migrate", Owner::Job, &[ctr("migrate", "ghcr.io/acme/migrate:1.19.0", &[("cpu", "100m"), ("memory", "64Mi")], &[], 0)], 2, "data"),
+        ..wl(
+            "monitoring",
+            "prometheus-k8s",
+            Owner::StatefulSet,
+            &[ctr(
+                "prometheus",
+                "quay.io/prometheus/prometheus:v3.5.0",
+                &[("cpu", "1"), ("memory", "1.5Gi")],
+                &[("memory", "4Gi")],
+                9090,
+            )],
+            1,
+            "observability",
+        )
+    },
+    wl(
+        "monitoring",
+        "kube-state-metrics",
+        Owner::ReplicaSet,
+        &[ctr(
+            "kube-state-metrics",
+            "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
+            &[("cpu", "10m"), ("memory", "190Mi")],
+            &[("memory", "250Mi")],
+            8080,
+        )],
+        1,
+        "observability",
+    ),
+    Workload {
+        init: &[ISTIO_INIT, ISTIO_PROXY],
+        ..wl(
+            "checkout",
+            "checkout-api",
+            Owner::ReplicaSet,
+            &[ctr(
+                "checkout-api",
+                "ghcr.io/acme/checkout-api:4.12.0",
+                &[("cpu", "0.5"), ("memory", "512M")],
+                &[("cpu", "1"), ("memory", "1Gi")],
+                8080,
+            )],
+            10,
+            "checkout",
+        )
+    },
+    Workload {
+        init: &[ISTIO_INIT, ISTIO_PROXY],
+        ..wl(
+            "checkout",
+            "cart",
+            Owner::ReplicaSet,
+            &[ctr(
+                "cart",
+                "ghcr.io/acme/cart:2.3.1",
+                &[("cpu", "200m"), ("memory", "256Mi")],
+                &[("memory", "512Mi")],
+                8080,
+            )],
+            6,
+            "checkout",
+        )
+    },
+    Workload {
+        pod_resources: Some((
+            &[("cpu", "1"), ("memory", "1.5Gi")],
+            &[("cpu", "2"), ("memory", "2Gi")],
+        )),
+        ..wl(
+            "payments",
+            "payments-api",
+            Owner::ReplicaSet,
+            &[
+                ctr(
+                    "payments-api",
+                    "ghcr.io/acme/payments-api:7.0.3",
+                    &[("cpu", "300m")],
+                    &[],
+                    8443,
+                ),
+                ctr(
+                    "audit-shipper",
+                    "ghcr.io/acme/audit-shipper:1.4.0",
+                    &[],
+                    &[],
+                    0,
+                ),
+            ],
+            6,
+            "payments",
+        )
+    },
+    Workload {
+        runtime_class: Some(("kata-qemu", "250m", "160Mi")),
+        ..wl(
+            "sandbox",
+            "untrusted-runner",
+            Owner::ReplicaSet,
+            &[ctr(
+                "runner",
+                "ghcr.io/acme/sandbox-runner:0.9.2",
+                &[("cpu", "500m"), ("memory", "1Gi")],
+                &[("cpu", "500m"), ("memory", "1Gi")],
+                0,
+            )],
+            2,
+            "ci",
+        )
+    },
+    Workload {
+        placement: Placement::Gpu,
+        ..wl(
+            "ml",
+            "inference",
+            Owner::ReplicaSet,
+            &[ctr(
+                "triton",
+                "nvcr.io/nvidia/tritonserver:25.08-py3",
+                &[("cpu", "4"), ("memory", "16Gi"), ("nvidia.com/gpu", "1")],
+                &[("nvidia.com/gpu", "1"), ("memory", "16Gi")],
+                8000,
+            )],
+            4,
+            "ml",
+        )
+    },
+    Workload {
+        placement: Placement::Memory,
+        ..wl(
+            "network",
+            "dpdk-router",
+            Owner::StatefulSet,
+            &[ctr(
+                "router",
+                "ghcr.io/acme/dpdk-router:3.1.0",
+                &[("cpu", "2"), ("memory", "1Gi"), ("hugepages-2Mi", "512Mi")],
+                &[("cpu", "2"), ("memory", "1Gi"), ("hugepages-2Mi", "512Mi")],
+                0,
+            )],
+            2,
+            "network",
+        )
+    },
+    wl(
+        "default",
+        "legacy-app",
+        Owner::ReplicaSet,
+        &[ctr(
+            "legacy",
+            "docker.io/library/tomcat:9.0",
+            &[("cpu", "500m"), ("memory", "128974848")],
+            &[("cpu", "500m"), ("memory", "128974848")],
+            8080,
+        )],
+        2,
+        "legacy",
+    ),
+    wl(
+        "default",
+        "sleeper",
+        Owner::ReplicaSet,
+        &[ctr(
+            "sleeper",
+            "docker.io/library/busybox:1.37",
+            &[],
+            &[],
+            0,
+        )],
+        1,
+        "legacy",
+    ),
+    wl(
+        "web",
+        "frontend",
+        Owner::ReplicaSet,
+        &[ctr(
+            "nginx",
+            "docker.io/library/nginx:1.29",
+            &[
+                ("cpu", "100m"),
+                ("memory", "128Mi"),
+                ("ephemeral-storage", "1Gi"),
+            ],
+            &[("memory", "256Mi"), ("ephemeral-storage", "2Gi")],
+            80,
+        )],
+        40,
+        "web",
+    ),
+    wl(
+        "web",
+        "api-gateway",
+        Owner::ReplicaSet,
+        &[ctr(
+            "envoy",
+            "docker.io/envoyproxy/envoy:v1.35.1",
+            &[("cpu", "250m"), ("memory", "256Mi")],
+            &[("memory", "512Mi")],
+            8080,
+        )],
+        16,
+        "web",
+    ),
+    wl(
+        "data",
+        "postgres",
+        Owner::StatefulSet,
+        &[
+            ctr(
+                "postgres",
+                "docker.io/library/postgres:17.6",
+                &[("cpu", "2"), ("memory", "4Gi")],
+                &[("memory", "4Gi")],
+                5432,
+            ),
+            ctr(
+                "exporter",
+                "quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
+                &[("cpu", "10m"), ("memory", "32Mi")],
+                &[],
+                9187,
+            ),
+        ],
+        2,
+        "data",
+    ),
+    wl(
+        "data",
+        "redis",
+        Owner::StatefulSet,
+        &[ctr(
+            "redis",
+            "docker.io/library/redis:8.2",
+            &[("cpu", "0.5"), ("memory", "1e9")],
+            &[("memory", "1e9")],
+            6379,
+        )],
+        3,
+        "data",
+    ),
+    Workload {
+        init: &[ctr(
+            "wait-for-db",
+            "docker.io/library/busybox:1.37",
+            &[("cpu", "10m"), ("memory", "16Mi")],
+            &[],
+            0,
+        )],
+        ..wl(
+            "batch",
+            "report-generator",
+            Owner::CronJob,
+            &[ctr(
+                "report",
+                "ghcr.io/acme/reports:2.8.0",
+                &[("cpu", "200m"), ("memory", "500M")],
+                &[("memory", "1Gi")],
+                0,
+            )],
+            10,
+            "analytics",
+        )
+    },
+    wl(
+        "batch",
+        "db-migrate",
+        Owner::Job,
+        &[ctr(
+            "migrate",
+            "ghcr.io/acme/migrate:1.19.0",
+            &[("cpu", "100m"), ("memory", "64Mi")],
+            &[],
+            0,
+        )],
+        2,
+        "data",
+    ),
 ];
 
 /// Pod status variants, applied to the first regular pods in this order (so a small cluster has
@@ -275,7 +774,10 @@ fn node_name(i: usize) -> (String, String) {
     let a = i / 250 % 256;
     let b = i % 250 + 4;
     let net = 16 + (i / 64_000) % 200;
-    (format!("ip-10-{net}-{a}-{b}.ec2.internal"), format!("10.{net}.{a}.{b}"))
+    (
+        format!("ip-10-{net}-{a}-{b}.ec2.internal"),
+        format!("10.{net}.{a}.{b}"),
+    )
 }
 
 fn plan_nodes(count: usize, rng: &mut Rng) -> Vec<NodePlan> {
@@ -349,7 +851,14 @@ fn pod_cpu_milli(w: &Workload) -> u64 {
             return cpu_milli(q);
         }
     }
-    let sum: u64 = w.containers.iter().chain(w.init.iter().filter(|c| c.sidecar)).flat_map(|c| c.requests.iter()).filter(|(k, _)| *k == "cpu").map(|(_, q)| cpu_milli(q)).sum();
+    let sum: u64 = w
+        .containers
+        .iter()
+        .chain(w.init.iter().filter(|c| c.sidecar))
+        .flat_map(|c| c.requests.iter())
+        .filter(|(k, _)| *k == "cpu")
+        .map(|(_, q)| cpu_milli(q))
+        .sum();
     sum + w.runtime_class.map_or(0, |(_, c, _)| cpu_milli(c))
 }
 
@@ -359,13 +868,21 @@ fn eligible(node: &NodePlan, placement: Placement) -> bool {
         Placement::ControlPlane => node.control_plane,
         Placement::Gpu => node.pool.gpus > 0,
         Placement::Memory => node.pool.hugepages_mi > 0,
-        Placement::Workers => !node.control_plane && node.pool.taint.is_none() && node.state != NodeState::NotReady,
+        Placement::Workers => {
+            !node.control_plane && node.pool.taint.is_none() && node.state != NodeState::NotReady
+        }
     }
 }
 
 /// Picks a node: the least loaded of four random eligible candidates (power of choices keeps
 /// nodes balanced without a full scan); GPU and hugepage pods need a free device.
-fn place(w: &Workload, nodes: &[NodePlan], by_placement: &BTreeMap<u8, Vec<usize>>, cap: &mut Capacity, rng: &mut Rng) -> Option<usize> {
+fn place(
+    w: &Workload,
+    nodes: &[NodePlan],
+    by_placement: &BTreeMap<u8, Vec<usize>>,
+    cap: &mut Capacity,
+    rng: &mut Rng,
+) -> Option<usize> {
     let candidates = by_placement.get(&(w.placement as u8))?;
     if candidates.is_empty() {
         return None;
@@ -374,17 +891,27 @@ fn place(w: &Workload, nodes: &[NodePlan], by_placement: &BTreeMap<u8, Vec<usize
     let best = match w.placement {
         Placement::Gpu | Placement::Memory => {
             let start = rng.index(candidates.len());
-            let need_huge = if w.placement == Placement::Memory { 512 } else { 0 };
+            let need_huge = if w.placement == Placement::Memory {
+                512
+            } else {
+                0
+            };
             let need_gpu = u64::from(w.placement == Placement::Gpu);
             (0..candidates.len())
                 .map(|k| candidates[(start + k) % candidates.len()])
-                .find(|&n| cap.gpus[n] >= need_gpu && cap.hugepages_mi[n] >= need_huge && nodes[n].state == NodeState::Ready)
+                .find(|&n| {
+                    cap.gpus[n] >= need_gpu
+                        && cap.hugepages_mi[n] >= need_huge
+                        && nodes[n].state == NodeState::Ready
+                })
                 .inspect(|&n| {
                     cap.gpus[n] -= need_gpu;
                     cap.hugepages_mi[n] -= need_huge;
                 })?
         }
-        _ => (0..4).map(|_| candidates[rng.index(candidates.len())]).min_by_key(|&n| cap.cpu_milli[n] * 1000 / nodes[n].pool.allocatable_milli)?,
+        _ => (0..4)
+            .map(|_| candidates[rng.index(candidates.len())])
+            .min_by_key(|&n| cap.cpu_milli[n] * 1000 / nodes[n].pool.allocatable_milli)?,
     };
     cap.cpu_milli[best] += cpu;
     Some(best)
@@ -425,8 +952,19 @@ fn random_variant(w: &Workload, rng: &mut Rng) -> Variant {
 
 fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
     let mut by_placement: BTreeMap<u8, Vec<usize>> = BTreeMap::new();
-    for placement in [Placement::Workers, Placement::Gpu, Placement::Memory, Placement::ControlPlane, Placement::Everywhere] {
-        by_placement.insert(placement as u8, (0..nodes.len()).filter(|&n| eligible(&nodes[n], placement)).collect());
+    for placement in [
+        Placement::Workers,
+        Placement::Gpu,
+        Placement::Memory,
+        Placement::ControlPlane,
+        Placement::Everywhere,
+    ] {
+        by_placement.insert(
+            placement as u8,
+            (0..nodes.len())
+                .filter(|&n| eligible(&nodes[n], placement))
+                .collect(),
+        );
     }
     let mut cap = Capacity {
         cpu_milli: vec![0; nodes.len()],
@@ -435,7 +973,11 @@ fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
     };
     let mut plans: Vec<PodPlan> = Vec::with_capacity(pods);
     // DaemonSets first (as many as fit in half the pod budget), then mirror pods.
-    let daemonsets = if nodes.is_empty() { 0 } else { (pods / (2 * nodes.len())).min(DAEMONSETS.len()) };
+    let daemonsets = if nodes.is_empty() {
+        0
+    } else {
+        (pods / (2 * nodes.len())).min(DAEMONSETS.len())
+    };
     let mut hashes: BTreeMap<&str, String> = BTreeMap::new();
     for ds in &DAEMONSETS[..daemonsets] {
         let hash = rng.suffix(10).chars().take(10).collect::<String>();
@@ -447,7 +989,11 @@ fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
                 owner_name: ds.name.to_string(),
                 template_hash: hash.clone(),
                 node: Some(n),
-                variant: if node.state == NodeState::NotReady { Variant::Running } else { Variant::Running },
+                variant: if node.state == NodeState::NotReady {
+                    Variant::Running
+                } else {
+                    Variant::Running
+                },
                 created: node.created + 40,
                 ip: node.ip.clone(),
                 ordinal: 0,
@@ -478,18 +1024,40 @@ fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
     let mut regular = 0usize;
     let mut pod_ip = 0u64;
     while plans.len() < pods {
-        let w = if regular < WORKLOADS.len() { &WORKLOADS[regular] } else { pick_workload(rng) };
-        let variant = if let Some(v) = FORCED_VARIANTS.get(regular.wrapping_sub(WORKLOADS.len())).filter(|_| regular >= WORKLOADS.len()) {
+        let w = if regular < WORKLOADS.len() {
+            &WORKLOADS[regular]
+        } else {
+            pick_workload(rng)
+        };
+        let variant = if let Some(v) = FORCED_VARIANTS
+            .get(regular.wrapping_sub(WORKLOADS.len()))
+            .filter(|_| regular >= WORKLOADS.len())
+        {
             *v
         } else if regular < WORKLOADS.len() && matches!(w.owner, Owner::Job | Owner::CronJob) {
-            if w.owner == Owner::Job { Variant::Failed } else { Variant::Succeeded }
+            if w.owner == Owner::Job {
+                Variant::Failed
+            } else {
+                Variant::Succeeded
+            }
         } else {
             random_variant(w, rng)
         };
         regular += 1;
-        let hash = hashes.entry(w.name).or_insert_with(|| rng.suffix(10)).clone();
-        let node = if variant == Variant::Unscheduled { None } else { place(w, nodes, &by_placement, &mut cap, rng) };
-        let variant = if node.is_none() { Variant::Unscheduled } else { variant };
+        let hash = hashes
+            .entry(w.name)
+            .or_insert_with(|| rng.suffix(10))
+            .clone();
+        let node = if variant == Variant::Unscheduled {
+            None
+        } else {
+            place(w, nodes, &by_placement, &mut cap, rng)
+        };
+        let variant = if node.is_none() {
+            Variant::Unscheduled
+        } else {
+            variant
+        };
         let (name, owner_name, ordinal) = match w.owner {
             Owner::StatefulSet => {
                 let o = ordinals.entry(w.name).or_insert(0);
@@ -499,10 +1067,18 @@ fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
             Owner::Job | Owner::CronJob => {
                 let j = jobs.entry(w.name).or_insert(0);
                 *j += 1;
-                let job = if w.owner == Owner::CronJob { format!("{}-{}", w.name, 29_340_000 + *j * 60) } else { format!("{}-{}", w.name, *j) };
+                let job = if w.owner == Owner::CronJob {
+                    format!("{}-{}", w.name, 29_340_000 + *j * 60)
+                } else {
+                    format!("{}-{}", w.name, *j)
+                };
                 (format!("{job}-{}", rng.suffix(5)), job, 0)
             }
-            _ => (format!("{}-{hash}-{}", w.name, rng.suffix(5)), format!("{}-{hash}", w.name), 0),
+            _ => (
+                format!("{}-{hash}-{}", w.name, rng.suffix(5)),
+                format!("{}-{hash}", w.name),
+                0,
+            ),
         };
         pod_ip += 1;
         let created = CLUSTER_BIRTH + 3600 + i64::try_from(rng.below(30 * 86_400)).unwrap_or(0);
@@ -514,7 +1090,12 @@ fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
             node,
             variant,
             created,
-            ip: format!("10.{}.{}.{}", 100 + (pod_ip >> 16) % 100, (pod_ip >> 8) & 255, pod_ip & 255),
+            ip: format!(
+                "10.{}.{}.{}",
+                100 + (pod_ip >> 16) % 100,
+                (pod_ip >> 8) & 255,
+                pod_ip & 255
+            ),
             ordinal,
         });
     }
@@ -522,7 +1103,11 @@ fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
 }
 
 fn quantities(list: &[(&str, &str)]) -> Value {
-    Value::Object(list.iter().map(|(k, v)| ((*k).to_string(), Value::from(*v))).collect())
+    Value::Object(
+        list.iter()
+            .map(|(k, v)| ((*k).to_string(), Value::from(*v)))
+            .collect(),
+    )
 }
 
 fn render_node(plan: &NodePlan, index: usize, seed: u64, rv: u64) -> Value {
@@ -567,7 +1152,11 @@ fn render_node(plan: &NodePlan, index: usize, seed: u64, rv: u64) -> Value {
         NodeState::NotReady => {
             taints.push(json!({"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "timeAddedAt": heartbeat}));
             taints.push(json!({"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": heartbeat}));
-            ("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.")
+            (
+                "Unknown",
+                "NodeStatusUnknown",
+                "Kubelet stopped posting node status.",
+            )
         }
         NodeState::Cordoned => {
             spec["unschedulable"] = json!(true);
@@ -585,9 +1174,7 @@ fn render_node(plan: &NodePlan, index: usize, seed: u64, rv: u64) -> Value {
         capacity["nvidia.com/gpu"] = json!(pool.gpus.to_string());
         allocatable["nvidia.com/gpu"] = json!(pool.gpus.to_string());
     }
-    let condition = |t: &str, status: &str, reason: &str, message: &str| {
-        json!({"lastHeartbeatTime": heartbeat, "lastTransitionTime": created, "message": message, "reason": reason, "status": status, "type": t})
-    };
+    let condition = |t: &str, status: &str, reason: &str, message: &str| json!({"lastHeartbeatTime": heartbeat, "lastTransitionTime": created, "message": message, "reason": reason, "status": status, "type": t});
     let images: Vec<Value> = [
         ("602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni-init", "v1.20.4", 62_982_633u64),
         ("602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni", "v1.20.4", 48_710_521),
@@ -670,7 +1257,13 @@ fn container_fields(cs: &[Ctr]) -> Value {
     Value::Object(m)
 }
 
-fn render_container(c: &Ctr, w: &Workload, plan: &PodPlan, init: bool, requests_override: Option<&[(&str, &str)]>) -> Value {
+fn render_container(
+    c: &Ctr,
+    w: &Workload,
+    plan: &PodPlan,
+    init: bool,
+    requests_override: Option<&[(&str, &str)]>,
+) -> Value {
     let requests = requests_override.unwrap_or(c.requests);
     let mut resources = Map::new();
     if !c.limits.is_empty() {
@@ -717,9 +1310,16 @@ fn render_container(c: &Ctr, w: &Workload, plan: &PodPlan, init: bool, requests_
 
 fn qos_class(w: &Workload) -> &'static str {
     let all: Vec<&Ctr> = w.containers.iter().chain(w.init.iter()).collect();
-    if all.iter().all(|c| c.requests.is_empty() && c.limits.is_empty()) && w.pod_resources.is_none() {
+    if all
+        .iter()
+        .all(|c| c.requests.is_empty() && c.limits.is_empty())
+        && w.pod_resources.is_none()
+    {
         "BestEffort"
-    } else if all.iter().all(|c| !c.limits.is_empty() && c.limits == c.requests) {
+    } else if all
+        .iter()
+        .all(|c| !c.limits.is_empty() && c.limits == c.requests)
+    {
         "Guaranteed"
     } else {
         "Burstable"
@@ -735,7 +1335,8 @@ fn owner_reference(plan: &PodPlan, rng: &mut Rng) -> Option<Value> {
         Owner::Mirror => ("v1", "Node"),
         Owner::None => return None,
     };
-    let mut r = json!({"apiVersion": api, "kind": kind, "name": plan.owner_name, "uid": rng.uuid()});
+    let mut r =
+        json!({"apiVersion": api, "kind": kind, "name": plan.owner_name, "uid": rng.uuid()});
     if plan.workload.owner != Owner::Mirror {
         r["blockOwnerDeletion"] = json!(true);
     }
@@ -759,7 +1360,8 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
             labels["pod-template-generation"] = json!("3");
         }
         Owner::StatefulSet => {
-            labels["controller-revision-hash"] = json!(format!("{}-{}", w.name, plan.template_hash));
+            labels["controller-revision-hash"] =
+                json!(format!("{}-{}", w.name, plan.template_hash));
             labels["statefulset.kubernetes.io/pod-name"] = json!(plan.name);
             labels["apps.kubernetes.io/pod-index"] = json!(plan.ordinal.to_string());
         }
@@ -779,13 +1381,45 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
     let first = &w.containers[0];
     let resized: Option<(&[(&str, &str)], &[(&str, &str)], &str, &str)> = match plan.variant {
         // (spec requests, status requests, condition type, reason)
-        Variant::ResizeDeferred => Some((&[("cpu", "2"), ("memory", "1Gi")], first.requests, "PodResizePending", "Deferred")),
-        Variant::ResizeInfeasible => Some((&[("cpu", "64"), ("memory", "1Gi")], first.requests, "PodResizePending", "Infeasible")),
-        Variant::ResizeInProgress => Some((&[("cpu", "50m"), ("memory", "64Mi")], first.requests, "PodResizeInProgress", "")),
+        Variant::ResizeDeferred => Some((
+            &[("cpu", "2"), ("memory", "1Gi")],
+            first.requests,
+            "PodResizePending",
+            "Deferred",
+        )),
+        Variant::ResizeInfeasible => Some((
+            &[("cpu", "64"), ("memory", "1Gi")],
+            first.requests,
+            "PodResizePending",
+            "Infeasible",
+        )),
+        Variant::ResizeInProgress => Some((
+            &[("cpu", "50m"), ("memory", "64Mi")],
+            first.requests,
+            "PodResizeInProgress",
+            "",
+        )),
         _ => None,
     };
-    let containers: Vec<Value> = w.containers.iter().enumerate().map(|(i, c)| render_container(c, w, plan, false, if i == 0 { resized.map(|r| r.0) } else { None })).collect();
-    let init: Vec<Value> = w.init.iter().map(|c| render_container(c, w, plan, true, None)).collect();
+    let containers: Vec<Value> = w
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            render_container(
+                c,
+                w,
+                plan,
+                false,
+                if i == 0 { resized.map(|r| r.0) } else { None },
+            )
+        })
+        .collect();
+    let init: Vec<Value> = w
+        .init
+        .iter()
+        .map(|c| render_container(c, w, plan, true, None))
+        .collect();
     let restart_policy = match w.owner {
         Owner::Job => "Never",
         Owner::CronJob => "OnFailure",
@@ -796,11 +1430,18 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
         json!({"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}),
     ];
     match w.placement {
-        Placement::Everywhere | Placement::ControlPlane => tolerations = vec![json!({"operator": "Exists"})],
-        Placement::Gpu => tolerations.push(json!({"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"})),
+        Placement::Everywhere | Placement::ControlPlane => {
+            tolerations = vec![json!({"operator": "Exists"})]
+        }
+        Placement::Gpu => tolerations
+            .push(json!({"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"})),
         _ => {}
     }
-    let sa = if w.owner == Owner::Mirror { "default" } else { w.name };
+    let sa = if w.owner == Owner::Mirror {
+        "default"
+    } else {
+        w.name
+    };
     let mut spec = json!({
         "containers": containers,
         "dnsPolicy": "ClusterFirst",
@@ -835,8 +1476,12 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
     }
     match w.placement {
         Placement::Gpu => spec["nodeSelector"] = json!({"eks.amazonaws.com/nodegroup": "gpu"}),
-        Placement::Memory => spec["nodeSelector"] = json!({"eks.amazonaws.com/nodegroup": "memory"}),
-        Placement::Everywhere | Placement::Workers => spec["nodeSelector"] = json!({"kubernetes.io/os": "linux"}),
+        Placement::Memory => {
+            spec["nodeSelector"] = json!({"eks.amazonaws.com/nodegroup": "memory"})
+        }
+        Placement::Everywhere | Placement::Workers => {
+            spec["nodeSelector"] = json!({"kubernetes.io/os": "linux"})
+        }
         Placement::ControlPlane => {}
     }
     if let (Owner::DaemonSet, Some(n)) = (w.owner, node) {
@@ -870,7 +1515,10 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
         let total = nodes.len();
         conditions.push(json!({"lastProbeTime": null, "lastTransitionTime": created, "message": format!("0/{total} nodes are available: {total} Insufficient cpu. preemption: 0/{total} nodes are available: {total} No preemption victims found for incoming pod."), "reason": "Unschedulable", "status": "False", "type": "PodScheduled"}));
     } else {
-        conditions.push(cond("PodReadyToStartContainers", plan.variant != Variant::ContainerCreating && !matches!(phase, "Succeeded" | "Failed")));
+        conditions.push(cond(
+            "PodReadyToStartContainers",
+            plan.variant != Variant::ContainerCreating && !matches!(phase, "Succeeded" | "Failed"),
+        ));
         let mut initialized = cond("Initialized", true);
         if matches!(phase, "Succeeded") {
             initialized["reason"] = json!("PodCompleted");
@@ -879,7 +1527,11 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
         let mut r = cond("Ready", ready);
         let mut cr = cond("ContainersReady", ready);
         if !ready {
-            let reason = if matches!(phase, "Succeeded" | "Failed") { "PodCompleted" } else { "ContainersNotReady" };
+            let reason = if matches!(phase, "Succeeded" | "Failed") {
+                "PodCompleted"
+            } else {
+                "ContainersNotReady"
+            };
             r["reason"] = json!(reason);
             cr["reason"] = json!(reason);
         }
@@ -890,7 +1542,11 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
             let mut c = json!({"lastProbeTime": null, "lastTransitionTime": rfc3339(plan.created + 86_400), "status": "True", "type": ctype});
             if !reason.is_empty() {
                 c["reason"] = json!(reason);
-                c["message"] = json!(if reason == "Infeasible" { "Node didn't have enough capacity: cpu, requested: 64000, capacity: 7910" } else { "Node didn't have enough resource: cpu, requested: 2000, used: 7200, capacity: 7910" });
+                c["message"] = json!(if reason == "Infeasible" {
+                    "Node didn't have enough capacity: cpu, requested: 64000, capacity: 7910"
+                } else {
+                    "Node didn't have enough resource: cpu, requested: 2000, used: 7200, capacity: 7910"
+                });
             }
             conditions.push(c);
         }
@@ -900,7 +1556,11 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
         status.insert("hostIP".into(), json!(n.ip));
         status.insert("hostIPs".into(), json!([{"ip": n.ip}]));
         if plan.variant != Variant::ContainerCreating {
-            let ip = if w.owner == Owner::DaemonSet || w.owner == Owner::Mirror { n.ip.clone() } else { plan.ip.clone() };
+            let ip = if w.owner == Owner::DaemonSet || w.owner == Owner::Mirror {
+                n.ip.clone()
+            } else {
+                plan.ip.clone()
+            };
             status.insert("podIP".into(), json!(ip));
             status.insert("podIPs".into(), json!([{"ip": ip}]));
         }
@@ -908,10 +1568,18 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
         let state_of = |c: &Ctr, init: bool| -> Value {
             match plan.variant {
                 Variant::ContainerCreating => json!({"waiting": {"reason": "ContainerCreating"}}),
-                Variant::Succeeded => json!({"terminated": {"containerID": format!("containerd://{}", Rng::for_item(seed, 4, rv).hex(64)), "exitCode": 0, "finishedAt": rfc3339(plan.created + 300), "reason": "Completed", "startedAt": started}}),
-                Variant::Failed | Variant::Evicted if !init => json!({"terminated": {"containerID": format!("containerd://{}", Rng::for_item(seed, 5, rv).hex(64)), "exitCode": 137, "finishedAt": rfc3339(plan.created + 300), "reason": if plan.variant == Variant::Evicted { "ContainerStatusUnknown" } else { "Error" }, "startedAt": started}}),
-                Variant::CrashLoop if !init && c.name == w.containers[0].name => json!({"waiting": {"message": format!("back-off 5m0s restarting failed container={} pod={}", c.name, plan.name), "reason": "CrashLoopBackOff"}}),
-                _ if init && !c.sidecar => json!({"terminated": {"containerID": format!("containerd://{}", Rng::for_item(seed, 6, rv).hex(64)), "exitCode": 0, "finishedAt": started, "reason": "Completed", "startedAt": started}}),
+                Variant::Succeeded => {
+                    json!({"terminated": {"containerID": format!("containerd://{}", Rng::for_item(seed, 4, rv).hex(64)), "exitCode": 0, "finishedAt": rfc3339(plan.created + 300), "reason": "Completed", "startedAt": started}})
+                }
+                Variant::Failed | Variant::Evicted if !init => {
+                    json!({"terminated": {"containerID": format!("containerd://{}", Rng::for_item(seed, 5, rv).hex(64)), "exitCode": 137, "finishedAt": rfc3339(plan.created + 300), "reason": if plan.variant == Variant::Evicted { "ContainerStatusUnknown" } else { "Error" }, "startedAt": started}})
+                }
+                Variant::CrashLoop if !init && c.name == w.containers[0].name => {
+                    json!({"waiting": {"message": format!("back-off 5m0s restarting failed container={} pod={}", c.name, plan.name), "reason": "CrashLoopBackOff"}})
+                }
+                _ if init && !c.sidecar => {
+                    json!({"terminated": {"containerID": format!("containerd://{}", Rng::for_item(seed, 6, rv).hex(64)), "exitCode": 0, "finishedAt": started, "reason": "Completed", "startedAt": started}})
+                }
                 _ => json!({"running": {"startedAt": running_since}}),
             }
         };
@@ -951,14 +1619,30 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
             }
             v
         };
-        let statuses: Vec<Value> = w.containers.iter().enumerate().map(|(i, c)| {
-            let status_requests = match (i, resized) {
-                (0, Some((spec_req, old, _, _))) => if plan.variant == Variant::ResizeInProgress { old } else { let _ = spec_req; old },
-                _ => c.requests,
-            };
-            cstatus(c, false, status_requests)
-        }).collect();
-        let init_statuses: Vec<Value> = w.init.iter().map(|c| cstatus(c, true, c.requests)).collect();
+        let statuses: Vec<Value> = w
+            .containers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let status_requests = match (i, resized) {
+                    (0, Some((spec_req, old, _, _))) => {
+                        if plan.variant == Variant::ResizeInProgress {
+                            old
+                        } else {
+                            let _ = spec_req;
+                            old
+                        }
+                    }
+                    _ => c.requests,
+                };
+                cstatus(c, false, status_requests)
+            })
+            .collect();
+        let init_statuses: Vec<Value> = w
+            .init
+            .iter()
+            .map(|c| cstatus(c, true, c.requests))
+            .collect();
         status.insert("containerStatuses".into(), Value::Array(statuses));
         if !init_statuses.is_empty() {
             status.insert("initContainerStatuses".into(), Value::Array(init_statuses));
@@ -986,7 +1670,8 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
         let hash = plan.template_hash.clone();
         annotations["kubernetes.io/config.hash"] = json!(hash);
         annotations["kubernetes.io/config.mirror"] = json!(hash);
-        annotations["kubernetes.io/config.seen"] = json!(format!("{}.{}Z", &created[..19], "551288000"));
+        annotations["kubernetes.io/config.seen"] =
+            json!(format!("{}.{}Z", &created[..19], "551288000"));
         annotations["kubernetes.io/config.source"] = json!("file");
     }
     let mut metadata = json!({
@@ -1021,13 +1706,19 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
 }
 
 fn last_applied(w: &Workload, spec: &Value) -> String {
-    let mut applied_spec = spec.clone();
-    if let Some(o) = applied_spec.as_object_mut() {
-        for generated in ["nodeName", "priority", "serviceAccount", "preemptionPolicy", "enableServiceLinks", "affinity", "hostname", "subdomain", "overhead"] {
-            o.remove(generated);
-        }
+    // What a user would have applied: the containers' essentials, not the defaulted spec.
+    let essentials = |list: &Value| -> Value {
+        Value::Array(list.as_array().map_or_else(Vec::new, |cs| {
+            cs.iter()
+                .map(|c| json!({"name": c["name"], "image": c["image"], "ports": c.get("ports").cloned().unwrap_or(json!([])), "resources": c["resources"]}))
+                .collect()
+        }))
+    };
+    let mut applied = json!({"containers": essentials(&spec["containers"]), "serviceAccountName": spec["serviceAccountName"]});
+    if spec.get("initContainers").is_some() {
+        applied["initContainers"] = essentials(&spec["initContainers"]);
     }
-    let manifest = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"annotations": {}, "labels": {"app.kubernetes.io/name": w.name, "team": w.team}, "name": w.name, "namespace": w.namespace}, "spec": applied_spec});
+    let manifest = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"annotations": {}, "labels": {"app.kubernetes.io/name": w.name, "team": w.team}, "name": w.name, "namespace": w.namespace}, "spec": applied});
     serde_json::to_string(&manifest).unwrap_or_default()
 }
 
@@ -1038,7 +1729,9 @@ pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Vec<Object>, Str
     let node_plans = plan_nodes(nodes, &mut rng);
     let pod_plans = plan_pods(&node_plans, pods, &mut rng);
     let total = node_plans.len() + pod_plans.len();
-    let threads = thread::available_parallelism().map_or(2, usize::from).clamp(1, 16);
+    let threads = thread::available_parallelism()
+        .map_or(2, usize::from)
+        .clamp(1, 16);
     let chunk = total.div_ceil(threads).max(1);
     let render = |i: usize| -> Result<Object, String> {
         let rv = u64::try_from(i).unwrap_or(0) + 2;
@@ -1054,10 +1747,20 @@ pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Vec<Object>, Str
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let render = &render;
-                scope.spawn(move || (t * chunk..((t + 1) * chunk).min(total)).map(render).collect::<Result<Vec<_>, _>>())
+                scope.spawn(move || {
+                    (t * chunk..((t + 1) * chunk).min(total))
+                        .map(render)
+                        .collect::<Result<Vec<_>, _>>()
+                })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a generator thread panicked".into()))).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a generator thread panicked".into()))
+            })
+            .collect()
     });
     let mut objects = Vec::with_capacity(total);
     for part in parts {
@@ -1078,7 +1781,11 @@ pub fn churn_pod(seed: u64, n: u64, node: Option<(&str, &str)>, now: i64) -> Val
         template_hash: hash,
         node: node.map(|_| 0),
         variant: if node.is_some() {
-            if matches!(w.owner, Owner::Job | Owner::CronJob) { Variant::Running } else { Variant::Running }
+            if matches!(w.owner, Owner::Job | Owner::CronJob) {
+                Variant::Running
+            } else {
+                Variant::Running
+            }
         } else {
             Variant::Unscheduled
         },
@@ -1086,9 +1793,26 @@ pub fn churn_pod(seed: u64, n: u64, node: Option<(&str, &str)>, now: i64) -> Val
         ip: format!("10.{}.{}.{}", 200 + n % 50, (n >> 8) & 255, n & 255),
         ordinal: 0,
     };
-    let (name, ip) = node.map_or_else(|| ("unscheduled".to_string(), "10.0.0.1".to_string()), |(a, b)| (a.to_string(), b.to_string()));
-    let pseudo = [NodePlan { name, ip, pool: &POOLS[0], zone: ZONES[0], state: NodeState::Ready, created: now, control_plane: false }];
-    let mut v = render_pod(&plan, &pseudo, usize::try_from(n).unwrap_or(0), seed ^ 0xC4A2, 0);
+    let (name, ip) = node.map_or_else(
+        || ("unscheduled".to_string(), "10.0.0.1".to_string()),
+        |(a, b)| (a.to_string(), b.to_string()),
+    );
+    let pseudo = [NodePlan {
+        name,
+        ip,
+        pool: &POOLS[0],
+        zone: ZONES[0],
+        state: NodeState::Ready,
+        created: now,
+        control_plane: false,
+    }];
+    let mut v = render_pod(
+        &plan,
+        &pseudo,
+        usize::try_from(n).unwrap_or(0),
+        seed ^ 0xC4A2,
+        0,
+    );
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
     }
@@ -1099,7 +1823,15 @@ pub fn churn_pod(seed: u64, n: u64, node: Option<(&str, &str)>, now: i64) -> Val
 pub fn churn_node(seed: u64, n: u64, now: i64) -> Value {
     let i = 100_000 + usize::try_from(n % 100_000).unwrap_or(0);
     let (name, ip) = node_name(i);
-    let plan = NodePlan { name: name.replace("ip-", "churn-"), ip, pool: &POOLS[0], zone: ZONES[i % 3], state: NodeState::Ready, created: now, control_plane: false };
+    let plan = NodePlan {
+        name: name.replace("ip-", "churn-"),
+        ip,
+        pool: &POOLS[0],
+        zone: ZONES[i % 3],
+        state: NodeState::Ready,
+        created: now,
+        control_plane: false,
+    };
     let mut v = render_node(&plan, i, seed ^ 0xC4A2, 0);
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
@@ -1124,7 +1856,10 @@ mod tests {
     #[test]
     fn pods_are_full_size_and_parse_back() {
         let objs = generate(10, 300, 1).unwrap();
-        let pods: Vec<&Object> = objs.iter().filter(|o| o.kind == crate::object::Kind::Pod).collect();
+        let pods: Vec<&Object> = objs
+            .iter()
+            .filter(|o| o.kind == crate::object::Kind::Pod)
+            .collect();
         assert_eq!(pods.len(), 300);
         let avg = pods.iter().map(|p| p.json.len()).sum::<usize>() / pods.len();
         assert!((5_000..12_000).contains(&avg), "average pod size {avg}");

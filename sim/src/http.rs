@@ -44,12 +44,18 @@ pub struct Request {
 impl Request {
     /// The first value of a header (name in lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The first value of a query parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -77,18 +83,26 @@ impl From<io::Error> for ReadError {
 /// Reads one line ending in LF, without the line ending; `None` at a clean EOF.
 fn read_line(r: &mut impl BufRead, max: usize) -> Result<Option<String>, ReadError> {
     let mut buf = Vec::new();
-    let n = r.take(u64::try_from(max + 2).unwrap_or(u64::MAX)).read_until(b'\n', &mut buf)?;
+    let n = r
+        .take(u64::try_from(max + 2).unwrap_or(u64::MAX))
+        .read_until(b'\n', &mut buf)?;
     if n == 0 {
         return Ok(None);
     }
     if buf.last() != Some(&b'\n') {
-        return Err(if buf.len() > max { ReadError::HeadTooLarge } else { ReadError::Malformed("unexpected end of request") });
+        return Err(if buf.len() > max {
+            ReadError::HeadTooLarge
+        } else {
+            ReadError::Malformed("unexpected end of request")
+        });
     }
     buf.pop();
     if buf.last() == Some(&b'\r') {
         buf.pop();
     }
-    String::from_utf8(buf).map(Some).map_err(|_| ReadError::Malformed("request head is not UTF-8"))
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| ReadError::Malformed("request head is not UTF-8"))
 }
 
 /// Decodes `%XX` escapes (and `+` as space when `plus_is_space`), leaving invalid escapes as-is.
@@ -99,7 +113,9 @@ pub fn percent_decode(input: &str, plus_is_space: bool) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 if let Some(b) = hex {
                     out.push(b);
                     i += 3;
@@ -143,7 +159,9 @@ pub fn read_request(r: &mut impl BufRead) -> Result<Request, ReadError> {
         }
     };
     let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(ReadError::Malformed("bad request line"));
     };
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -196,16 +214,21 @@ pub fn read_request(r: &mut impl BufRead) -> Result<Request, ReadError> {
             req.keep_alive = true;
         }
     }
-    let chunked = req.header("transfer-encoding").is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
+    let chunked = req
+        .header("transfer-encoding")
+        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
     if chunked {
         req.body = read_chunked_body(r)?;
     } else if let Some(len) = req.header("content-length") {
-        let len: usize = len.parse().map_err(|_| ReadError::Malformed("bad content-length"))?;
+        let len: usize = len
+            .parse()
+            .map_err(|_| ReadError::Malformed("bad content-length"))?;
         if len > MAX_BODY_BYTES {
             return Err(ReadError::BodyTooLarge);
         }
         let mut body = vec![0; len];
-        r.read_exact(&mut body).map_err(|_| ReadError::Malformed("body shorter than content-length"))?;
+        r.read_exact(&mut body)
+            .map_err(|_| ReadError::Malformed("body shorter than content-length"))?;
         req.body = body;
     }
     Ok(req)
@@ -214,9 +237,11 @@ pub fn read_request(r: &mut impl BufRead) -> Result<Request, ReadError> {
 fn read_chunked_body(r: &mut impl BufRead) -> Result<Vec<u8>, ReadError> {
     let mut body = Vec::new();
     loop {
-        let line = read_line(r, MAX_LINE_BYTES)?.ok_or(ReadError::Malformed("unexpected end of chunked body"))?;
+        let line = read_line(r, MAX_LINE_BYTES)?
+            .ok_or(ReadError::Malformed("unexpected end of chunked body"))?;
         let size_text = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| ReadError::Malformed("bad chunk size"))?;
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| ReadError::Malformed("bad chunk size"))?;
         if size == 0 {
             // Trailers up to the blank line.
             loop {
@@ -231,7 +256,8 @@ fn read_chunked_body(r: &mut impl BufRead) -> Result<Vec<u8>, ReadError> {
         }
         let start = body.len();
         body.resize(start + size, 0);
-        r.read_exact(&mut body[start..]).map_err(|_| ReadError::Malformed("chunk shorter than its size"))?;
+        r.read_exact(&mut body[start..])
+            .map_err(|_| ReadError::Malformed("chunk shorter than its size"))?;
         let crlf = read_line(r, 2)?;
         if crlf.as_deref() != Some("") {
             return Err(ReadError::Malformed("chunk not followed by CRLF"));
@@ -272,7 +298,11 @@ pub struct Response {
 impl Response {
     /// A JSON response from ready bytes.
     pub fn json(status: u16, body: Vec<u8>) -> Response {
-        Response { status, headers: vec![("Content-Type", "application/json".into())], body: vec![Part::Owned(body)] }
+        Response {
+            status,
+            headers: vec![("Content-Type", "application/json".into())],
+            body: vec![Part::Owned(body)],
+        }
     }
 
     /// A plain-text response.
@@ -320,7 +350,12 @@ pub struct Exchange<'a> {
 }
 
 impl Exchange<'_> {
-    fn head(&mut self, status: u16, headers: &[(&'static str, String)], framing: &str) -> io::Result<()> {
+    fn head(
+        &mut self,
+        status: u16,
+        headers: &[(&'static str, String)],
+        framing: &str,
+    ) -> io::Result<()> {
         self.status = Some(status);
         let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
         for (k, v) in headers {
@@ -340,7 +375,11 @@ impl Exchange<'_> {
     /// Sends a complete response with Content-Length.
     pub fn send(&mut self, response: Response) -> io::Result<()> {
         let len: usize = response.body.iter().map(|p| p.bytes().len()).sum();
-        self.head(response.status, &response.headers, &format!("Content-Length: {len}\r\n"))?;
+        self.head(
+            response.status,
+            &response.headers,
+            &format!("Content-Length: {len}\r\n"),
+        )?;
         for part in &response.body {
             self.writer.write_all(part.bytes())?;
         }
@@ -348,12 +387,19 @@ impl Exchange<'_> {
     }
 
     /// Starts a chunked response; the caller writes chunks and finishes the stream.
-    pub fn stream(&mut self, status: u16, headers: &[(&'static str, String)]) -> io::Result<ChunkedStream<'_>> {
+    pub fn stream(
+        &mut self,
+        status: u16,
+        headers: &[(&'static str, String)],
+    ) -> io::Result<ChunkedStream<'_>> {
         self.head(status, headers, "Transfer-Encoding: chunked\r\n")?;
         self.writer.flush()?;
-        Ok(ChunkedStream { writer: self.writer, probe: self.probe, buffer: Vec::with_capacity(64 * 1024) })
+        Ok(ChunkedStream {
+            writer: self.writer,
+            probe: self.probe,
+            buffer: Vec::with_capacity(64 * 1024),
+        })
     }
-
 }
 
 /// True when the peer has closed its side (checked without blocking).
@@ -434,7 +480,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Server {
     /// Starts accepting on `listener` in a background thread.
-    pub fn start(listener: TcpListener, handler: Arc<dyn Handler>, name: &'static str) -> io::Result<Arc<Server>> {
+    pub fn start(
+        listener: TcpListener,
+        handler: Arc<dyn Handler>,
+        name: &'static str,
+    ) -> io::Result<Arc<Server>> {
         let server = Arc::new(Server {
             addr: listener.local_addr()?,
             handler,
@@ -444,7 +494,9 @@ impl Server {
             name,
         });
         let accepting = server.clone();
-        thread::Builder::new().name(format!("{name}-accept")).spawn(move || accepting.accept_loop(listener))?;
+        thread::Builder::new()
+            .name(format!("{name}-accept"))
+            .spawn(move || accepting.accept_loop(listener))?;
         Ok(server)
     }
 
@@ -499,7 +551,10 @@ impl Server {
                 match TcpListener::bind(self.addr) {
                     Ok(l) => break l,
                     Err(e) => {
-                        eprintln!("kube-sim: {} re-bind {} failed: {e}; retrying", self.name, self.addr);
+                        eprintln!(
+                            "kube-sim: {} re-bind {} failed: {e}; retrying",
+                            self.name, self.addr
+                        );
                         thread::sleep(Duration::from_millis(50));
                     }
                 }
@@ -514,13 +569,18 @@ impl Server {
             lock(&self.connections).insert(id, clone);
         }
         let server = self.clone();
-        let spawned = thread::Builder::new().name(format!("{}-conn", self.name)).spawn(move || {
-            server.serve_connection(&stream);
-            let _ = stream.shutdown(Shutdown::Both);
-            lock(&server.connections).remove(&id);
-        });
+        let spawned = thread::Builder::new()
+            .name(format!("{}-conn", self.name))
+            .spawn(move || {
+                server.serve_connection(&stream);
+                let _ = stream.shutdown(Shutdown::Both);
+                lock(&server.connections).remove(&id);
+            });
         if let Err(e) = spawned {
-            eprintln!("kube-sim: {} cannot start a connection thread: {e}", self.name);
+            eprintln!(
+                "kube-sim: {} cannot start a connection thread: {e}",
+                self.name
+            );
             lock(&self.connections).remove(&id);
         }
     }
@@ -533,7 +593,12 @@ impl Server {
         let mut reader = BufReader::with_capacity(16 * 1024, read_half);
         let mut writer = BufWriter::with_capacity(256 * 1024, write_half);
         loop {
-            let mut exchange = Exchange { writer: &mut writer, probe: stream, keep_alive: false, status: None };
+            let mut exchange = Exchange {
+                writer: &mut writer,
+                probe: stream,
+                keep_alive: false,
+                status: None,
+            };
             match read_request(&mut reader) {
                 Ok(request) => {
                     exchange.keep_alive = request.keep_alive;
@@ -608,7 +673,11 @@ mod tests {
             b"\xff\xfe / HTTP/1.1\r\n\r\n",
         ];
         for raw in cases {
-            assert!(parse(raw).is_err(), "{:?} should fail", String::from_utf8_lossy(raw));
+            assert!(
+                parse(raw).is_err(),
+                "{:?} should fail",
+                String::from_utf8_lossy(raw)
+            );
         }
         assert!(matches!(parse(b""), Err(ReadError::Closed)));
     }
@@ -632,6 +701,13 @@ mod tests {
         assert_eq!(percent_decode("a%2Fb%zz%4", false), "a/b%zz%4");
         assert_eq!(percent_decode("a+b", true), "a b");
         assert_eq!(percent_decode("a+b", false), "a+b");
-        assert_eq!(parse_query("a=1&&b&c=%3D"), vec![("a".into(), "1".into()), ("b".into(), String::new()), ("c".into(), "=".into())]);
+        assert_eq!(
+            parse_query("a=1&&b&c=%3D"),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), String::new()),
+                ("c".into(), "=".into())
+            ]
+        );
     }
 }

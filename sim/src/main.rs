@@ -103,9 +103,13 @@ enum Failure {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let n: f64 = number.parse().map_err(|_| format!("invalid duration {text:?} (use e.g. 500ms, 1s, 2m)"))?;
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?} (use e.g. 500ms, 1s, 2m)"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" | "" => n,
@@ -120,9 +124,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn loopback(flag: &str, text: &str) -> Result<SocketAddr, String> {
-    let addr: SocketAddr = text.parse().map_err(|_| format!("--{flag} {text:?} is not IP:PORT (for example 127.0.0.1:0)"))?;
+    let addr: SocketAddr = text
+        .parse()
+        .map_err(|_| format!("--{flag} {text:?} is not IP:PORT (for example 127.0.0.1:0)"))?;
     if !addr.ip().is_loopback() {
-        return Err(format!("--{flag} {text:?} is not a loopback address; kube-sim only binds 127.0.0.1 (or ::1)"));
+        return Err(format!(
+            "--{flag} {text:?} is not a loopback address; kube-sim only binds 127.0.0.1 (or ::1)"
+        ));
     }
     Ok(addr)
 }
@@ -149,7 +157,8 @@ impl Flags {
 
 fn load_scenario(path: &str, seed: u64) -> Result<Vec<Object>, String> {
     let text = std::fs::read(path).map_err(|e| format!("cannot read scenario {path}: {e}"))?;
-    let value: Value = serde_json::from_slice(&text).map_err(|e| format!("scenario {path} is not JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(&text).map_err(|e| format!("scenario {path} is not JSON: {e}"))?;
     let items = match value.get("items").and_then(Value::as_array) {
         Some(items) => items.clone(),
         None => vec![value],
@@ -161,7 +170,8 @@ fn load_scenario(path: &str, seed: u64) -> Result<Vec<Object>, String> {
         .enumerate()
         .map(|(i, mut item)| {
             fill_identity(&mut item, || rng.uuid(), &now);
-            Object::from_value(item, u64::try_from(i).unwrap_or(0) + 2).map_err(|e| format!("scenario {path} item {i}: {e}"))
+            Object::from_value(item, u64::try_from(i).unwrap_or(0) + 2)
+                .map_err(|e| format!("scenario {path} item {i}: {e}"))
         })
         .collect()
 }
@@ -176,7 +186,9 @@ fn run(config: Config) -> Result<(), Failure> {
     let started = Instant::now();
     let objects = match &config.scenario {
         Some(path) => load_scenario(path, config.seed).map_err(Failure::Runtime)?,
-        None => generate::generate(config.nodes, config.pods, config.seed).map_err(Failure::Runtime)?,
+        None => {
+            generate::generate(config.nodes, config.pods, config.seed).map_err(Failure::Runtime)?
+        }
     };
     let count = objects.len();
     let bytes: usize = objects.iter().map(|o| o.json.len()).sum();
@@ -192,20 +204,44 @@ fn run(config: Config) -> Result<(), Failure> {
     );
     let faults = Arc::new(Faults::default());
     let open_watches = Arc::new(AtomicUsize::new(0));
-    let api = Arc::new(Api { store: store.clone(), faults: faults.clone(), bookmark_interval: config.bookmark_interval, open_watches: open_watches.clone() });
-    let api_listener = TcpListener::bind(config.listen).map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.listen)))?;
-    let control_listener = TcpListener::bind(config.control_listen).map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.control_listen)))?;
-    let api_server = Server::start(api_listener, api, "api").map_err(|e| Failure::Runtime(format!("cannot start the API server: {e}")))?;
-    let churn = Churn::start(store.clone(), config.seed, config.churn).map_err(|e| Failure::Runtime(format!("cannot start churn: {e}")))?;
-    let control = Arc::new(Control { store, faults, api_server: api_server.clone(), open_watches, churn, uids: Mutex::new(Rng::new(config.seed ^ 0xC0_47_20_11)) });
-    let control_server = Server::start(control_listener, control, "control").map_err(|e| Failure::Runtime(format!("cannot start the control server: {e}")))?;
+    let api = Arc::new(Api {
+        store: store.clone(),
+        faults: faults.clone(),
+        bookmark_interval: config.bookmark_interval,
+        open_watches: open_watches.clone(),
+    });
+    let api_listener = TcpListener::bind(config.listen)
+        .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.listen)))?;
+    let control_listener = TcpListener::bind(config.control_listen).map_err(|e| {
+        Failure::Runtime(format!("cannot listen on {}: {e}", config.control_listen))
+    })?;
+    let api_server = Server::start(api_listener, api, "api")
+        .map_err(|e| Failure::Runtime(format!("cannot start the API server: {e}")))?;
+    let churn = Churn::start(store.clone(), config.seed, config.churn)
+        .map_err(|e| Failure::Runtime(format!("cannot start churn: {e}")))?;
+    let control = Arc::new(Control {
+        store,
+        faults,
+        api_server: api_server.clone(),
+        open_watches,
+        churn,
+        uids: Mutex::new(Rng::new(config.seed ^ 0xC0_47_20_11)),
+    });
+    let control_server = Server::start(control_listener, control, "control")
+        .map_err(|e| Failure::Runtime(format!("cannot start the control server: {e}")))?;
     if let Some(path) = &config.kubeconfig_out {
-        std::fs::write(path, kubeconfig(api_server.addr())).map_err(|e| Failure::Runtime(format!("cannot write kubeconfig {path}: {e}")))?;
+        std::fs::write(path, kubeconfig(api_server.addr()))
+            .map_err(|e| Failure::Runtime(format!("cannot write kubeconfig {path}: {e}")))?;
     }
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "kube-sim listening api=http://{} control=http://{}", api_server.addr(), control_server.addr())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::Runtime(format!("cannot write to stdout: {e}")))?;
+    writeln!(
+        stdout,
+        "kube-sim listening api=http://{} control=http://{}",
+        api_server.addr(),
+        control_server.addr()
+    )
+    .and_then(|()| stdout.flush())
+    .map_err(|e| Failure::Runtime(format!("cannot write to stdout: {e}")))?;
     drop(stdout);
     // The servers run on their own threads; the process lives until it is signalled.
     loop {

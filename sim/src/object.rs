@@ -115,13 +115,22 @@ impl Object {
         let Some(metadata) = metadata.as_object_mut() else {
             return Err("metadata is not an object".to_string());
         };
-        if kind == Kind::Pod && metadata.get("namespace").and_then(Value::as_str).unwrap_or("").is_empty() {
+        if kind == Kind::Pod
+            && metadata
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+        {
             metadata.insert("namespace".into(), Value::from("default"));
         }
         if kind == Kind::Node {
             metadata.remove("namespace");
         }
-        metadata.insert("resourceVersion".into(), Value::from(resource_version.to_string()));
+        metadata.insert(
+            "resourceVersion".into(),
+            Value::from(resource_version.to_string()),
+        );
         let name = str_at(&value, &["metadata", "name"]);
         if name.is_empty() {
             return Err(format!("{kind_name} without metadata.name"));
@@ -194,10 +203,20 @@ impl Object {
 /// create.
 pub fn fill_identity(value: &mut Value, uid: impl FnOnce() -> String, now: &str) {
     if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-        if metadata.get("uid").and_then(Value::as_str).unwrap_or("").is_empty() {
+        if metadata
+            .get("uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
             metadata.insert("uid".into(), Value::from(uid()));
         }
-        if metadata.get("creationTimestamp").and_then(Value::as_str).unwrap_or("").is_empty() {
+        if metadata
+            .get("creationTimestamp")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
             metadata.insert("creationTimestamp".into(), Value::from(now));
         }
     }
@@ -219,7 +238,10 @@ fn find_rv_span(json: &[u8], resource_version: u64) -> (usize, usize) {
         .position(|w| w == needle)
         .map_or((0, 0), |pos| {
             let start = pos + "\"resourceVersion\":\"".len();
-            (start, start + needle.len() - "\"resourceVersion\":\"".len() - 1)
+            (
+                start,
+                start + needle.len() - "\"resourceVersion\":\"".len() - 1,
+            )
         })
 }
 
@@ -236,7 +258,10 @@ mod tests {
         let moved = obj.with_resource_version(1234);
         let v: Value = serde_json::from_slice(&moved.json).unwrap();
         assert_eq!(v["metadata"]["resourceVersion"], "1234");
-        assert_eq!(v["metadata"]["annotations"]["a"], "{\"resourceVersion\":\"7\"}");
+        assert_eq!(
+            v["metadata"]["annotations"]["a"],
+            "{\"resourceVersion\":\"7\"}"
+        );
         assert_eq!(&*moved.node_name, "n1");
     }
 

@@ -15,7 +15,11 @@ impl Rng {
 
     /// A generator for item `index` of stream `seed`, independent of every other index.
     pub fn for_item(seed: u64, stream: u64, index: u64) -> Rng {
-        Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ stream.rotate_left(32) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03))
+        Rng::new(
+            seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ stream.rotate_left(32)
+                ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03),
+        )
     }
 
     /// The next 64 random bits.
@@ -49,7 +53,9 @@ impl Rng {
     /// `len` characters from Kubernetes' name-suffix alphabet (no vowels, no confusables).
     pub fn suffix(&mut self, len: usize) -> String {
         const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-        (0..len).map(|_| char::from(ALPHABET[self.index(ALPHABET.len())])).collect()
+        (0..len)
+            .map(|_| char::from(ALPHABET[self.index(ALPHABET.len())]))
+            .collect()
     }
 
     /// A random version-4 UUID.
@@ -88,6 +94,7 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(a.next_u64(), b.next_u64());
             assert!(a.below(10) < 10);
+            b.below(10);
         }
         assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
         assert_eq!(Rng::new(3).uuid().len(), 36);

@@ -121,7 +121,8 @@ fn lex(input: &str) -> Vec<Token> {
             }
             _ => {
                 let start = i;
-                while i < chars.len() && !chars[i].is_whitespace() && !"!=><(),".contains(chars[i]) {
+                while i < chars.len() && !chars[i].is_whitespace() && !"!=><(),".contains(chars[i])
+                {
                     i += 1;
                 }
                 out.push(Token::Ident(chars[start..i].iter().collect()));
@@ -137,7 +138,8 @@ fn is_name_part(s: &str, max: usize) -> bool {
         && b.len() <= max
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
 fn validate_key(key: &str) -> Result<(), String> {
@@ -153,7 +155,8 @@ fn validate_key(key: &str) -> Result<(), String> {
                 !b.is_empty()
                     && b[0].is_ascii_alphanumeric()
                     && b[b.len() - 1].is_ascii_alphanumeric()
-                    && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                    && b.iter()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
             })
     });
     if prefix_ok && is_name_part(name, 63) {
@@ -192,7 +195,10 @@ impl Parser {
     fn ident(&mut self, what: &str) -> Result<String, String> {
         match self.next() {
             Some(Token::Ident(s)) => Ok(s),
-            other => Err(format!("found '{}', expected: {what}", describe(other.as_ref()))),
+            other => Err(format!(
+                "found '{}', expected: {what}",
+                describe(other.as_ref())
+            )),
         }
     }
     fn value(&mut self) -> Result<String, String> {
@@ -206,7 +212,12 @@ impl Parser {
     fn set(&mut self) -> Result<Vec<String>, String> {
         match self.next() {
             Some(Token::Open) => {}
-            other => return Err(format!("found '{}', expected: '('", describe(other.as_ref()))),
+            other => {
+                return Err(format!(
+                    "found '{}', expected: '('",
+                    describe(other.as_ref())
+                ))
+            }
         }
         let mut values = Vec::new();
         loop {
@@ -218,12 +229,22 @@ impl Parser {
                 Some(Token::Close) if values.is_empty() => {
                     return Err("for 'in', 'notin' operators, values set can't be empty".to_string())
                 }
-                other => return Err(format!("found '{}', expected: identifier", describe(other.as_ref()))),
+                other => {
+                    return Err(format!(
+                        "found '{}', expected: identifier",
+                        describe(other.as_ref())
+                    ))
+                }
             }
             match self.next() {
                 Some(Token::Comma) => {}
                 Some(Token::Close) => return Ok(values),
-                other => return Err(format!("found '{}', expected: ',' or ')'", describe(other.as_ref()))),
+                other => {
+                    return Err(format!(
+                        "found '{}', expected: ',' or ')'",
+                        describe(other.as_ref())
+                    ))
+                }
             }
         }
     }
@@ -248,7 +269,10 @@ fn describe(token: Option<&Token>) -> String {
 impl LabelSelector {
     /// Parses the `labelSelector` syntax (`=`, `==`, `!=`, `in`, `notin`, `key`, `!key`, `>`, `<`).
     pub fn parse(input: &str) -> Result<LabelSelector, String> {
-        let mut p = Parser { tokens: lex(input), pos: 0 };
+        let mut p = Parser {
+            tokens: lex(input),
+            pos: 0,
+        };
         let mut requirements = Vec::new();
         if p.peek().is_none() {
             return Ok(LabelSelector::default());
@@ -309,7 +333,12 @@ impl LabelSelector {
             match p.next() {
                 None => break,
                 Some(Token::Comma) if p.peek().is_some() => {}
-                other => return Err(format!("found '{}', expected: ',' or 'end of string'", describe(other.as_ref()))),
+                other => {
+                    return Err(format!(
+                        "found '{}', expected: ',' or 'end of string'",
+                        describe(other.as_ref())
+                    ))
+                }
             }
         }
         Ok(LabelSelector { requirements })
@@ -326,8 +355,12 @@ impl LabelSelector {
                 LabelOp::NotEquals(v) => value != Some(v.as_str()),
                 LabelOp::In(vs) => value.is_some_and(|x| vs.iter().any(|v| v == x)),
                 LabelOp::NotIn(vs) => value.is_none_or(|x| vs.iter().all(|v| v != x)),
-                LabelOp::GreaterThan(n) => value.and_then(|x| x.parse::<i64>().ok()).is_some_and(|x| x > *n),
-                LabelOp::LessThan(n) => value.and_then(|x| x.parse::<i64>().ok()).is_some_and(|x| x < *n),
+                LabelOp::GreaterThan(n) => value
+                    .and_then(|x| x.parse::<i64>().ok())
+                    .is_some_and(|x| x > *n),
+                LabelOp::LessThan(n) => value
+                    .and_then(|x| x.parse::<i64>().ok())
+                    .is_some_and(|x| x < *n),
             }
         })
     }
@@ -365,7 +398,11 @@ fn unescape(value: &str) -> Result<String, String> {
         if c == '\\' {
             match chars.next() {
                 Some(e @ ('\\' | ',' | '=' | '!')) => out.push(e),
-                _ => return Err(format!("invalid field selector: invalid escape sequence in {value:?}")),
+                _ => {
+                    return Err(format!(
+                        "invalid field selector: invalid escape sequence in {value:?}"
+                    ))
+                }
             }
         } else {
             out.push(c);
@@ -406,7 +443,9 @@ impl FieldSelector {
                 }
             }
             let Some((at, len, negate)) = found else {
-                return Err(format!("invalid selector: '{input}'; can't understand '{term}'"));
+                return Err(format!(
+                    "invalid selector: '{input}'; can't understand '{term}'"
+                ));
             };
             let key = term[..at].trim();
             let value = unescape(&term[at + len..])?;
@@ -457,7 +496,11 @@ mod tests {
 
     #[test]
     fn label_selector_operators_match_like_kubernetes() {
-        let p = pod(json!({"app":"web","tier":"front","rank":"5"}), "n1", "Running");
+        let p = pod(
+            json!({"app":"web","tier":"front","rank":"5"}),
+            "n1",
+            "Running",
+        );
         let cases = [
             ("", true),
             ("app=web", true),
@@ -484,7 +527,17 @@ mod tests {
 
     #[test]
     fn malformed_label_selectors_are_errors() {
-        for sel in ["app in ()", "app in (a", "=x", "app=web,", "app notin x", "a b", "app=web!", "bad key!=x=y", "-x=1"] {
+        for sel in [
+            "app in ()",
+            "app in (a",
+            "=x",
+            "app=web,",
+            "app notin x",
+            "a b",
+            "app=web!",
+            "bad key!=x=y",
+            "-x=1",
+        ] {
             assert!(LabelSelector::parse(sel).is_err(), "{sel} should not parse");
         }
     }
@@ -493,13 +546,30 @@ mod tests {
     fn field_selector_supports_the_scheduler_informer_query() {
         let running = pod(json!({}), "n1", "Running");
         let done = pod(json!({}), "n1", "Succeeded");
-        let s = FieldSelector::parse("status.phase!=Succeeded,status.phase!=Failed", Kind::Pod).unwrap();
+        let s = FieldSelector::parse("status.phase!=Succeeded,status.phase!=Failed", Kind::Pod)
+            .unwrap();
         assert!(s.matches(&running));
         assert!(!s.matches(&done));
-        assert!(FieldSelector::parse("spec.nodeName=n1", Kind::Pod).unwrap().matches(&running));
-        assert!(FieldSelector::parse("spec.nodeName==n2", Kind::Pod).unwrap().matches(&running) == false);
-        assert!(FieldSelector::parse("spec.nodeName=", Kind::Pod).unwrap().matches(&running) == false);
-        assert!(FieldSelector::parse("metadata.namespace=shop,metadata.name=web-1", Kind::Pod).unwrap().matches(&running));
+        assert!(FieldSelector::parse("spec.nodeName=n1", Kind::Pod)
+            .unwrap()
+            .matches(&running));
+        assert!(
+            FieldSelector::parse("spec.nodeName==n2", Kind::Pod)
+                .unwrap()
+                .matches(&running)
+                == false
+        );
+        assert!(
+            FieldSelector::parse("spec.nodeName=", Kind::Pod)
+                .unwrap()
+                .matches(&running)
+                == false
+        );
+        assert!(
+            FieldSelector::parse("metadata.namespace=shop,metadata.name=web-1", Kind::Pod)
+                .unwrap()
+                .matches(&running)
+        );
     }
 
     #[test]

@@ -164,9 +164,15 @@ impl State {
 
     fn check_version(&self, rv: u64) -> Result<(), VersionError> {
         if rv < self.floor {
-            Err(VersionError::Expired { requested: rv, oldest: self.floor + 1 })
+            Err(VersionError::Expired {
+                requested: rv,
+                oldest: self.floor + 1,
+            })
         } else if rv > self.rv {
-            Err(VersionError::TooLarge { requested: rv, current: self.rv })
+            Err(VersionError::TooLarge {
+                requested: rv,
+                current: self.rv,
+            })
         } else {
             Ok(())
         }
@@ -215,7 +221,9 @@ impl Store {
     // A poisoned lock only means another thread panicked mid-request; the maps are still
     // consistent because every mutation is a single insert/remove.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Replaces the whole content with pre-built objects, without events (initial load); the
@@ -250,25 +258,50 @@ impl Store {
         let rv = st.rv + 1;
         let object = Arc::new(Object::from_value(value, rv)?);
         let prev = st.map(object.kind).get(&object.key).cloned();
-        let event_type = if prev.is_some() { EventType::Modified } else { EventType::Added };
-        st.push_event(Event { rv, event_type, object, prev });
+        let event_type = if prev.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        st.push_event(Event {
+            rv,
+            event_type,
+            object,
+            prev,
+        });
         drop(st);
         self.changed.notify_all();
         Ok(rv)
     }
 
     /// Changes a stored object through its JSON; returns the new resourceVersion.
-    pub fn mutate(&self, kind: Kind, key: &str, change: impl FnOnce(&mut Value)) -> Result<u64, MutateError> {
+    pub fn mutate(
+        &self,
+        kind: Kind,
+        key: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Result<u64, MutateError> {
         let mut st = self.lock();
-        let prev = st.map(kind).get(key).cloned().ok_or(MutateError::NotFound)?;
+        let prev = st
+            .map(kind)
+            .get(key)
+            .cloned()
+            .ok_or(MutateError::NotFound)?;
         let mut value = prev.to_value().map_err(MutateError::Invalid)?;
         change(&mut value);
         let rv = st.rv + 1;
         let object = Arc::new(Object::from_value(value, rv).map_err(MutateError::Invalid)?);
         if object.key != prev.key {
-            return Err(MutateError::Invalid("a mutation may not rename an object".into()));
+            return Err(MutateError::Invalid(
+                "a mutation may not rename an object".into(),
+            ));
         }
-        st.push_event(Event { rv, event_type: EventType::Modified, object, prev: Some(prev) });
+        st.push_event(Event {
+            rv,
+            event_type: EventType::Modified,
+            object,
+            prev: Some(prev),
+        });
         drop(st);
         self.changed.notify_all();
         Ok(rv)
@@ -280,7 +313,12 @@ impl Store {
         let prev = st.map(kind).get(key).cloned()?;
         let rv = st.rv + 1;
         let object = Arc::new(prev.with_resource_version(rv));
-        st.push_event(Event { rv, event_type: EventType::Deleted, object, prev: Some(prev) });
+        st.push_event(Event {
+            rv,
+            event_type: EventType::Deleted,
+            object,
+            prev: Some(prev),
+        });
         drop(st);
         self.changed.notify_all();
         Some(rv)
@@ -309,7 +347,11 @@ impl Store {
     /// Counts for `/state`.
     pub fn counts(&self) -> Counts {
         let st = self.lock();
-        Counts { nodes: st.nodes.len(), pods: st.pods.len(), rv: st.rv }
+        Counts {
+            nodes: st.nodes.len(),
+            pods: st.pods.len(),
+            rv: st.rv,
+        }
     }
 
     /// The current resourceVersion.
@@ -356,15 +398,22 @@ impl Store {
             }
         }
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut current = st.map(kind).range::<str, _>((lower, Bound::Unbounded)).peekable();
-        let mut changed = overlay.range::<str, _>((lower, Bound::Unbounded)).peekable();
+        let mut current = st
+            .map(kind)
+            .range::<str, _>((lower, Bound::Unbounded))
+            .peekable();
+        let mut changed = overlay
+            .range::<str, _>((lower, Bound::Unbounded))
+            .peekable();
         let mut items = Vec::new();
         let mut next_key = None;
         loop {
             // Merge the two ordered streams; the overlay wins on equal keys.
             let candidate = match (current.peek(), changed.peek()) {
                 (None, None) => break,
-                (Some((ck, _)), Some((ok, _))) if ck.as_ref() < **ok => current.next().map(|(_, o)| Some(o)),
+                (Some((ck, _)), Some((ok, _))) if ck.as_ref() < **ok => {
+                    current.next().map(|(_, o)| Some(o))
+                }
                 (Some(_), None) => current.next().map(|(_, o)| Some(o)),
                 (Some((ck, _)), Some((ok, _))) => {
                     if ck.as_ref() == **ok {
@@ -384,17 +433,28 @@ impl Store {
             }
             items.push(obj.clone());
         }
-        Ok(Page { rv, items, next_key })
+        Ok(Page {
+            rv,
+            items,
+            next_key,
+        })
     }
 
     /// Events after `rv` (all kinds), and the store's current version and watch epoch.
     pub fn events_after(&self, rv: u64) -> Result<(Vec<Event>, u64, u64), VersionError> {
         let st = self.lock();
         if rv < st.floor {
-            return Err(VersionError::Expired { requested: rv, oldest: st.floor + 1 });
+            return Err(VersionError::Expired {
+                requested: rv,
+                oldest: st.floor + 1,
+            });
         }
         let start = st.history_after(rv);
-        Ok((st.history.range(start..).cloned().collect(), st.rv, st.watch_epoch))
+        Ok((
+            st.history.range(start..).cloned().collect(),
+            st.rv,
+            st.watch_epoch,
+        ))
     }
 
     /// Blocks until something changes after `rv`, the watch epoch moves past `epoch`, or
@@ -474,9 +534,13 @@ mod tests {
         let p1 = store.list(Kind::Pod, None, None, 2, &all).unwrap();
         assert_eq!(names(&p1), ["a", "b"]);
         store.delete(Kind::Pod, "ns/c").unwrap();
-        let p2 = store.list(Kind::Pod, Some(p1.rv), p1.next_key.as_deref(), 2, &all).unwrap();
+        let p2 = store
+            .list(Kind::Pod, Some(p1.rv), p1.next_key.as_deref(), 2, &all)
+            .unwrap();
         assert_eq!(names(&p2), ["c", "d"]);
-        let p3 = store.list(Kind::Pod, Some(p1.rv), p2.next_key.as_deref(), 2, &all).unwrap();
+        let p3 = store
+            .list(Kind::Pod, Some(p1.rv), p2.next_key.as_deref(), 2, &all)
+            .unwrap();
         assert_eq!(names(&p3), ["e"]);
         assert!(p3.next_key.is_none());
     }
@@ -489,14 +553,26 @@ mod tests {
             store.upsert(pod(n, "Running")).unwrap();
         }
         let all = Filter::default();
-        assert!(matches!(store.list(Kind::Pod, Some(first), None, 0, &all), Err(VersionError::Expired { .. })));
-        assert!(matches!(store.events_after(first), Err(VersionError::Expired { .. })));
+        assert!(matches!(
+            store.list(Kind::Pod, Some(first), None, 0, &all),
+            Err(VersionError::Expired { .. })
+        ));
+        assert!(matches!(
+            store.events_after(first),
+            Err(VersionError::Expired { .. })
+        ));
         let now = store.current_rv();
         assert_eq!(store.events_after(now - 2).unwrap().0.len(), 2);
         store.compact();
-        assert!(matches!(store.events_after(now - 1), Err(VersionError::Expired { .. })));
+        assert!(matches!(
+            store.events_after(now - 1),
+            Err(VersionError::Expired { .. })
+        ));
         assert!(store.events_after(now).unwrap().0.is_empty());
-        assert!(matches!(store.list(Kind::Pod, Some(now + 5), None, 0, &all), Err(VersionError::TooLarge { .. })));
+        assert!(matches!(
+            store.list(Kind::Pod, Some(now + 5), None, 0, &all),
+            Err(VersionError::TooLarge { .. })
+        ));
     }
 
     #[test]

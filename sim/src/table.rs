@@ -73,11 +73,16 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
 }
 
 fn or_none(text: &str) -> String {
-    if text.is_empty() { "<none>".into() } else { text.to_string() }
+    if text.is_empty() {
+        "<none>".into()
+    } else {
+        text.to_string()
+    }
 }
 
 fn age(v: &Value, now: i64) -> String {
-    parse_rfc3339(s(v, &["metadata", "creationTimestamp"])).map_or_else(|| "<unknown>".into(), |t| human_duration(now - t))
+    parse_rfc3339(s(v, &["metadata", "creationTimestamp"]))
+        .map_or_else(|| "<unknown>".into(), |t| human_duration(now - t))
 }
 
 fn arr<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
@@ -92,7 +97,9 @@ fn arr<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
 }
 
 fn node_cells(v: &Value, now: i64) -> Value {
-    let ready = arr(v, &["status", "conditions"]).iter().find(|c| s(c, &["type"]) == "Ready");
+    let ready = arr(v, &["status", "conditions"])
+        .iter()
+        .find(|c| s(c, &["type"]) == "Ready");
     let mut status = match ready.map(|c| s(c, &["status"])) {
         Some("True") => "Ready".to_string(),
         Some(_) => "NotReady".to_string(),
@@ -118,12 +125,19 @@ fn node_cells(v: &Value, now: i64) -> Value {
     roles.sort();
     roles.dedup();
     let address = |t: &str| {
-        arr(v, &["status", "addresses"]).iter().find(|a| s(a, &["type"]) == t).map_or_else(|| "<none>".to_string(), |a| s(a, &["address"]).to_string())
+        arr(v, &["status", "addresses"])
+            .iter()
+            .find(|a| s(a, &["type"]) == t)
+            .map_or_else(|| "<none>".to_string(), |a| s(a, &["address"]).to_string())
     };
     json!([
         s(v, &["metadata", "name"]),
         status,
-        if roles.is_empty() { "<none>".to_string() } else { roles.join(",") },
+        if roles.is_empty() {
+            "<none>".to_string()
+        } else {
+            roles.join(",")
+        },
         age(v, now),
         s(v, &["status", "nodeInfo", "kubeletVersion"]),
         address("InternalIP"),
@@ -142,17 +156,32 @@ fn count(v: &Value, key: &str) -> i64 {
 /// generates (no readiness-gate or last-restart suffixes).
 fn pod_cells(v: &Value, now: i64) -> Value {
     let phase = s(v, &["status", "phase"]);
-    let mut reason = if s(v, &["status", "reason"]).is_empty() { phase.to_string() } else { s(v, &["status", "reason"]).to_string() };
+    let mut reason = if s(v, &["status", "reason"]).is_empty() {
+        phase.to_string()
+    } else {
+        s(v, &["status", "reason"]).to_string()
+    };
     let init_specs = arr(v, &["spec", "initContainers"]);
-    let sidecar = |name: &str| init_specs.iter().any(|c| s(c, &["name"]) == name && s(c, &["restartPolicy"]) == "Always");
-    let mut total = arr(v, &["spec", "containers"]).len() + init_specs.iter().filter(|c| s(c, &["restartPolicy"]) == "Always").count();
+    let sidecar = |name: &str| {
+        init_specs
+            .iter()
+            .any(|c| s(c, &["name"]) == name && s(c, &["restartPolicy"]) == "Always")
+    };
+    let mut total = arr(v, &["spec", "containers"]).len()
+        + init_specs
+            .iter()
+            .filter(|c| s(c, &["restartPolicy"]) == "Always")
+            .count();
     if total == 0 {
         total = 1;
     }
     let mut ready = 0;
     let mut restarts = 0;
     let mut initializing = false;
-    for (i, st) in arr(v, &["status", "initContainerStatuses"]).iter().enumerate() {
+    for (i, st) in arr(v, &["status", "initContainerStatuses"])
+        .iter()
+        .enumerate()
+    {
         restarts += count(st, "restartCount");
         let name = s(st, &["name"]);
         if sidecar(name) {
@@ -165,8 +194,18 @@ fn pod_cells(v: &Value, now: i64) -> Value {
             if count(t, "exitCode") == 0 {
                 continue;
             }
-            reason = format!("Init:{}", if s(t, &["reason"]).is_empty() { format!("ExitCode:{}", count(t, "exitCode")) } else { s(t, &["reason"]).to_string() });
-        } else if let Some(w) = st.pointer("/state/waiting").filter(|w| !s(w, &["reason"]).is_empty() && s(w, &["reason"]) != "PodInitializing") {
+            reason = format!(
+                "Init:{}",
+                if s(t, &["reason"]).is_empty() {
+                    format!("ExitCode:{}", count(t, "exitCode"))
+                } else {
+                    s(t, &["reason"]).to_string()
+                }
+            );
+        } else if let Some(w) = st
+            .pointer("/state/waiting")
+            .filter(|w| !s(w, &["reason"]).is_empty() && s(w, &["reason"]) != "PodInitializing")
+        {
             reason = format!("Init:{}", s(w, &["reason"]));
         } else {
             reason = format!("Init:{i}/{}", init_specs.len());
@@ -178,11 +217,20 @@ fn pod_cells(v: &Value, now: i64) -> Value {
         let mut has_running = false;
         for st in arr(v, &["status", "containerStatuses"]).iter().rev() {
             restarts += count(st, "restartCount");
-            if let Some(w) = st.pointer("/state/waiting").filter(|w| !s(w, &["reason"]).is_empty()) {
+            if let Some(w) = st
+                .pointer("/state/waiting")
+                .filter(|w| !s(w, &["reason"]).is_empty())
+            {
                 reason = s(w, &["reason"]).to_string();
             } else if let Some(t) = st.pointer("/state/terminated") {
-                reason = if s(t, &["reason"]).is_empty() { format!("ExitCode:{}", count(t, "exitCode")) } else { s(t, &["reason"]).to_string() };
-            } else if st.pointer("/state/running").is_some() && st.get("ready").and_then(Value::as_bool) == Some(true) {
+                reason = if s(t, &["reason"]).is_empty() {
+                    format!("ExitCode:{}", count(t, "exitCode"))
+                } else {
+                    s(t, &["reason"]).to_string()
+                };
+            } else if st.pointer("/state/running").is_some()
+                && st.get("ready").and_then(Value::as_bool) == Some(true)
+            {
                 has_running = true;
                 ready += 1;
             }
@@ -192,7 +240,11 @@ fn pod_cells(v: &Value, now: i64) -> Value {
         }
     }
     if v.pointer("/metadata/deletionTimestamp").is_some() {
-        reason = if s(v, &["status", "reason"]) == "NodeLost" { "Unknown".into() } else { "Terminating".into() };
+        reason = if s(v, &["status", "reason"]) == "NodeLost" {
+            "Unknown".into()
+        } else {
+            "Terminating".into()
+        };
     }
     json!([
         s(v, &["metadata", "name"]),
@@ -226,7 +278,15 @@ fn row(obj: &Object, options: TableOptions, now: i64) -> Value {
 
 /// A Table of `objects`; `with_columns` is false for watch events after the first, as the real
 /// server leaves them out to save bandwidth and kubectl reuses the last ones.
-pub fn render(kind: Kind, objects: &[&Object], rv: Option<u64>, next: Option<&str>, options: TableOptions, with_columns: bool, now: i64) -> Vec<u8> {
+pub fn render(
+    kind: Kind,
+    objects: &[&Object],
+    rv: Option<u64>,
+    next: Option<&str>,
+    options: TableOptions,
+    with_columns: bool,
+    now: i64,
+) -> Vec<u8> {
     let mut metadata = serde_json::Map::new();
     if let Some(rv) = rv {
         metadata.insert("resourceVersion".into(), Value::from(rv.to_string()));
@@ -255,9 +315,34 @@ mod tests {
             "status":{"phase":"Running","podIP":"10.0.0.5",
               "initContainerStatuses":[{"name":"sc","ready":true,"restartCount":1,"state":{"running":{}}},{"name":"init","ready":false,"restartCount":0,"state":{"terminated":{"exitCode":0,"reason":"Completed"}}}],
               "containerStatuses":[{"name":"a","ready":true,"restartCount":2,"state":{"running":{}}},{"name":"b","ready":false,"restartCount":0,"state":{"waiting":{"reason":"CrashLoopBackOff"}}}]}}), 5).unwrap();
-        let opts = TableOptions { api_version: "meta.k8s.io/v1", include: IncludeObject::Metadata };
-        let t: Value = serde_json::from_slice(&render(Kind::Pod, &[&pod], Some(5), None, opts, true, 1_735_689_600 + 3 * 86400)).unwrap();
-        assert_eq!(t["rows"][0]["cells"], json!(["web", "2/3", "CrashLoopBackOff", "3", "3d", "10.0.0.5", "n1", "<none>", "<none>"]));
+        let opts = TableOptions {
+            api_version: "meta.k8s.io/v1",
+            include: IncludeObject::Metadata,
+        };
+        let t: Value = serde_json::from_slice(&render(
+            Kind::Pod,
+            &[&pod],
+            Some(5),
+            None,
+            opts,
+            true,
+            1_735_689_600 + 3 * 86400,
+        ))
+        .unwrap();
+        assert_eq!(
+            t["rows"][0]["cells"],
+            json!([
+                "web",
+                "2/3",
+                "CrashLoopBackOff",
+                "3",
+                "3d",
+                "10.0.0.5",
+                "n1",
+                "<none>",
+                "<none>"
+            ])
+        );
         assert_eq!(t["rows"][0]["object"]["metadata"]["namespace"], "a");
         assert_eq!(t["columnDefinitions"][0]["name"], "Name");
     }
@@ -266,8 +351,13 @@ mod tests {
     fn node_rows_show_cordon_and_roles() {
         let node = Object::from_value(json!({"kind":"Node","metadata":{"name":"cp-1","labels":{"node-role.kubernetes.io/control-plane":""}},
             "spec":{"unschedulable":true},"status":{"conditions":[{"type":"Ready","status":"True"}],"nodeInfo":{"kubeletVersion":"v1.34.2"}}}), 3).unwrap();
-        let opts = TableOptions { api_version: "meta.k8s.io/v1", include: IncludeObject::None };
-        let t: Value = serde_json::from_slice(&render(Kind::Node, &[&node], None, None, opts, false, 0)).unwrap();
+        let opts = TableOptions {
+            api_version: "meta.k8s.io/v1",
+            include: IncludeObject::None,
+        };
+        let t: Value =
+            serde_json::from_slice(&render(Kind::Node, &[&node], None, None, opts, false, 0))
+                .unwrap();
         assert_eq!(t["rows"][0]["cells"][1], "Ready,SchedulingDisabled");
         assert_eq!(t["rows"][0]["cells"][2], "control-plane");
         assert!(t["columnDefinitions"].is_null());

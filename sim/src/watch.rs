@@ -75,7 +75,15 @@ impl EventWriter<'_, '_> {
         match self.format {
             Format::Json => self.stream.write(&obj.json)?,
             Format::Table(opts) => {
-                let t = table::render(self.kind, &[obj], Some(obj.resource_version), None, opts, !self.columns_sent, self.now);
+                let t = table::render(
+                    self.kind,
+                    &[obj],
+                    Some(obj.resource_version),
+                    None,
+                    opts,
+                    !self.columns_sent,
+                    self.now,
+                );
                 self.columns_sent = true;
                 self.stream.write(&t)?;
             }
@@ -84,7 +92,11 @@ impl EventWriter<'_, '_> {
     }
 
     fn bookmark(&mut self, rv: u64, initial_end: bool) -> io::Result<()> {
-        let annotations = if initial_end { ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" } else { "" };
+        let annotations = if initial_end {
+            ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}"
+        } else {
+            ""
+        };
         let line = format!(
             "{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"{}\",\"apiVersion\":\"v1\",\"metadata\":{{\"resourceVersion\":\"{rv}\",\"creationTimestamp\":null{annotations}}}}}}}\n",
             self.kind.kind_name()
@@ -100,7 +112,12 @@ impl EventWriter<'_, '_> {
 }
 
 /// Serves one watch request on the exchange until the stream ends.
-pub fn serve(api: &Api, req: WatchRequest, log: &mut LogEntry<'_>, ex: &mut Exchange<'_>) -> io::Result<()> {
+pub fn serve(
+    api: &Api,
+    req: WatchRequest,
+    log: &mut LogEntry<'_>,
+    ex: &mut Exchange<'_>,
+) -> io::Result<()> {
     let epoch = api.store.watch_epoch();
     let mut initial = Vec::new();
     let cursor_start = match req.start {
@@ -127,7 +144,13 @@ pub fn serve(api: &Api, req: WatchRequest, log: &mut LogEntry<'_>, ex: &mut Exch
     log.done(200);
     api.open_watches.fetch_add(1, Ordering::Relaxed);
     let _open = OpenWatch(api);
-    let mut out = EventWriter { stream: &mut stream, kind: req.kind, format: req.format, columns_sent: false, now: now_unix() };
+    let mut out = EventWriter {
+        stream: &mut stream,
+        kind: req.kind,
+        format: req.format,
+        columns_sent: false,
+        now: now_unix(),
+    };
     for obj in &initial {
         out.object("ADDED", obj)?;
     }
@@ -160,11 +183,16 @@ pub fn serve(api: &Api, req: WatchRequest, log: &mut LogEntry<'_>, ex: &mut Exch
             let was_matching = ev.prev.as_ref().is_some_and(|p| req.filter.matches(p));
             match (ev.event_type, was_matching, now_matches) {
                 (EventType::Deleted, true, _) => out.object("DELETED", &ev.object)?,
-                (EventType::Added | EventType::Modified, false, true) => out.object("ADDED", &ev.object)?,
+                (EventType::Added | EventType::Modified, false, true) => {
+                    out.object("ADDED", &ev.object)?
+                }
                 (EventType::Modified, true, true) => out.object("MODIFIED", &ev.object)?,
                 (EventType::Modified, true, false) => {
                     // Stopped matching: the previous content, at the event's version.
-                    let prev = ev.prev.as_ref().map_or_else(|| Arc::clone(&ev.object), Arc::clone);
+                    let prev = ev
+                        .prev
+                        .as_ref()
+                        .map_or_else(|| Arc::clone(&ev.object), Arc::clone);
                     out.object("DELETED", &prev.with_resource_version(ev.rv))?;
                 }
                 _ => {}
@@ -180,9 +208,16 @@ pub fn serve(api: &Api, req: WatchRequest, log: &mut LogEntry<'_>, ex: &mut Exch
         if now >= deadline || out.stream.peer_closed() {
             break;
         }
-        let until_bookmark = if req.bookmarks { api.bookmark_interval.saturating_sub(last_bookmark.elapsed()) } else { Duration::from_secs(1) };
+        let until_bookmark = if req.bookmarks {
+            api.bookmark_interval
+                .saturating_sub(last_bookmark.elapsed())
+        } else {
+            Duration::from_secs(1)
+        };
         // Wake at least every second to notice a vanished peer.
-        let wait = until_bookmark.min(deadline - now).min(Duration::from_secs(1));
+        let wait = until_bookmark
+            .min(deadline - now)
+            .min(Duration::from_secs(1));
         api.store.wait_change(cursor, epoch, wait);
     }
     stream.finish()
