@@ -29,7 +29,7 @@ fn typed<T: DeserializeOwned + Serialize>(path: &str) -> T {
         serde_json::from_value(original.clone()).unwrap_or_else(|e| panic!("{path}: {e}"));
     let back = serde_json::to_value(&parsed).unwrap();
     let mut lost = Vec::new();
-    missing_fields(&original, &back, String::new(), &mut lost);
+    missing_fields(&original, &back, "", &mut lost);
     assert!(
         lost.is_empty(),
         "{path}: unknown or misspelled fields {lost:?}"
@@ -37,20 +37,20 @@ fn typed<T: DeserializeOwned + Serialize>(path: &str) -> T {
     parsed
 }
 
-fn missing_fields(original: &Value, back: &Value, at: String, lost: &mut Vec<String>) {
+fn missing_fields(original: &Value, back: &Value, at: &str, lost: &mut Vec<String>) {
     match (original, back) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
                 let path = format!("{at}.{k}");
                 match b.get(k) {
-                    Some(w) => missing_fields(v, w, path, lost),
+                    Some(w) => missing_fields(v, w, &path, lost),
                     None => lost.push(path),
                 }
             }
         }
         (Value::Array(a), Value::Array(b)) => {
             for (i, (v, w)) in a.iter().zip(b).enumerate() {
-                missing_fields(v, w, format!("{at}[{i}]"), lost);
+                missing_fields(v, w, &format!("{at}[{i}]"), lost);
             }
         }
         _ => {}
@@ -79,7 +79,7 @@ fn every_manifest_is_a_typed_object_without_unknown_fields() {
         std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.ends_with(".yaml"))
+            .filter(|n| Path::new(n).extension().is_some_and(|e| e == "yaml"))
             .collect();
     files.sort();
     let mut listed = kustomization_resources();
@@ -95,14 +95,14 @@ fn rbac_grants_only_list_and_watch_on_nodes_and_pods() {
     let role: ClusterRole = typed("manifests/clusterrole.yaml");
     let rules = role.rules.unwrap();
     assert_eq!(rules.len(), 1);
-    let rule = &rules[0];
-    assert_eq!(rule.api_groups.as_deref(), Some(&[String::new()][..]));
+    let only = &rules[0];
+    assert_eq!(only.api_groups.as_deref(), Some(&[String::new()][..]));
     assert_eq!(
-        rule.resources.as_deref(),
+        only.resources.as_deref(),
         Some(&["nodes".to_owned(), "pods".to_owned()][..])
     );
-    assert_eq!(rule.verbs, ["list", "watch"]);
-    assert!(rule.resource_names.is_none() && rule.non_resource_urls.is_none());
+    assert_eq!(only.verbs, ["list", "watch"]);
+    assert!(only.resource_names.is_none() && only.non_resource_urls.is_none());
     let binding: ClusterRoleBinding = typed("manifests/clusterrolebinding.yaml");
     let sa: ServiceAccount = typed("manifests/serviceaccount.yaml");
     assert_eq!(binding.role_ref.name, role.metadata.name.unwrap());
