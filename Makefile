@@ -21,7 +21,7 @@ demo: ## run the bundled cluster simulator and the exporter; metrics at http://l
 run: ## run the exporter against your own kubeconfig (KUBECONFIG or ~/.kube/config)
 	$(CARGO) run --profile fast --bin $(BIN) -- $(ARGS)
 
-test: build check-alerts ## every test: unit, simulator protocol, exporter integration, alert rules
+test: build check-alerts check-metrics ## every test: unit, simulator protocol, exporter integration, alert rules
 	$(CARGO) test --workspace --no-fail-fast
 
 lint: ## rustfmt, clippy with -D warnings, rustdoc warnings
@@ -43,4 +43,14 @@ check-alerts: ## promtool check + unit tests of the alert rules (needs promtool)
 	elif [ -n "$$CI" ]; then echo "error: promtool is required in CI" >&2; exit 1; \
 	else echo "SKIPPED: promtool not installed (apt-get install prometheus); CI runs this step" >&2; fi
 
-.PHONY: alerts check-alerts
+golden: ## regenerate tests/fixtures/golden.prom from the encoder (review the diff!)
+	UPDATE_GOLDEN=1 $(CARGO) test --test golden
+
+check-metrics: ## promtool check metrics on the golden exposition
+	@if command -v promtool >/dev/null; then \
+	  out=$$(promtool check metrics < tests/fixtures/golden.prom 2>&1); \
+	  if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "promtool check metrics: golden exposition clean"; \
+	elif [ -n "$$CI" ]; then echo "error: promtool is required in CI" >&2; exit 1; \
+	else echo "SKIPPED: promtool not installed (apt-get install prometheus); CI runs this step" >&2; fi
+
+.PHONY: alerts check-alerts golden check-metrics

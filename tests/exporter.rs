@@ -15,58 +15,10 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{exporter_bin, http, wait_until, Exporter, Metrics, Sim, TempDir};
+use common::{
+    exporter_bin, http, node, pod, small_cluster, wait_until, Exporter, Metrics, Sim, TempDir,
+};
 use serde_json::{json, Value};
-
-fn node(name: &str, zone: &str, cpu: &str, memory: &str, gpus: Option<&str>) -> Value {
-    let mut allocatable = json!({"cpu": cpu, "memory": memory, "pods": "110"});
-    if let Some(g) = gpus {
-        allocatable["nvidia.com/gpu"] = json!(g);
-    }
-    json!({
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone, "kubernetes.io/hostname": name}},
-        "status": {"allocatable": allocatable, "capacity": allocatable},
-    })
-}
-
-fn pod(
-    ns: &str,
-    name: &str,
-    node: Option<&str>,
-    cpu: &str,
-    memory: &str,
-    owner: Option<&str>,
-) -> Value {
-    let mut p = json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"containers": [{"name": "app", "image": "nginx", "resources": {"requests": {"cpu": cpu, "memory": memory}}}]},
-        "status": {"phase": "Running"},
-    });
-    if let Some(n) = node {
-        p["spec"]["nodeName"] = json!(n);
-    }
-    if let Some(kind) = owner {
-        p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": kind, "name": "owner", "uid": "u1", "controller": true}]);
-    }
-    p
-}
-
-/// Three nodes and a few pods whose sums are easy to compute by hand.
-fn small_cluster() -> Value {
-    json!({"apiVersion": "v1", "kind": "List", "items": [
-        node("node-a", "zone-1", "4", "8Gi", None),
-        node("node-b", "zone-1", "2", "4Gi", None),
-        node("node-c", "zone-2", "8", "32Gi", Some("2")),
-        pod("web", "web-1", Some("node-a"), "500m", "1Gi", Some("ReplicaSet")),
-        pod("web", "web-2", Some("node-a"), "250m", "512Mi", Some("ReplicaSet")),
-        pod("kube-system", "agent-a", Some("node-a"), "100m", "128Mi", Some("DaemonSet")),
-        pod("kube-system", "agent-c", Some("node-c"), "100m", "128Mi", Some("DaemonSet")),
-        pod("batch", "job-1", Some("node-c"), "1", "2Gi", Some("Job")),
-        pod("web", "pending-1", None, "300m", "1Gi", Some("ReplicaSet")),
-    ]})
-}
 
 fn start_small(args: &[&str]) -> (Sim, Exporter, TempDir) {
     let dir = TempDir::new("small");

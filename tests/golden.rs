@@ -1,0 +1,91 @@
+//! The exposition of a fixed state is byte-identical to `tests/fixtures/golden.prom` (which
+//! `make check-metrics` lints with promtool). Regenerate only on purpose: `make golden`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use kube_cluster_binpacking_exporter::exposition::{encode, Options};
+use kube_cluster_binpacking_exporter::snapshot::{LabelGroups, Snapshot};
+use kube_cluster_binpacking_exporter::state::{ClusterState, NodeRecord, Owner, PodFacts};
+
+fn node(alloc: &[u64], zone: Option<&str>, pool: Option<&str>) -> NodeRecord {
+    NodeRecord {
+        allocatable: alloc.into(),
+        capacity: alloc.iter().map(|v| v + v / 10).collect(),
+        labels: vec![zone.map(Into::into), pool.map(Into::into)].into_boxed_slice(),
+        unschedulable: false,
+    }
+}
+
+fn pod(node: &str, requests: &[u64], owner: Owner) -> Option<PodFacts> {
+    Some(PodFacts {
+        node: Some(node.to_owned()),
+        requests: requests.into(),
+        owner,
+    })
+}
+
+fn render() -> String {
+    // resources: cpu (millicores), memory (bytes), nvidia.com/gpu, pods
+    let resources: Vec<String> = ["cpu", "memory", "nvidia.com/gpu", "pods"]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut s = ClusterState::new(resources.len());
+    s.apply_node(
+        "node-a",
+        node(&[3920, 16_674_762_752, 0, 110], Some("eu-1a"), Some("web")),
+    );
+    s.apply_node(
+        "node-b",
+        node(&[7910, 32_000_000_000, 2, 110], Some("eu-1b"), Some("gpu")),
+    );
+    s.apply_node(
+        "odd \"name\"\\",
+        node(&[1000, 1_000_000_000, 0, 10], None, Some("a\nb")),
+    );
+    s.apply_pod(
+        "web/a",
+        pod("node-a", &[750, 402_653_184, 0, 1], Owner::Workload),
+    );
+    s.apply_pod("web/b", pod("node-a", &[1, 1, 0, 1], Owner::Workload));
+    s.apply_pod(
+        "sys/ds-a",
+        pod("node-a", &[100, 134_217_728, 0, 1], Owner::DaemonSet),
+    );
+    s.apply_pod(
+        "sys/ds-b",
+        pod("node-b", &[100, 134_217_728, 0, 1], Owner::DaemonSet),
+    );
+    s.apply_pod(
+        "ml/train",
+        pod("node-b", &[4000, 16_000_000_000, 2, 1], Owner::Workload),
+    );
+    s.apply_pod("sys/static", pod("node-b", &[250, 0, 0, 1], Owner::Static));
+    let groups = LabelGroups::new(&[vec!["zone".into()], vec!["zone".into(), "pool".into()]]);
+    let mut out = String::new();
+    encode(
+        &Snapshot::take(&s, &groups),
+        &Options {
+            resources: &resources,
+            node_metrics: true,
+            label_groups: true,
+            cache_age_seconds: Some(2.5),
+        },
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn exposition_matches_the_golden_file() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden.prom");
+    let got = render();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).expect("golden file (make golden)");
+    assert_eq!(
+        got, want,
+        "exposition changed; if intended, run `make golden` and review the diff"
+    );
+}

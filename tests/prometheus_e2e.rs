@@ -1,0 +1,282 @@
+//! A real Prometheus server scrapes the real exporter, which watches the cluster simulator. Checked
+//! through the Prometheus HTTP API: the target is up, exact cluster, node and group values, the
+//! node sums add up to the cluster, a change in the simulator reaches PromQL within a few scrapes,
+//! and every panel query of the Grafana dashboard returns sensible data. `promtool check metrics`
+//! lints a live scrape. Without a `prometheus` binary the test says loudly that it was skipped
+//! (CI installs it and fails instead).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::float_cmp,
+    clippy::too_many_lines
+)]
+
+mod common;
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{http, pod, small_cluster, wait_until, Exporter, Sim, TempDir};
+use serde_json::Value;
+
+fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is required in CI (.ci/run installs it)"
+        );
+        eprintln!("\n*** SKIPPED: `{tool}` is not installed; install Debian's prometheus package to run this test ***\n");
+    }
+    found
+}
+
+struct Prometheus {
+    child: Child,
+    addr: String,
+    _dir: TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    fn start(target: &str) -> Prometheus {
+        let dir = TempDir::new("prom");
+        let config = dir.path("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n\
+                 - job_name: binpacking-exporter\n  static_configs:\n  - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus");
+        let p = Prometheus {
+            child,
+            addr,
+            _dir: dir,
+        };
+        assert!(
+            wait_until(Duration::from_secs(30), || std::net::TcpStream::connect(
+                &p.addr
+            )
+            .is_ok()),
+            "prometheus did not listen"
+        );
+        p
+    }
+
+    /// An instant query; returns (labels, value) pairs.
+    fn query(&self, promql: &str) -> Vec<(serde_json::Map<String, Value>, f64)> {
+        let path = format!("/api/v1/query?query={}", encode(promql));
+        let r = http(&self.addr, "GET", &path, &[], b"");
+        let v: Value = serde_json::from_slice(&r.body).unwrap_or_else(|_| panic!("{}", r.text()));
+        assert_eq!(v["status"], "success", "{promql}: {v}");
+        v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let value = s["value"][1].as_str().unwrap().parse::<f64>().unwrap();
+                (s["metric"].as_object().unwrap().clone(), value)
+            })
+            .collect()
+    }
+
+    fn scalar(&self, promql: &str) -> Option<f64> {
+        let r = self.query(promql);
+        assert!(r.len() <= 1, "{promql}: {r:?}");
+        r.first().map(|(_, v)| *v)
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn prometheus_scrapes_exact_values_and_every_dashboard_query_has_data() {
+    if !have("prometheus") {
+        return;
+    }
+    let dir = TempDir::new("e2e");
+    let path = dir.path("scenario.json");
+    std::fs::write(&path, small_cluster().to_string()).unwrap();
+    let sim = Sim::start(&["--scenario", path.to_str().unwrap()]);
+    let exporter = Exporter::start(
+        &sim.kubeconfig,
+        &[
+            "--resources",
+            "cpu,memory,pods,nvidia.com/gpu",
+            "--label-group",
+            "topology.kubernetes.io/zone",
+        ],
+    );
+    exporter.wait_ready(Duration::from_secs(30));
+    let prom = Prometheus::start(&exporter.addr);
+    eprintln!(
+        "prometheus e2e: RUNNING against exporter {} and prometheus {}",
+        exporter.addr, prom.addr
+    );
+
+    assert!(
+        wait_until(Duration::from_secs(30), || prom
+            .scalar("up{job=\"binpacking-exporter\"}")
+            == Some(1.0)),
+        "target never up"
+    );
+    assert!(wait_until(Duration::from_secs(30), || prom
+        .scalar("binpacking_cluster_allocated{resource=\"cpu\"}")
+        .is_some()));
+    assert_eq!(
+        prom.scalar("binpacking_cluster_allocated{resource=\"cpu\"}"),
+        Some(1.95)
+    );
+    assert_eq!(
+        prom.scalar("binpacking_cluster_allocatable{resource=\"cpu\"}"),
+        Some(14.0)
+    );
+    assert_eq!(
+        prom.scalar("binpacking_cluster_allocated{resource=\"pods\"}"),
+        Some(5.0)
+    );
+    assert_eq!(
+        prom.scalar("binpacking_cluster_allocatable{resource=\"nvidia.com/gpu\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        prom.scalar("binpacking_node_allocated{node=\"node-a\",resource=\"cpu\"}"),
+        Some(0.85)
+    );
+    assert_eq!(
+        prom.scalar("binpacking_node_allocated{node=\"node-a\",resource=\"memory\"}"),
+        Some(1_744_830_464.0)
+    );
+    assert_eq!(
+        prom.scalar("binpacking_group_allocatable{label_group=\"topology.kubernetes.io/zone\",label_group_value=\"zone-1\",resource=\"cpu\"}"),
+        Some(6.0)
+    );
+    // The node series add up to the cluster series, for every resource.
+    let mismatched = prom.query(
+        "sum by (resource) (binpacking_node_allocated) != on (resource) sum by (resource) (binpacking_cluster_allocated)",
+    );
+    assert!(mismatched.is_empty(), "{mismatched:?}");
+    let matched = prom.query(
+        "sum by (resource) (binpacking_node_allocated) == on (resource) sum by (resource) (binpacking_cluster_allocated)",
+    );
+    assert_eq!(matched.len(), 4);
+
+    // A change in the simulator shows up in PromQL within a few scrapes.
+    sim.apply(&pod("web", "burst", Some("node-b"), "1500m", "1Gi", None));
+    assert!(
+        wait_until(Duration::from_secs(10), || prom.scalar(
+            "binpacking_node_allocated{node=\"node-b\",resource=\"cpu\"}"
+        ) == Some(1.5)),
+        "change not visible in PromQL"
+    );
+    assert_eq!(
+        prom.scalar("binpacking_cluster_allocated{resource=\"cpu\"}"),
+        Some(3.45)
+    );
+
+    // Every panel query of the dashboard returns data that makes sense.
+    let dashboard: Value =
+        serde_json::from_str(include_str!("../dashboards/binpacking.json")).unwrap();
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$resource", "cpu|memory|pods|nvidia.com/gpu")
+                .replace("$label_group", "topology.kubernetes.io/zone");
+            assert!(!expr.contains('$'), "unreplaced variable in {expr}");
+            let result = prom.query(&expr);
+            assert!(
+                !result.is_empty(),
+                "panel {:?}: {expr} returned nothing",
+                panel["title"]
+            );
+            for (labels, value) in &result {
+                assert!(
+                    value.is_finite() && *value >= 0.0,
+                    "{expr}: {labels:?} = {value}"
+                );
+            }
+            queries += 1;
+        }
+    }
+    assert!(queries >= 8, "{queries} queries");
+    for var in dashboard["templating"]["list"].as_array().unwrap() {
+        if let Some(def) = var["definition"].as_str() {
+            // label_values(metric, label): the metric must have series with that label.
+            let inner = def
+                .trim_start_matches("label_values(")
+                .trim_end_matches(')');
+            let (metric, label) = inner.split_once(',').unwrap();
+            let series = prom.query(metric.trim());
+            assert!(
+                series.iter().any(|(l, _)| l.contains_key(label.trim())),
+                "variable {def} has no values"
+            );
+        }
+    }
+
+    // promtool lints a real scrape with groups, extended resources and node metrics on.
+    if have("promtool") {
+        let body = exporter.get("/metrics").body;
+        let mut child = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&body).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && report.trim().is_empty(),
+            "promtool: {report}"
+        );
+    }
+}
