@@ -30,6 +30,6 @@ desc=$(file -b "$bin")
 echo "$bin: $desc"
 echo "$bin: $(stat -c %s "$bin") bytes"
 case "$desc" in
-  *"statically linked"*|*"static-pie linked"*) ;;
+  *"statically linked"*) ;;
   *) echo "error: $bin is not statically linked" >&2; exit 1 ;;
 esac

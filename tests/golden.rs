@@ -16,6 +16,7 @@ fn node(alloc: &[u64], zone: Option<&str>, pool: Option<&str>) -> NodeRecord {
     }
 }
 
+#[allow(clippy::unnecessary_wraps)]
 fn pod(node: &str, requests: &[u64], owner: Owner) -> Option<PodFacts> {
     Some(PodFacts {
         node: Some(node.to_owned()),
