@@ -87,6 +87,11 @@ pub struct Flags {
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
+
+    /// diagnose and exit: load the kubeconfig, reach the API server, confirm list and watch
+    /// permission on nodes and pods; exit 0 when all pass, 1 otherwise
+    #[argh(switch)]
+    pub check: bool,
 }
 
 /// Splits `--flag=value` into `--flag value` (argh only knows the second form; manifests and
@@ -178,6 +183,8 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     /// Log format.
     pub log_format: LogFormat,
+    /// Diagnose and exit.
+    pub check: bool,
 }
 
 impl Config {
@@ -244,6 +251,7 @@ impl Config {
             http_workers: flags.http_workers,
             log_level,
             log_format,
+            check: flags.check,
         })
     }
 }

@@ -31,6 +31,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// `--check` found a problem (the report says which).
+    #[error("check failed")]
+    CheckFailed,
     /// A thread or runtime could not be started.
     #[error("cannot start {what}: {source}")]
     Start {

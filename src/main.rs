@@ -12,7 +12,7 @@ use kube_cluster_binpacking_exporter::error::Error;
 use kube_cluster_binpacking_exporter::http::{Server, Site};
 use kube_cluster_binpacking_exporter::self_metrics::SelfMetrics;
 use kube_cluster_binpacking_exporter::snapshot::LabelGroups;
-use kube_cluster_binpacking_exporter::{client, logging, watch};
+use kube_cluster_binpacking_exporter::{check, client, logging, watch};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -76,6 +76,9 @@ fn run(config: Config) -> Result<(), Error> {
         resolved.source,
         resolved.config.cluster_url
     );
+    if config.check {
+        return run_check(&runtime, resolved);
+    }
     let metrics = SelfMetrics::new(VERSION).map_err(|e| Error::Start {
         what: "operational metrics",
         source: std::io::Error::other(e.to_string()),
@@ -117,6 +120,28 @@ fn run(config: Config) -> Result<(), Error> {
     }
     log::info!("stopped");
     Ok(())
+}
+
+/// `--check`: prints the diagnosis; a failed step is exit status 1.
+fn run_check(
+    runtime: &tokio::runtime::Runtime,
+    resolved: client::ResolvedConfig,
+) -> Result<(), Error> {
+    let server = resolved.config.cluster_url.to_string();
+    let steps = runtime.block_on(async {
+        let client = kube::Client::try_from(resolved.config).map_err(|e| Error::Kubeconfig {
+            source_desc: resolved.source.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok::<_, Error>(check::run(client, &resolved.source, &server).await)
+    })?;
+    let (report, passed) = check::report(&steps);
+    print_out(&report);
+    if passed {
+        Ok(())
+    } else {
+        Err(Error::CheckFailed)
+    }
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -35,13 +35,25 @@ impl Sim {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        let line = rx.recv_timeout(Duration::from_secs(60)).expect("kube-sim did not print its listening line");
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("kube-sim did not print its listening line");
         let addr = |key: &str| -> SocketAddr {
-            let part = line.split_whitespace().find_map(|w| w.strip_prefix(key)).unwrap_or_else(|| panic!("no {key} in {line:?}"));
+            let part = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .unwrap_or_else(|| panic!("no {key} in {line:?}"));
             part.trim_start_matches("http://").parse().unwrap()
         };
-        assert!(line.starts_with("kube-sim listening api=http://127.0.0.1:"), "{line}");
-        Sim { api: addr("api="), control: addr("control="), child }
+        assert!(
+            line.starts_with("kube-sim listening api=http://127.0.0.1:"),
+            "{line}"
+        );
+        Sim {
+            api: addr("api="),
+            control: addr("control="),
+            child,
+        }
     }
 
     pub fn get(&self, path: &str) -> Reply {
@@ -56,12 +68,21 @@ impl Sim {
 
     pub fn control(&self, method: &str, path: &str, body: &[u8]) -> Value {
         let r = request(self.control, method, path, &[], body);
-        assert!(r.status == 200, "{method} {path}: {} {}", r.status, r.text());
+        assert!(
+            r.status == 200,
+            "{method} {path}: {} {}",
+            r.status,
+            r.text()
+        );
         r.json()
     }
 
     pub fn rv(&self) -> u64 {
-        self.control("GET", "/state", b"")["resourceVersion"].as_str().unwrap().parse().unwrap()
+        self.control("GET", "/state", b"")["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     pub fn watch(&self, path: &str) -> Watch {
@@ -85,20 +106,29 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
 fn read_head(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
-    let status = line.split_whitespace().nth(1).unwrap_or_else(|| panic!("bad status line {line:?}")).parse().unwrap();
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("bad status line {line:?}"))
+        .parse()
+        .unwrap();
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -130,10 +160,21 @@ fn read_chunk(reader: &mut impl BufRead) -> Option<Vec<u8>> {
     Some(data)
 }
 
-pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -142,7 +183,9 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     stream.write_all(body).unwrap();
     let mut reader = BufReader::new(stream);
     let (status, headers) = read_head(&mut reader);
-    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     let mut body = Vec::new();
     if chunked {
         while let Some(c) = read_chunk(&mut reader) {
@@ -151,7 +194,11 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     } else {
         reader.read_to_end(&mut body).unwrap();
     }
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// An open watch stream.
@@ -165,19 +212,34 @@ pub struct Watch {
 
 impl Watch {
     pub fn open(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Watch {
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+        let mut stream =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
         let mut head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n");
         for (k, v) in headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
         stream.write_all(head.as_bytes()).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let mut reader = BufReader::new(stream);
         let (status, headers) = read_head(&mut reader);
-        let mut w = Watch { status, reader, pending: Vec::new(), ended: false, body: Vec::new() };
-        if !headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
-            let len: usize = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).map_or(0, |(_, v)| v.parse().unwrap());
+        let mut w = Watch {
+            status,
+            reader,
+            pending: Vec::new(),
+            ended: false,
+            body: Vec::new(),
+        };
+        if !headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+        {
+            let len: usize = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .map_or(0, |(_, v)| v.parse().unwrap());
             let mut body = vec![0; len];
             w.reader.read_exact(&mut body).unwrap();
             w.body = body;
@@ -227,5 +289,16 @@ impl Watch {
 }
 
 pub fn names(list: &Value) -> Vec<String> {
-    list["items"].as_array().unwrap().iter().map(|i| format!("{}/{}", i["metadata"]["namespace"].as_str().unwrap_or(""), i["metadata"]["name"].as_str().unwrap())).collect()
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "{}/{}",
+                i["metadata"]["namespace"].as_str().unwrap_or(""),
+                i["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect()
 }
