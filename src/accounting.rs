@@ -448,6 +448,14 @@ pub fn node_capacity(status: &NodeStatusInput, tracked: &TrackedResources) -> Bo
         .collect()
 }
 
+/// The node's pod slots: `allocatable.pods` (capacity when allocatable is absent), whether or not
+/// `pods` is a tracked resource.
+#[must_use]
+pub fn node_pod_slots(status: &NodeStatusInput) -> u64 {
+    let list = status.allocatable.as_ref().unwrap_or(&status.capacity);
+    scheduler_units(&ResourceName::Pods, list.nanos(&ResourceName::Pods))
+}
+
 /// One line for debug logs saying, per tracked resource, what determined the pod's value,
 /// e.g. ``cpu=2100m from init container `migrate` +overhead; memory=0; pods=1``.
 #[must_use]

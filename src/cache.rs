@@ -50,8 +50,9 @@ impl Cache {
         self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Copies the current figures out (holding the read lock only for the copy).
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot::take(&self.read(), &self.label_groups)
+    /// Copies the current figures out (holding the read lock only for the copy), with at most
+    /// `pending_limit` pending pods' request vectors.
+    pub fn snapshot(&self, pending_limit: usize) -> Snapshot {
+        Snapshot::take(&self.read(), &self.label_groups, pending_limit)
     }
 }

@@ -9,8 +9,10 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use crate::accounting::TrackedResources;
+use crate::capacity::{Shape, AVERAGE};
 use crate::error::Error;
-use crate::label_selector;
+use crate::exposition::Families;
+use crate::{label_selector, quantity};
 
 /// Prometheus exporter reporting, per node, label group and cluster, the kube-scheduler-exact sum
 /// of pod requests ("allocated") against node allocatable.
@@ -49,6 +51,36 @@ pub struct Flags {
     /// do not export the per-node metric families (cluster and group families stay)
     #[argh(switch)]
     pub disable_node_metrics: bool,
+
+    /// reference pod shape NAME=RESOURCE=QUANTITY,... (repeatable), e.g.
+    /// "small=cpu=500m,memory=1Gi"; binpacking_*_shape_fit says how many more fit (the built-in
+    /// shape "average" is the mean request of the counted non-DaemonSet pods)
+    #[argh(option)]
+    pub shape: Vec<String>,
+
+    /// do not export binpacking_*_shape_fit
+    #[argh(switch)]
+    pub disable_shape_metrics: bool,
+
+    /// do not export binpacking_*_largest_free, _stranded and _headroom_nodes
+    #[argh(switch)]
+    pub disable_free_metrics: bool,
+
+    /// do not export binpacking_*_nodes_lower_bound and _removable_nodes
+    #[argh(switch)]
+    pub disable_compaction_metrics: bool,
+
+    /// do not export binpacking_cluster_pending_pods, _pending_requested and _pending_pods_fit
+    #[argh(switch)]
+    pub disable_pending_metrics: bool,
+
+    /// do not export binpacking_*_allocated_by_owner
+    #[argh(switch)]
+    pub disable_owner_metrics: bool,
+
+    /// do not export binpacking_*_reserved (capacity minus allocatable)
+    #[argh(switch)]
+    pub disable_reserved_metrics: bool,
 
     /// objects per page of the initial list of nodes and pods (default 500; 0 = no paging)
     #[argh(option, default = "500")]
@@ -167,8 +199,10 @@ pub struct Config {
     pub label_groups: Vec<Vec<String>>,
     /// Server-side label selector for nodes.
     pub node_selector: Option<String>,
-    /// Whether per-node families are exported.
-    pub node_metrics: bool,
+    /// Which metric families are exported.
+    pub families: Families,
+    /// Reference shapes (`--shape`).
+    pub shapes: Vec<Shape>,
     /// Page size of initial lists (`None` = unpaged).
     pub list_page_size: Option<u32>,
     /// Period of the local resync (`None` = disabled).
@@ -191,6 +225,19 @@ impl Config {
     /// Validates raw flags. Every error names the flag and the offending value.
     pub fn from_flags(flags: &Flags) -> Result<Config, Error> {
         let resources = parse_resources(&flags.resources)?;
+        let mut shapes: Vec<Shape> = Vec::new();
+        for value in &flags.shape {
+            let shape = parse_shape(value, &resources)
+                .map_err(|reason| usage("--shape", value, &reason))?;
+            if shapes.iter().any(|s| s.name == shape.name) {
+                return Err(usage(
+                    "--shape",
+                    value,
+                    "a shape of this name is already defined",
+                ));
+            }
+            shapes.push(shape);
+        }
         let label_groups = flags
             .label_group
             .iter()
@@ -240,7 +287,16 @@ impl Config {
             resources,
             label_groups,
             node_selector: flags.node_selector.clone().filter(|s| !s.is_empty()),
-            node_metrics: !flags.disable_node_metrics,
+            families: Families {
+                node: !flags.disable_node_metrics,
+                shape_fit: !flags.disable_shape_metrics,
+                free: !flags.disable_free_metrics,
+                compaction: !flags.disable_compaction_metrics,
+                pending: !flags.disable_pending_metrics,
+                owner: !flags.disable_owner_metrics,
+                reserved: !flags.disable_reserved_metrics,
+            },
+            shapes,
             list_page_size: (flags.list_page_size > 0).then_some(flags.list_page_size),
             resync_period: (!resync.is_zero()).then_some(resync),
             pod_level_resources: parse_gate("--pod-level-resources", &flags.pod_level_resources)?,
@@ -315,6 +371,53 @@ fn is_resource_name(name: &str) -> bool {
             && s.ends_with(|c: char| c.is_ascii_alphanumeric())
     };
     prefix.is_none_or(|p| part_ok(p, &['-', '.'])) && part_ok(rest, &['-', '_', '.'])
+}
+
+/// Parses `NAME=RESOURCE=QUANTITY,...` into a shape over the tracked resources.
+fn parse_shape(value: &str, tracked: &TrackedResources) -> Result<Shape, String> {
+    let (name, spec) = value
+        .split_once('=')
+        .ok_or("expected NAME=RESOURCE=QUANTITY,...")?;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        return Err(format!(
+            "{name:?} is not a shape name (letters, digits, - _ .)"
+        ));
+    }
+    if name == AVERAGE {
+        return Err(format!("{AVERAGE:?} is the built-in shape"));
+    }
+    let mut requests = vec![0; tracked.len()];
+    for part in spec.split(',') {
+        let (resource, quantity) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?}: expected RESOURCE=QUANTITY"))?;
+        let index = tracked.index_of(resource).ok_or_else(|| {
+            format!("{resource:?} is not a tracked resource (add it to --resources)")
+        })?;
+        if resource == "pods" {
+            return Err("pods cannot be part of a shape (every pod takes one slot)".into());
+        }
+        let nanos = quantity::parse_non_negative_nanos(quantity)
+            .map_err(|e| format!("{quantity:?}: {e}"))?;
+        let amount = if resource == "cpu" {
+            quantity::milli_ceil(nanos)
+        } else {
+            quantity::units_ceil(nanos)
+        };
+        requests[index] =
+            u64::try_from(amount).map_err(|_| format!("{quantity:?} is out of range"))?;
+    }
+    if requests.iter().all(|&v| v == 0) {
+        return Err("a shape needs at least one non-zero request".into());
+    }
+    Ok(Shape {
+        name: name.to_owned(),
+        requests,
+    })
 }
 
 /// Parses one `--label-group` value into its label keys.
@@ -425,7 +528,8 @@ mod tests {
         assert_eq!(c.resources.names(), ["cpu", "memory"]);
         assert_eq!(c.list_page_size, Some(500));
         assert_eq!(c.resync_period, Some(Duration::from_secs(300)));
-        assert!(c.node_metrics);
+        assert!(c.families.node && c.families.shape_fit && c.families.pending);
+        assert!(c.shapes.is_empty());
         assert_eq!(c.log_level, log::LevelFilter::Info);
         assert_eq!(c.log_format, LogFormat::Text);
     }
@@ -473,6 +577,11 @@ mod tests {
                 "maybe",
             ),
             (&["--http-workers", "0"], "--http-workers", "0"),
+            (&["--shape", "x=gpu=1"], "--shape", "x=gpu=1"),
+            (&["--shape", "average=cpu=1"], "--shape", "average=cpu=1"),
+            (&["--shape", "x=cpu=abc"], "--shape", "x=cpu=abc"),
+            (&["--shape", "x=cpu=0"], "--shape", "x=cpu=0"),
+            (&["--shape", "x"], "--shape", "x"),
         ];
         for (args, flag, value) in cases {
             let err = config(args).expect_err(flag).to_string();
@@ -504,6 +613,24 @@ mod tests {
         assert_eq!(c.list_page_size, None);
         assert_eq!(c.resync_period, None);
         assert_eq!(c.log_level, log::LevelFilter::Debug);
+    }
+
+    #[test]
+    fn shapes_are_parsed_in_scheduler_units() {
+        let c = config(&[
+            "--resources",
+            "memory,cpu,nvidia.com/gpu",
+            "--shape",
+            "small=cpu=500m,memory=1Gi",
+            "--shape",
+            "gpu=nvidia.com/gpu=1,cpu=0.1",
+            "--disable-pending-metrics",
+        ])
+        .unwrap();
+        assert_eq!(c.shapes[0].name, "small");
+        assert_eq!(c.shapes[0].requests, [1 << 30, 500, 0]);
+        assert_eq!(c.shapes[1].requests, [0, 100, 1]);
+        assert!(!c.families.pending && c.families.free);
     }
 
     #[test]

@@ -1,22 +1,64 @@
-//! Hand-encoded Prometheus text exposition (format 0.0.4) of a [`Snapshot`]: metric names and
-//! HELP texts live here. Families come in name order and series in label order, so the same
-//! state always gives the same bytes. Values are exact integers until the last step: CPU is
-//! printed as cores from millicores by decimal formatting, never through a float.
+//! Hand-encoded Prometheus text exposition (format 0.0.4) of a [`Snapshot`] (and the
+//! [`Capacity`] figures derived from it): metric names and HELP texts live here. Families come in
+//! a fixed order (scope, then family) and series in label order, so the same state always gives
+//! the same bytes. Values are exact integers until the last step: CPU is printed as cores from
+//! millicores by decimal formatting, never through a float. Label values are escaped once per
+//! node or group, not once per series.
 
 use std::fmt::Write;
 
+use crate::capacity::{Capacity, Room};
 use crate::snapshot::{Snapshot, Totals};
+use crate::state::Owner;
 
 /// Content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Which optional family sets are exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct Families {
+    /// Per-node families.
+    pub node: bool,
+    /// `*_shape_fit`.
+    pub shape_fit: bool,
+    /// `*_largest_free`, `*_stranded`, `*_headroom_nodes`.
+    pub free: bool,
+    /// `*_nodes_lower_bound`, `*_removable_nodes`.
+    pub compaction: bool,
+    /// `binpacking_cluster_pending_*`.
+    pub pending: bool,
+    /// `*_allocated_by_owner`.
+    pub owner: bool,
+    /// `*_reserved`.
+    pub reserved: bool,
+}
+
+impl Families {
+    /// Only the base families (no capacity figures).
+    pub const BASE: Families = Families {
+        node: true,
+        shape_fit: false,
+        free: false,
+        compaction: false,
+        pending: false,
+        owner: false,
+        reserved: false,
+    };
+
+    /// Whether any family needs the [`Capacity`] figures.
+    pub fn need_capacity(self) -> bool {
+        self.shape_fit || self.free || self.compaction || self.pending
+    }
+}
 
 /// What to encode besides the snapshot.
 #[derive(Debug, Clone, Copy)]
 pub struct Options<'a> {
     /// Tracked resource names, in the order of the snapshot's vectors.
     pub resources: &'a [String],
-    /// Whether per-node families are exported.
-    pub node_metrics: bool,
+    /// Which families are exported.
+    pub families: Families,
     /// Whether label groups are configured (group families are exported even when empty).
     pub label_groups: bool,
     /// Seconds since the stalest watch last heard from the API server; `None` before any.
@@ -58,11 +100,78 @@ const RESOURCE_FAMILIES: &[Family] = &[
     },
 ];
 
-/// Encodes the binpacking families into `out` (appending).
-pub fn encode(snapshot: &Snapshot, opts: &Options<'_>, out: &mut String) {
+/// Per-resource families over a set of nodes computed by [`crate::capacity`].
+struct RoomFamily {
+    suffix: &'static str,
+    help: &'static str,
+    value: fn(&Room, usize, bool, &mut String),
+    set: fn(Families) -> bool,
+}
+
+const ROOM_FAMILIES: &[RoomFamily] = &[
+    RoomFamily {
+        suffix: "headroom_nodes",
+        help: "sum of free capacity divided by the largest node's allocatable: how many of its largest nodes the set could lose by this resource alone (below 1: an N-1 failure cannot be absorbed)",
+        value: |room, r, _, out| write_float(out, room.headroom_nodes(r)),
+        set: |f| f.free,
+    },
+    RoomFamily {
+        suffix: "largest_free",
+        help: "largest free amount (allocatable minus allocated) on one schedulable node (same units as allocated)",
+        value: |room, r, cpu, out| write_amount(out, room.largest_free[r], cpu),
+        set: |f| f.free,
+    },
+    RoomFamily {
+        suffix: "nodes_lower_bound",
+        help: "ceil(allocated / largest node allocatable): the fewest nodes the allocated requests need by this resource",
+        value: |room, r, _, out| {
+            let _ = write!(out, "{}", room.nodes_lower_bound(r));
+        },
+        set: |f| f.compaction,
+    },
+    RoomFamily {
+        suffix: "stranded",
+        help: "free capacity on nodes where a pod of the average shape no longer fits: capacity that exists but cannot take a typical pod (same units as allocated)",
+        value: |room, r, cpu, out| write_amount(out, room.stranded[r], cpu),
+        set: |f| f.free,
+    },
+];
+
+/// One node or group value: its escaped label prefix (`node="x",`) and its figures.
+struct Item<'a> {
+    labels: String,
+    totals: &'a Totals,
+    room: Option<&'a Room>,
+    shape_fit: Option<&'a [u128]>,
+}
+
+/// Encodes the binpacking families into `out` (appending). `capacity` is needed when
+/// [`Families::need_capacity`].
+pub fn encode(
+    snapshot: &Snapshot,
+    capacity: Option<&Capacity>,
+    opts: &Options<'_>,
+    out: &mut String,
+) {
     // Resources in name order, so series are sorted by label value.
     let mut order: Vec<usize> = (0..opts.resources.len()).collect();
     order.sort_by(|&a, &b| opts.resources[a].cmp(&opts.resources[b]));
+    let resources: Vec<(String, bool)> = opts
+        .resources
+        .iter()
+        .map(|r| {
+            let mut escaped = String::new();
+            escape_into(&mut escaped, r);
+            (escaped, is_cpu(r))
+        })
+        .collect();
+    let f = opts.families;
+    let enc = Encoder {
+        order: &order,
+        resources: &resources,
+        families: f,
+        shapes: capacity.map(|c| &c.shapes[..]).unwrap_or_default(),
+    };
 
     header(
         out,
@@ -73,63 +182,269 @@ pub fn encode(snapshot: &Snapshot, opts: &Options<'_>, out: &mut String) {
     write_float(out, opts.cache_age_seconds.unwrap_or(0.0));
     out.push('\n');
 
-    for family in RESOURCE_FAMILIES {
-        header_scoped(out, "cluster", family, "cluster-wide");
-        for &r in &order {
-            let _ = write!(out, "binpacking_cluster_{}{{resource=\"", family.suffix);
-            escape_into(out, &opts.resources[r]);
-            out.push_str("\"} ");
-            (family.value)(&snapshot.cluster, r, is_cpu(&opts.resources[r]), out);
-            out.push('\n');
-        }
-    }
+    let cluster = [Item {
+        labels: String::new(),
+        totals: &snapshot.cluster,
+        room: capacity.map(|c| &c.cluster),
+        shape_fit: capacity.map(|c| &c.cluster.shape_fit[..]),
+    }];
+    enc.scope(out, "cluster", "cluster-wide", &cluster);
     header(out, "binpacking_cluster_nodes", "number of nodes tracked");
     let _ = writeln!(out, "binpacking_cluster_nodes {}", snapshot.cluster.nodes);
+    if f.compaction {
+        Encoder::removable(out, "cluster", &cluster);
+    }
+    if f.reserved {
+        enc.reserved(out, "cluster", "cluster-wide", &cluster);
+    }
+    if f.pending {
+        enc.pending(out, snapshot, capacity);
+    }
 
     if opts.label_groups {
-        for family in RESOURCE_FAMILIES {
-            header_scoped(out, "group", family, "per label group value");
-            for group in &snapshot.groups {
-                for &r in &order {
-                    let _ = write!(out, "binpacking_group_{}{{label_group=\"", family.suffix);
-                    escape_into(out, &group.label_group);
-                    out.push_str("\",label_group_value=\"");
-                    escape_into(out, &group.value);
-                    out.push_str("\",resource=\"");
-                    escape_into(out, &opts.resources[r]);
-                    out.push_str("\"} ");
-                    (family.value)(&group.totals, r, is_cpu(&opts.resources[r]), out);
-                    out.push('\n');
+        let groups: Vec<Item<'_>> = snapshot
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let mut labels = String::from("label_group=\"");
+                escape_into(&mut labels, &g.label_group);
+                labels.push_str("\",label_group_value=\"");
+                escape_into(&mut labels, &g.value);
+                labels.push_str("\",");
+                let room = capacity.and_then(|c| c.groups.get(i));
+                Item {
+                    labels,
+                    totals: &g.totals,
+                    room,
+                    shape_fit: room.map(|r| &r.shape_fit[..]),
                 }
-            }
-        }
+            })
+            .collect();
+        enc.scope(out, "group", "per label group value", &groups);
         header(
             out,
             "binpacking_group_nodes",
             "number of nodes per label group value",
         );
-        for group in &snapshot.groups {
-            out.push_str("binpacking_group_nodes{label_group=\"");
-            escape_into(out, &group.label_group);
-            out.push_str("\",label_group_value=\"");
-            escape_into(out, &group.value);
-            let _ = writeln!(out, "\"}} {}", group.totals.nodes);
+        for g in &groups {
+            let _ = writeln!(
+                out,
+                "binpacking_group_nodes{{{}}} {}",
+                g.labels.trim_end_matches(','),
+                g.totals.nodes
+            );
+        }
+        if f.compaction {
+            Encoder::removable(out, "group", &groups);
         }
     }
 
-    if opts.node_metrics {
+    if f.node {
+        let nodes = node_items(snapshot, capacity);
+        enc.scope(out, "node", "per node", &nodes);
+        if f.reserved {
+            enc.reserved(out, "node", "per node", &nodes);
+        }
+    }
+}
+
+/// One item per node, with its escaped `node="…",` label prefix.
+fn node_items<'a>(snapshot: &'a Snapshot, capacity: Option<&'a Capacity>) -> Vec<Item<'a>> {
+    snapshot
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mut labels = String::from("node=\"");
+            escape_into(&mut labels, &n.name);
+            labels.push_str("\",");
+            Item {
+                labels,
+                totals: &n.totals,
+                room: None,
+                shape_fit: capacity
+                    .and_then(|c| c.nodes.get(i))
+                    .map(|r| &r.shape_fit[..]),
+            }
+        })
+        .collect()
+}
+
+/// Shared state of one encoding pass.
+struct Encoder<'a> {
+    order: &'a [usize],
+    resources: &'a [(String, bool)],
+    families: Families,
+    shapes: &'a [String],
+}
+
+impl Encoder<'_> {
+    /// Every per-resource family of one scope (`cluster`, `group`, `node`).
+    fn scope(&self, out: &mut String, scope: &str, scope_desc: &str, items: &[Item<'_>]) {
         for family in RESOURCE_FAMILIES {
-            header_scoped(out, "node", family, "per node");
-            for node in &snapshot.nodes {
-                for &r in &order {
-                    let _ = write!(out, "binpacking_node_{}{{node=\"", family.suffix);
-                    escape_into(out, &node.name);
-                    out.push_str("\",resource=\"");
-                    escape_into(out, &opts.resources[r]);
-                    out.push_str("\"} ");
-                    (family.value)(&node.totals, r, is_cpu(&opts.resources[r]), out);
+            header(
+                out,
+                &format!("binpacking_{scope}_{}", family.suffix),
+                &format!("{} ({scope_desc})", family.help),
+            );
+            for item in items {
+                for &r in self.order {
+                    let (name, cpu) = &self.resources[r];
+                    let _ = write!(
+                        out,
+                        "binpacking_{scope}_{}{{{}resource=\"{name}\"}} ",
+                        family.suffix, item.labels
+                    );
+                    (family.value)(item.totals, r, *cpu, out);
                     out.push('\n');
                 }
+            }
+        }
+        if self.families.owner {
+            header(
+                out,
+                &format!("binpacking_{scope}_allocated_by_owner"),
+                &format!("allocated split by pod owner: workload (any controller but a DaemonSet, or none), daemonset, static (mirror pods) ({scope_desc})"),
+            );
+            for item in items {
+                for owner in Owner::ALL {
+                    for &r in self.order {
+                        let (name, cpu) = &self.resources[r];
+                        let _ = write!(
+                            out,
+                            "binpacking_{scope}_allocated_by_owner{{{}owner=\"{}\",resource=\"{name}\"}} ",
+                            item.labels,
+                            owner.as_str()
+                        );
+                        write_amount(out, item.totals.by_owner[owner as usize][r], *cpu);
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        for family in ROOM_FAMILIES.iter().filter(|f| (f.set)(self.families)) {
+            if scope == "node" {
+                continue;
+            }
+            header(
+                out,
+                &format!("binpacking_{scope}_{}", family.suffix),
+                &format!("{} ({scope_desc})", family.help),
+            );
+            for item in items {
+                let Some(room) = item.room else { continue };
+                for &r in self.order {
+                    let (name, cpu) = &self.resources[r];
+                    let _ = write!(
+                        out,
+                        "binpacking_{scope}_{}{{{}resource=\"{name}\"}} ",
+                        family.suffix, item.labels
+                    );
+                    (family.value)(room, r, *cpu, out);
+                    out.push('\n');
+                }
+            }
+        }
+        if self.families.shape_fit {
+            header(
+                out,
+                &format!("binpacking_{scope}_shape_fit"),
+                &format!("how many more pods of the reference shape fit into the free capacity, node by node (also bounded by free pod slots; cordoned nodes offer none; shape average = mean request of the counted non-DaemonSet pods) ({scope_desc})"),
+            );
+            let mut shape_order: Vec<usize> = (0..self.shapes.len()).collect();
+            shape_order.sort_by(|&a, &b| self.shapes[a].cmp(&self.shapes[b]));
+            for item in items {
+                let Some(fits) = item.shape_fit else { continue };
+                for &s in &shape_order {
+                    out.push_str("binpacking_");
+                    out.push_str(scope);
+                    out.push_str("_shape_fit{");
+                    out.push_str(&item.labels);
+                    out.push_str("shape=\"");
+                    escape_into(out, &self.shapes[s]);
+                    let _ = writeln!(out, "\"}} {}", fits[s]);
+                }
+            }
+        }
+    }
+
+    fn pending(&self, out: &mut String, snapshot: &Snapshot, capacity: Option<&Capacity>) {
+        header(
+            out,
+            "binpacking_cluster_pending_pods",
+            "number of non-terminal pods not bound to a node",
+        );
+        let _ = writeln!(
+            out,
+            "binpacking_cluster_pending_pods {}",
+            snapshot.pending.pods
+        );
+        header(
+        out,
+        "binpacking_cluster_pending_pods_fit",
+        "how many of the pending pods fit into the current free capacity by requests and pod slots alone (first-fit decreasing; affinity and taints ignored; at most a bounded number of pending pods considered)",
+    );
+        let fit = capacity.map_or(0, |c| c.pending_fit);
+        let _ = writeln!(out, "binpacking_cluster_pending_pods_fit {fit}");
+        header(
+            out,
+            "binpacking_cluster_pending_requested",
+            "sum of the requests of the pending pods (same units as allocated)",
+        );
+        for &r in self.order {
+            let _ = write!(
+                out,
+                "binpacking_cluster_pending_requested{{resource=\"{}\"}} ",
+                self.resources[r].0
+            );
+            write_amount(out, snapshot.pending.allocated[r], self.resources[r].1);
+            out.push('\n');
+        }
+    }
+
+    fn removable(out: &mut String, scope: &str, items: &[Item<'_>]) {
+        header(
+            out,
+            &format!("binpacking_{scope}_removable_nodes"),
+            "node count minus the largest nodes_lower_bound over the tracked resources (never below 0): an upper estimate of the nodes compaction could free",
+        );
+        for item in items {
+            let Some(room) = item.room else { continue };
+            let labels = item.labels.trim_end_matches(',');
+            if labels.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "binpacking_{scope}_removable_nodes {}",
+                    room.removable_nodes()
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "binpacking_{scope}_removable_nodes{{{labels}}} {}",
+                    room.removable_nodes()
+                );
+            }
+        }
+    }
+
+    fn reserved(&self, out: &mut String, scope: &str, scope_desc: &str, items: &[Item<'_>]) {
+        header(
+            out,
+            &format!("binpacking_{scope}_reserved"),
+            &format!("capacity minus allocatable: what the kubelet reserves for the system and Kubernetes (same units as allocated) ({scope_desc})"),
+        );
+        for item in items {
+            for &r in self.order {
+                let (name, cpu) = &self.resources[r];
+                let _ = write!(
+                    out,
+                    "binpacking_{scope}_reserved{{{}resource=\"{name}\"}} ",
+                    item.labels
+                );
+                let t = item.totals;
+                write_amount(out, t.capacity[r].saturating_sub(t.allocatable[r]), *cpu);
+                out.push('\n');
             }
         }
     }
@@ -143,11 +458,6 @@ fn header(out: &mut String, name: &str, help: &str) {
     let _ = write!(out, "# HELP {name} ");
     escape_help_into(out, help);
     let _ = writeln!(out, "\n# TYPE {name} gauge");
-}
-
-fn header_scoped(out: &mut String, scope: &str, family: &Family, scope_desc: &str) {
-    let name = format!("binpacking_{scope}_{}", family.suffix);
-    header(out, &name, &format!("{} ({scope_desc})", family.help));
 }
 
 /// Writes an exact amount: millicores as cores for cpu, plain integers otherwise.
@@ -277,10 +587,14 @@ mod tests {
         let resources = ["memory".to_owned(), "cpu".to_owned()];
         let mut out = String::new();
         encode(
-            &Snapshot::take(&s, &groups),
+            &Snapshot::take(&s, &groups, 0),
+            None,
             &Options {
                 resources: &resources,
-                node_metrics,
+                families: Families {
+                    node: node_metrics,
+                    ..Families::BASE
+                },
                 label_groups: true,
                 cache_age_seconds: Some(1.5),
             },

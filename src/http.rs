@@ -138,7 +138,16 @@ fn accepts_gzip(value: &str) -> bool {
 /// The metrics response: binpacking families, then the operational ones.
 fn metrics(site: &Site) -> Reply {
     let started = Instant::now();
-    let snapshot = site.cache.snapshot();
+    let families = site.config.families;
+    let pending_limit = if families.pending {
+        crate::capacity::pending_limit(site.cache.read().counts().nodes)
+    } else {
+        0
+    };
+    let snapshot = site.cache.snapshot(pending_limit);
+    let capacity = families
+        .need_capacity()
+        .then(|| crate::capacity::compute(&snapshot, &site.config.shapes));
     let mut body = String::with_capacity(4096 + snapshot.nodes.len() * 1024);
     let resources: Vec<String> = site
         .cache
@@ -149,9 +158,10 @@ fn metrics(site: &Site) -> Reply {
         .collect();
     exposition::encode(
         &snapshot,
+        capacity.as_ref(),
         &exposition::Options {
             resources: &resources,
-            node_metrics: site.config.node_metrics,
+            families,
             label_groups: !site.config.label_groups.is_empty(),
             cache_age_seconds: Some(site.cache.health.cache_age().as_secs_f64()),
         },

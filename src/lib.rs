@@ -7,6 +7,7 @@
 
 pub mod accounting;
 pub mod cache;
+pub mod capacity;
 pub mod check;
 pub mod cli;
 pub mod client;

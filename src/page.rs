@@ -58,7 +58,7 @@ pub fn render(config: &Config, health: &Health) -> String {
             "node selector",
             config.node_selector.clone().unwrap_or_default(),
         ),
-        ("node metrics", config.node_metrics.to_string()),
+        ("node metrics", config.families.node.to_string()),
         (
             "list page size",
             config

@@ -80,6 +80,10 @@ pub struct Totals {
     pub nodes: u64,
     /// Number of counted pods.
     pub pods: u64,
+    /// Number of counted pods per owner class, index `Owner as usize`.
+    pub pods_by_owner: [u64; 3],
+    /// Sum of the nodes' pod slots (`allocatable.pods`).
+    pub pod_slots: u64,
 }
 
 impl Totals {
@@ -91,6 +95,8 @@ impl Totals {
             by_owner: [vec![0; resources], vec![0; resources], vec![0; resources]],
             nodes: 0,
             pods: 0,
+            pods_by_owner: [0; 3],
+            pod_slots: 0,
         }
     }
 
@@ -106,6 +112,8 @@ impl Totals {
         }
         t.nodes = 1;
         t.pods = sums.pods;
+        t.pods_by_owner = sums.pods_by_owner;
+        t.pod_slots = node.pod_slots;
         t
     }
 
@@ -119,6 +127,10 @@ impl Totals {
         }
         self.nodes += other.nodes;
         self.pods += other.pods;
+        for (mine, theirs) in self.pods_by_owner.iter_mut().zip(other.pods_by_owner) {
+            *mine += theirs;
+        }
+        self.pod_slots += other.pod_slots;
     }
 
     /// DaemonSet overhead for resource `r`.
@@ -143,6 +155,8 @@ pub struct NodeFigures {
 /// One label group value's figures.
 #[derive(Debug, Clone)]
 pub struct GroupFigures {
+    /// Position of the group among the configured label groups.
+    pub group: usize,
     /// The group's label keys joined by `,`.
     pub label_group: String,
     /// The nodes' label values joined by `,` (`<none>` for a missing label).
@@ -162,13 +176,15 @@ pub struct Snapshot {
     pub cluster: Totals,
     /// Sums of pods not bound to any node.
     pub pending: Totals,
+    /// Request vectors of pods not bound to any node (at most the limit given to `take`).
+    pub pending_requests: Vec<Box<[u64]>>,
     /// Object counts.
     pub counts: Counts,
 }
 
 impl Snapshot {
-    /// Copies the figures out of the state.
-    pub fn take(state: &ClusterState, groups: &LabelGroups) -> Snapshot {
+    /// Copies the figures out of the state, with at most `pending_limit` pending request vectors.
+    pub fn take(state: &ClusterState, groups: &LabelGroups, pending_limit: usize) -> Snapshot {
         let resources = state.resources();
         let mut nodes: Vec<NodeFigures> = state
             .nodes()
@@ -197,6 +213,7 @@ impl Snapshot {
         let mut group_figures: Vec<GroupFigures> = by_group
             .into_iter()
             .map(|((g, value), totals)| GroupFigures {
+                group: g,
                 label_group: groups.groups[g].0.clone(),
                 value: value.to_owned(),
                 totals,
@@ -210,12 +227,14 @@ impl Snapshot {
             pending.allocated[r] = sums.allocated(r);
         }
         pending.pods = sums.pods;
+        pending.pods_by_owner = sums.pods_by_owner;
 
         Snapshot {
             nodes,
             groups: group_figures,
             cluster,
             pending,
+            pending_requests: state.pending_requests(pending_limit),
             counts: state.counts(),
         }
     }
@@ -242,7 +261,7 @@ mod tests {
         s.apply_node("n3", labelled(&[4000], Some("b"), None));
         s.apply_pod("x/p", pod(Some("n1"), &[100], Owner::Workload));
         s.apply_pod("x/q", pod(Some("n3"), &[400], Owner::DaemonSet));
-        let snap = Snapshot::take(&s, &groups);
+        let snap = Snapshot::take(&s, &groups, 0);
         let find = |g: &str, v: &str| {
             snap.groups
                 .iter()
@@ -268,7 +287,7 @@ mod tests {
             s.apply_node(name, node(&[10]));
         }
         s.apply_pod("x/p", pod(None, &[7], Owner::Workload));
-        let snap = Snapshot::take(&s, &LabelGroups::default());
+        let snap = Snapshot::take(&s, &LabelGroups::default(), 0);
         let names: Vec<_> = snap.nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c"]);
         assert_eq!(snap.pending.allocated[0], 7);

@@ -5,7 +5,7 @@
 //! Re-lists follow kube's reflector `Writer`: records of an `Init … InitApply … InitDone` sequence
 //! are buffered and swapped in at `InitDone`, so a scrape never sees a half-listed cluster.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Who owns a pod, for the DaemonSet overhead and the allocated-by-owner breakdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -53,6 +53,8 @@ pub struct NodeRecord {
     pub capacity: Box<[u64]>,
     /// Values of the label keys the label groups use (index = key index), `None` when absent.
     pub labels: Box<[Option<Box<str>>]>,
+    /// `allocatable.pods`: how many pods the node admits, tracked resource or not.
+    pub pod_slots: u64,
     /// `spec.unschedulable` (cordoned).
     pub unschedulable: bool,
 }
@@ -74,6 +76,8 @@ pub struct Sums {
     values: Box<[u128]>,
     /// Number of pods summed.
     pub pods: u64,
+    /// Number of pods summed, per owner class.
+    pub pods_by_owner: [u64; 3],
 }
 
 impl Sums {
@@ -81,6 +85,7 @@ impl Sums {
         Sums {
             values: vec![0; resources * Owner::ALL.len()].into_boxed_slice(),
             pods: 0,
+            pods_by_owner: [0; 3],
         }
     }
 
@@ -94,6 +99,7 @@ impl Sums {
             *sum += u128::from(value);
         }
         self.pods += 1;
+        self.pods_by_owner[owner as usize] += 1;
     }
 
     fn sub(&mut self, owner: Owner, requests: &[u64]) {
@@ -102,6 +108,7 @@ impl Sums {
             *sum -= u128::from(value);
         }
         self.pods -= 1;
+        self.pods_by_owner[owner as usize] -= 1;
     }
 
     /// Sum for one owner and resource index.
@@ -170,6 +177,8 @@ pub struct ClusterState {
     slot_by_name: HashMap<Box<str>, u32>,
     free_slots: Vec<u32>,
     pending: Sums,
+    /// Keys of the pods not bound to a node, for the pending-fit estimate.
+    pending_keys: HashSet<Box<str>>,
     pod_relist: Relist<PodRecord>,
     node_relist: Relist<NodeRecord>,
     nodes: usize,
@@ -185,6 +194,7 @@ impl ClusterState {
             slot_by_name: HashMap::new(),
             free_slots: Vec::new(),
             pending: Sums::new(resources),
+            pending_keys: HashSet::new(),
             pod_relist: Relist::default(),
             node_relist: Relist::default(),
             nodes: 0,
@@ -271,6 +281,11 @@ impl ClusterState {
         if let Some(old) = old {
             self.remove_record(&old);
         }
+        if new.as_ref().is_some_and(|r| r.slot == UNBOUND) {
+            self.pending_keys.insert(key.into());
+        } else {
+            self.pending_keys.remove(key);
+        }
     }
 
     /// A pod was deleted.
@@ -300,6 +315,12 @@ impl ClusterState {
     pub fn finish_pod_relist(&mut self) {
         if let Some(records) = self.pod_relist.records.take() {
             self.pods = records;
+            self.pending_keys = self
+                .pods
+                .iter()
+                .filter(|(_, r)| r.slot == UNBOUND)
+                .map(|(k, _)| k.clone())
+                .collect();
             self.rebuild_sums();
         }
     }
@@ -425,6 +446,15 @@ impl ClusterState {
         &self.pending
     }
 
+    /// Request vectors of up to `limit` pods that are not bound to a node.
+    pub fn pending_requests(&self, limit: usize) -> Vec<Box<[u64]>> {
+        self.pending_keys
+            .iter()
+            .take(limit)
+            .filter_map(|k| self.pods.get(k).map(|r| r.requests.clone()))
+            .collect()
+    }
+
     /// Object counts.
     pub fn counts(&self) -> Counts {
         Counts {
@@ -445,6 +475,7 @@ pub(crate) mod tests {
             allocatable: allocatable.into(),
             capacity: allocatable.into(),
             labels: Box::new([]),
+            pod_slots: 110,
             unschedulable: false,
         }
     }
@@ -694,6 +725,12 @@ pub(crate) mod tests {
                     .collect();
                 assert_eq!(got, want, "seed {seed} step {step}");
                 assert_eq!(s.counts().pods, model.0.len(), "seed {seed} step {step}");
+                let pending = model.0.values().filter(|(n, _, _)| n.is_none()).count();
+                assert_eq!(
+                    s.pending_requests(usize::MAX).len(),
+                    pending,
+                    "seed {seed} step {step}"
+                );
                 assert!(s.resync().is_empty(), "drift at seed {seed} step {step}");
             }
         }

@@ -241,6 +241,7 @@ fn node_record(node: &SlimNode, cache: &Cache, warned: &mut Warned) -> NodeRecor
             .iter()
             .map(|k| labels.and_then(|l| l.get(k)).map(|v| v.as_str().into()))
             .collect(),
+        pod_slots: accounting::node_pod_slots(&node.status),
         unschedulable: node.spec.unschedulable,
     }
 }

@@ -3,7 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use kube_cluster_binpacking_exporter::exposition::{encode, Options};
+use kube_cluster_binpacking_exporter::capacity::{self, Shape};
+use kube_cluster_binpacking_exporter::exposition::{encode, Families, Options};
 use kube_cluster_binpacking_exporter::snapshot::{LabelGroups, Snapshot};
 use kube_cluster_binpacking_exporter::state::{ClusterState, NodeRecord, Owner, PodFacts};
 
@@ -12,6 +13,7 @@ fn node(alloc: &[u64], zone: Option<&str>, pool: Option<&str>) -> NodeRecord {
         allocatable: alloc.into(),
         capacity: alloc.iter().map(|v| v + v / 10).collect(),
         labels: vec![zone.map(Into::into), pool.map(Into::into)].into_boxed_slice(),
+        pod_slots: alloc[3],
         unschedulable: false,
     }
 }
@@ -62,13 +64,36 @@ fn render() -> String {
         pod("node-b", &[4000, 16_000_000_000, 2, 1], Owner::Workload),
     );
     s.apply_pod("sys/static", pod("node-b", &[250, 0, 0, 1], Owner::Static));
+    s.apply_pod(
+        "web/pending",
+        Some(PodFacts {
+            node: None,
+            requests: vec![500, 1_073_741_824, 0, 1].into(),
+            owner: Owner::Workload,
+        }),
+    );
     let groups = LabelGroups::new(&[vec!["zone".into()], vec!["zone".into(), "pool".into()]]);
+    let snapshot = Snapshot::take(&s, &groups, 100);
+    let shapes = [Shape {
+        name: "small".into(),
+        requests: vec![500, 1_073_741_824, 0, 0],
+    }];
+    let capacity = capacity::compute(&snapshot, &shapes);
     let mut out = String::new();
     encode(
-        &Snapshot::take(&s, &groups),
+        &snapshot,
+        Some(&capacity),
         &Options {
             resources: &resources,
-            node_metrics: true,
+            families: Families {
+                node: true,
+                shape_fit: true,
+                free: true,
+                compaction: true,
+                pending: true,
+                owner: true,
+                reserved: true,
+            },
             label_groups: true,
             cache_age_seconds: Some(2.5),
         },

@@ -9,13 +9,13 @@
 //! is the expensive part and runs on every core, each item with its own PRNG so the bytes do not
 //! depend on the thread split.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::thread;
 
 use serde_json::{json, Map, Value};
 
 use crate::clock::rfc3339;
-use crate::object::Object;
+use crate::object::{Kind, Object};
 use crate::rng::Rng;
 
 /// 2025-10-06T08:00:00Z: the simulated cluster's birth; generated timestamps are fixed offsets
@@ -168,7 +168,6 @@ enum Owner {
     Job,
     CronJob,
     Mirror,
-    None,
 }
 
 /// One container (or init container) of a workload template.
@@ -732,7 +731,7 @@ const WORKLOADS: [Workload; 19] = [
 
 /// Pod status variants, applied to the first regular pods in this order (so a small cluster has
 /// each one), then at random with small probabilities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Variant {
     Running,
     ResizeDeferred,
@@ -972,6 +971,14 @@ fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
         hugepages_mi: nodes.iter().map(|n| n.pool.hugepages_mi).collect(),
     };
     let mut plans: Vec<PodPlan> = Vec::with_capacity(pods);
+    // Random suffixes collide now and then at 150,000 pods; names must stay unique per namespace.
+    let mut used: HashSet<String> = HashSet::with_capacity(pods);
+    let mut unique = |ns: &str, stem: &str, rng: &mut Rng| loop {
+        let name = format!("{stem}-{}", rng.suffix(5));
+        if used.insert(format!("{ns}/{name}")) {
+            break name;
+        }
+    };
     // DaemonSets first (as many as fit in half the pod budget), then mirror pods.
     let daemonsets = if nodes.is_empty() {
         0
@@ -985,7 +992,7 @@ fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
             cap.cpu_milli[n] += pod_cpu_milli(ds);
             plans.push(PodPlan {
                 workload: ds,
-                name: format!("{}-{}", ds.name, rng.suffix(5)),
+                name: unique(ds.namespace, ds.name, rng),
                 owner_name: ds.name.to_string(),
                 template_hash: hash.clone(),
                 node: Some(n),
@@ -1072,10 +1079,10 @@ fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
                 } else {
                     format!("{}-{}", w.name, *j)
                 };
-                (format!("{job}-{}", rng.suffix(5)), job, 0)
+                (unique(w.namespace, &job, rng), job, 0)
             }
             _ => (
-                format!("{}-{hash}-{}", w.name, rng.suffix(5)),
+                unique(w.namespace, &format!("{}-{hash}", w.name), rng),
                 format!("{}-{hash}", w.name),
                 0,
             ),
@@ -1257,10 +1264,127 @@ fn container_fields(cs: &[Ctr]) -> Value {
     Value::Object(m)
 }
 
+/// Everything that differs between two pods of the same workload and variant. Rendering a pod
+/// with placeholder values gives a template; a real pod is the template with these values spliced
+/// in, which is what makes 150,000 full-size pods cheap.
+#[derive(Debug, Clone, Default)]
+struct PodVars {
+    name: String,
+    uid: String,
+    owner: String,
+    owner_uid: String,
+    job_uid: String,
+    node: String,
+    node_ip: String,
+    pod_ip: String,
+    rv: String,
+    ordinal: String,
+    created: String,
+    started: String,
+    running_since: String,
+    finished: String,
+    resized_at: String,
+    deletion: String,
+    container_ids: Vec<String>,
+}
+
+/// Number of scalar fields of `PodVars` before the container IDs.
+const SCALAR_VARS: usize = 16;
+
+impl PodVars {
+    fn placeholders(containers: usize, node: bool) -> PodVars {
+        let p = |i: usize| format!("@@{i}@@");
+        PodVars {
+            name: p(0),
+            uid: p(1),
+            owner: p(2),
+            owner_uid: p(3),
+            job_uid: p(4),
+            node: if node { p(5) } else { String::new() },
+            node_ip: p(6),
+            pod_ip: p(7),
+            rv: p(8),
+            ordinal: p(9),
+            created: p(10),
+            started: p(11),
+            running_since: p(12),
+            finished: p(13),
+            resized_at: p(14),
+            deletion: p(15),
+            container_ids: (0..containers).map(|i| p(SCALAR_VARS + i)).collect(),
+        }
+    }
+
+    fn values(&self) -> Vec<&str> {
+        let mut v = vec![
+            self.name.as_str(),
+            &self.uid,
+            &self.owner,
+            &self.owner_uid,
+            &self.job_uid,
+            &self.node,
+            &self.node_ip,
+            &self.pod_ip,
+            &self.rv,
+            &self.ordinal,
+            &self.created,
+            &self.started,
+            &self.running_since,
+            &self.finished,
+            &self.resized_at,
+            &self.deletion,
+        ];
+        v.extend(self.container_ids.iter().map(String::as_str));
+        v
+    }
+
+    /// Real values for one pod; the random draws happen in a fixed order.
+    fn for_pod(plan: &PodPlan, nodes: &[NodePlan], rng: &mut Rng, rv: u64) -> PodVars {
+        let node = plan.node.map(|n| &nodes[n]);
+        let w = plan.workload;
+        let containers = w.containers.len() + w.init.len();
+        PodVars {
+            name: plan.name.clone(),
+            uid: rng.uuid(),
+            owner: plan.owner_name.clone(),
+            owner_uid: rng.uuid(),
+            job_uid: rng.uuid(),
+            node: node.map_or_else(String::new, |n| n.name.clone()),
+            node_ip: node.map_or_else(String::new, |n| n.ip.clone()),
+            pod_ip: if matches!(w.owner, Owner::DaemonSet | Owner::Mirror) {
+                node.map_or_else(String::new, |n| n.ip.clone())
+            } else {
+                plan.ip.clone()
+            },
+            rv: rv.to_string(),
+            ordinal: plan.ordinal.to_string(),
+            created: rfc3339(plan.created),
+            started: rfc3339(plan.created + 2),
+            running_since: rfc3339(plan.created + 9),
+            finished: rfc3339(plan.created + 300),
+            resized_at: rfc3339(plan.created + 86_400),
+            deletion: rfc3339(plan.created + 40 * 86_400),
+            container_ids: (0..containers).map(|_| rng.hex(64)).collect(),
+        }
+    }
+}
+
+/// A stable digest per image, as a registry would report it.
+fn image_digest(image: &str) -> String {
+    let hash = image.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    Rng::new(hash).hex(64)
+}
+
+fn api_access_volume(hash: &str) -> String {
+    format!("kube-api-access-{}", hash.get(..5).unwrap_or(hash))
+}
+
 fn render_container(
     c: &Ctr,
     w: &Workload,
-    plan: &PodPlan,
+    hash: &str,
     init: bool,
     requests_override: Option<&[(&str, &str)]>,
 ) -> Value {
@@ -1293,7 +1417,7 @@ fn render_container(
         "volumeMounts": [
             {"mountPath": "/etc/config", "name": "config", "readOnly": true},
             {"mountPath": "/tmp", "name": "tmp"},
-            {"mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "name": format!("kube-api-access-{}", &plan.template_hash[..5.min(plan.template_hash.len())]), "readOnly": true}
+            {"mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "name": api_access_volume(hash), "readOnly": true}
         ]
     });
     if c.port > 0 && !init {
@@ -1326,81 +1450,80 @@ fn qos_class(w: &Workload) -> &'static str {
     }
 }
 
-fn owner_reference(plan: &PodPlan, rng: &mut Rng) -> Option<Value> {
-    let (api, kind) = match plan.workload.owner {
+fn owner_reference(w: &Workload, vars: &PodVars) -> Option<Value> {
+    let (api, kind) = match w.owner {
         Owner::ReplicaSet => ("apps/v1", "ReplicaSet"),
         Owner::StatefulSet => ("apps/v1", "StatefulSet"),
         Owner::DaemonSet => ("apps/v1", "DaemonSet"),
         Owner::Job | Owner::CronJob => ("batch/v1", "Job"),
         Owner::Mirror => ("v1", "Node"),
-        Owner::None => return None,
     };
-    let mut r =
-        json!({"apiVersion": api, "kind": kind, "name": plan.owner_name, "uid": rng.uuid()});
-    if plan.workload.owner != Owner::Mirror {
+    let mut r = json!({"apiVersion": api, "kind": kind, "name": vars.owner, "uid": vars.owner_uid});
+    if w.owner != Owner::Mirror {
         r["blockOwnerDeletion"] = json!(true);
     }
     r["controller"] = json!(true);
     Some(r)
 }
 
-#[allow(clippy::too_many_lines)]
-fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u64) -> Value {
-    let mut rng = Rng::for_item(seed, 3, index as u64);
-    let w = plan.workload;
-    let node = plan.node.map(|n| &nodes[n]);
-    let created = rfc3339(plan.created);
-    let started = rfc3339(plan.created + 2);
-    let running_since = rfc3339(plan.created + 9);
-    let mut labels = json!({"app.kubernetes.io/name": w.name, "app.kubernetes.io/instance": w.name, "app.kubernetes.io/part-of": w.team, "team": w.team});
-    match w.owner {
-        Owner::ReplicaSet => labels["pod-template-hash"] = json!(plan.template_hash),
-        Owner::DaemonSet => {
-            labels["controller-revision-hash"] = json!(plan.template_hash);
-            labels["pod-template-generation"] = json!("3");
-        }
-        Owner::StatefulSet => {
-            labels["controller-revision-hash"] =
-                json!(format!("{}-{}", w.name, plan.template_hash));
-            labels["statefulset.kubernetes.io/pod-name"] = json!(plan.name);
-            labels["apps.kubernetes.io/pod-index"] = json!(plan.ordinal.to_string());
-        }
-        Owner::Job | Owner::CronJob => {
-            let uid = rng.uuid();
-            labels["batch.kubernetes.io/controller-uid"] = json!(uid);
-            labels["batch.kubernetes.io/job-name"] = json!(plan.owner_name);
-            labels["controller-uid"] = json!(uid);
-            labels["job-name"] = json!(plan.owner_name);
-        }
-        Owner::Mirror => {
-            labels = json!({"component": w.name, "tier": "control-plane"});
-        }
-        Owner::None => {}
-    }
-    // The variant decides requested vs. actual sizes for in-place resize.
-    let first = &w.containers[0];
-    let resized: Option<(&[(&str, &str)], &[(&str, &str)], &str, &str)> = match plan.variant {
-        // (spec requests, status requests, condition type, reason)
+/// The resize scenario of a variant: (spec requests of the first container, condition type, reason).
+fn resize_of(
+    variant: Variant,
+) -> Option<(
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+)> {
+    match variant {
         Variant::ResizeDeferred => Some((
             &[("cpu", "2"), ("memory", "1Gi")],
-            first.requests,
             "PodResizePending",
             "Deferred",
         )),
         Variant::ResizeInfeasible => Some((
             &[("cpu", "64"), ("memory", "1Gi")],
-            first.requests,
             "PodResizePending",
             "Infeasible",
         )),
         Variant::ResizeInProgress => Some((
             &[("cpu", "50m"), ("memory", "64Mi")],
-            first.requests,
             "PodResizeInProgress",
             "",
         )),
         _ => None,
-    };
+    }
+}
+
+#[allow(clippy::too_many_lines)]
+fn render_pod(
+    w: &Workload,
+    variant: Variant,
+    hash: &str,
+    vars: &PodVars,
+    total_nodes: usize,
+) -> Value {
+    let scheduled = !vars.node.is_empty();
+    let mut labels = json!({"app.kubernetes.io/name": w.name, "app.kubernetes.io/instance": w.name, "app.kubernetes.io/part-of": w.team, "team": w.team});
+    match w.owner {
+        Owner::ReplicaSet => labels["pod-template-hash"] = json!(hash),
+        Owner::DaemonSet => {
+            labels["controller-revision-hash"] = json!(hash);
+            labels["pod-template-generation"] = json!("3");
+        }
+        Owner::StatefulSet => {
+            labels["controller-revision-hash"] = json!(format!("{}-{hash}", w.name));
+            labels["statefulset.kubernetes.io/pod-name"] = json!(vars.name);
+            labels["apps.kubernetes.io/pod-index"] = json!(vars.ordinal);
+        }
+        Owner::Job | Owner::CronJob => {
+            labels["batch.kubernetes.io/controller-uid"] = json!(vars.job_uid);
+            labels["batch.kubernetes.io/job-name"] = json!(vars.owner);
+            labels["controller-uid"] = json!(vars.job_uid);
+            labels["job-name"] = json!(vars.owner);
+        }
+        Owner::Mirror => labels = json!({"component": w.name, "tier": "control-plane"}),
+    }
+    let resized = resize_of(variant);
     let containers: Vec<Value> = w
         .containers
         .iter()
@@ -1409,7 +1532,7 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
             render_container(
                 c,
                 w,
-                plan,
+                hash,
                 false,
                 if i == 0 { resized.map(|r| r.0) } else { None },
             )
@@ -1418,25 +1541,28 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
     let init: Vec<Value> = w
         .init
         .iter()
-        .map(|c| render_container(c, w, plan, true, None))
+        .map(|c| render_container(c, w, hash, true, None))
         .collect();
     let restart_policy = match w.owner {
         Owner::Job => "Never",
         Owner::CronJob => "OnFailure",
         _ => "Always",
     };
-    let mut tolerations = vec![
-        json!({"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300}),
-        json!({"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}),
-    ];
-    match w.placement {
-        Placement::Everywhere | Placement::ControlPlane => {
-            tolerations = vec![json!({"operator": "Exists"})]
+    let tolerations = match w.placement {
+        Placement::Everywhere | Placement::ControlPlane => json!([{"operator": "Exists"}]),
+        placement => {
+            let mut t = vec![
+                json!({"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300}),
+                json!({"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}),
+            ];
+            if placement == Placement::Gpu {
+                t.push(
+                    json!({"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}),
+                );
+            }
+            Value::Array(t)
         }
-        Placement::Gpu => tolerations
-            .push(json!({"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"})),
-        _ => {}
-    }
+    };
     let sa = if w.owner == Owner::Mirror {
         "default"
     } else {
@@ -1458,7 +1584,7 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
         "volumes": [
             {"configMap": {"defaultMode": 420, "name": format!("{}-config", w.name)}, "name": "config"},
             {"emptyDir": {"sizeLimit": "500Mi"}, "name": "tmp"},
-            {"name": format!("kube-api-access-{}", &plan.template_hash[..5.min(plan.template_hash.len())]), "projected": {"defaultMode": 420, "sources": [
+            {"name": api_access_volume(hash), "projected": {"defaultMode": 420, "sources": [
                 {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
                 {"configMap": {"items": [{"key": "ca.crt", "path": "ca.crt"}], "name": "kube-root-ca.crt"}},
                 {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}, "path": "namespace"}]}}
@@ -1471,8 +1597,8 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
     if !w.priority_class.is_empty() {
         spec["priorityClassName"] = json!(w.priority_class);
     }
-    if let Some(n) = node {
-        spec["nodeName"] = json!(n.name);
+    if scheduled {
+        spec["nodeName"] = json!(vars.node);
     }
     match w.placement {
         Placement::Gpu => spec["nodeSelector"] = json!({"eks.amazonaws.com/nodegroup": "gpu"}),
@@ -1484,11 +1610,11 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
         }
         Placement::ControlPlane => {}
     }
-    if let (Owner::DaemonSet, Some(n)) = (w.owner, node) {
-        spec["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [n.name]}]}]}}});
+    if w.owner == Owner::DaemonSet && scheduled {
+        spec["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [vars.node]}]}]}}});
     }
     if w.owner == Owner::StatefulSet {
-        spec["hostname"] = json!(plan.name);
+        spec["hostname"] = json!(vars.name);
         spec["subdomain"] = json!(w.name);
     }
     if let Some((class, cpu, memory)) = w.runtime_class {
@@ -1499,35 +1625,32 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
         spec["resources"] = json!({"requests": quantities(requests), "limits": quantities(limits)});
     }
 
-    // Status.
-    let phase = match plan.variant {
+    let phase = match variant {
         Variant::Unscheduled | Variant::ContainerCreating => "Pending",
         Variant::Succeeded => "Succeeded",
         Variant::Failed | Variant::Evicted => "Failed",
         _ => "Running",
     };
     let running = phase == "Running";
-    let ready = running && plan.variant != Variant::CrashLoop;
-    let cond = |t: &str, s: bool| json!({"lastProbeTime": null, "lastTransitionTime": running_since, "status": if s { "True" } else { "False" }, "type": t});
+    let terminal = matches!(phase, "Succeeded" | "Failed");
+    let ready = running && variant != Variant::CrashLoop;
+    let cond = |t: &str, s: bool| json!({"lastProbeTime": null, "lastTransitionTime": vars.running_since, "status": if s { "True" } else { "False" }, "type": t});
     let mut status = Map::new();
     let mut conditions = Vec::new();
-    if plan.variant == Variant::Unscheduled {
-        let total = nodes.len();
-        conditions.push(json!({"lastProbeTime": null, "lastTransitionTime": created, "message": format!("0/{total} nodes are available: {total} Insufficient cpu. preemption: 0/{total} nodes are available: {total} No preemption victims found for incoming pod."), "reason": "Unschedulable", "status": "False", "type": "PodScheduled"}));
-    } else {
+    if scheduled {
         conditions.push(cond(
             "PodReadyToStartContainers",
-            plan.variant != Variant::ContainerCreating && !matches!(phase, "Succeeded" | "Failed"),
+            variant != Variant::ContainerCreating && !terminal,
         ));
         let mut initialized = cond("Initialized", true);
-        if matches!(phase, "Succeeded") {
+        if phase == "Succeeded" {
             initialized["reason"] = json!("PodCompleted");
         }
         conditions.push(initialized);
         let mut r = cond("Ready", ready);
         let mut cr = cond("ContainersReady", ready);
         if !ready {
-            let reason = if matches!(phase, "Succeeded" | "Failed") {
+            let reason = if terminal {
                 "PodCompleted"
             } else {
                 "ContainersNotReady"
@@ -1538,8 +1661,8 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
         conditions.push(r);
         conditions.push(cr);
         conditions.push(cond("PodScheduled", true));
-        if let Some((_, _, ctype, reason)) = resized {
-            let mut c = json!({"lastProbeTime": null, "lastTransitionTime": rfc3339(plan.created + 86_400), "status": "True", "type": ctype});
+        if let Some((_, ctype, reason)) = resized {
+            let mut c = json!({"lastProbeTime": null, "lastTransitionTime": vars.resized_at, "status": "True", "type": ctype});
             if !reason.is_empty() {
                 c["reason"] = json!(reason);
                 c["message"] = json!(if reason == "Infeasible" {
@@ -1550,61 +1673,65 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
             }
             conditions.push(c);
         }
+    } else {
+        let wanted = match w.placement {
+            Placement::Gpu => "Insufficient nvidia.com/gpu",
+            Placement::Memory => "Insufficient hugepages-2Mi",
+            _ => "Insufficient cpu",
+        };
+        conditions.push(json!({"lastProbeTime": null, "lastTransitionTime": vars.created, "message": format!("0/{total_nodes} nodes are available: {total_nodes} {wanted}. preemption: 0/{total_nodes} nodes are available: {total_nodes} No preemption victims found for incoming pod."), "reason": "Unschedulable", "status": "False", "type": "PodScheduled"}));
     }
     status.insert("conditions".into(), Value::Array(conditions));
-    if let Some(n) = node {
-        status.insert("hostIP".into(), json!(n.ip));
-        status.insert("hostIPs".into(), json!([{"ip": n.ip}]));
-        if plan.variant != Variant::ContainerCreating {
-            let ip = if w.owner == Owner::DaemonSet || w.owner == Owner::Mirror {
-                n.ip.clone()
-            } else {
-                plan.ip.clone()
-            };
-            status.insert("podIP".into(), json!(ip));
-            status.insert("podIPs".into(), json!([{"ip": ip}]));
+    if scheduled {
+        status.insert("hostIP".into(), json!(vars.node_ip));
+        status.insert("hostIPs".into(), json!([{"ip": vars.node_ip}]));
+        if variant != Variant::ContainerCreating {
+            status.insert("podIP".into(), json!(vars.pod_ip));
+            status.insert("podIPs".into(), json!([{"ip": vars.pod_ip}]));
         }
-        status.insert("startTime".into(), json!(created));
-        let state_of = |c: &Ctr, init: bool| -> Value {
-            match plan.variant {
+        status.insert("startTime".into(), json!(vars.created));
+        let first_name = w.containers[0].name;
+        let state_of = |c: &Ctr, init: bool, id: &str| -> Value {
+            let terminated = |code: u8, reason: &str, finished: &str| json!({"terminated": {"containerID": format!("containerd://{id}"), "exitCode": code, "finishedAt": finished, "reason": reason, "startedAt": vars.started}});
+            match variant {
                 Variant::ContainerCreating => json!({"waiting": {"reason": "ContainerCreating"}}),
-                Variant::Succeeded => {
-                    json!({"terminated": {"containerID": format!("containerd://{}", Rng::for_item(seed, 4, rv).hex(64)), "exitCode": 0, "finishedAt": rfc3339(plan.created + 300), "reason": "Completed", "startedAt": started}})
+                Variant::Succeeded => terminated(0, "Completed", &vars.finished),
+                Variant::Failed if !init => terminated(137, "Error", &vars.finished),
+                Variant::Evicted if !init => {
+                    terminated(137, "ContainerStatusUnknown", &vars.finished)
                 }
-                Variant::Failed | Variant::Evicted if !init => {
-                    json!({"terminated": {"containerID": format!("containerd://{}", Rng::for_item(seed, 5, rv).hex(64)), "exitCode": 137, "finishedAt": rfc3339(plan.created + 300), "reason": if plan.variant == Variant::Evicted { "ContainerStatusUnknown" } else { "Error" }, "startedAt": started}})
+                Variant::CrashLoop if !init && c.name == first_name => {
+                    json!({"waiting": {"message": format!("back-off 5m0s restarting failed container={} pod={}", c.name, vars.name), "reason": "CrashLoopBackOff"}})
                 }
-                Variant::CrashLoop if !init && c.name == w.containers[0].name => {
-                    json!({"waiting": {"message": format!("back-off 5m0s restarting failed container={} pod={}", c.name, plan.name), "reason": "CrashLoopBackOff"}})
-                }
-                _ if init && !c.sidecar => {
-                    json!({"terminated": {"containerID": format!("containerd://{}", Rng::for_item(seed, 6, rv).hex(64)), "exitCode": 0, "finishedAt": started, "reason": "Completed", "startedAt": started}})
-                }
-                _ => json!({"running": {"startedAt": running_since}}),
+                _ if init && !c.sidecar => terminated(0, "Completed", &vars.started),
+                _ => json!({"running": {"startedAt": vars.running_since}}),
             }
         };
-        let mut cstatus = |c: &Ctr, init: bool, status_requests: &[(&str, &str)]| -> Value {
-            let live = running || plan.variant == Variant::CrashLoop;
+        let live = running || variant == Variant::CrashLoop;
+        let cstatus = |c: &Ctr, init: bool, id: &str, status_requests: &[(&str, &str)]| -> Value {
+            let crashing = variant == Variant::CrashLoop && c.name == first_name && !init;
+            let up = live && (!init || c.sidecar);
             let mut v = json!({
-                "containerID": format!("containerd://{}", rng.hex(64)),
+                "containerID": format!("containerd://{id}"),
                 "image": c.image,
-                "imageID": format!("{}@sha256:{}", c.image.split(':').next().unwrap_or(c.image), rng.hex(64)),
+                "imageID": format!("{}@sha256:{}", c.image.split(':').next().unwrap_or(c.image), image_digest(c.image)),
                 "lastState": {},
                 "name": c.name,
-                "ready": live && (!init || c.sidecar) && !(plan.variant == Variant::CrashLoop && c.name == w.containers[0].name),
-                "restartCount": if plan.variant == Variant::CrashLoop && c.name == w.containers[0].name { 17 } else { 0 },
-                "started": live && (!init || c.sidecar),
-                "state": state_of(c, init),
+                "ready": up && !crashing,
+                "restartCount": if crashing { 17 } else { 0 },
+                "started": up,
+                "state": state_of(c, init, id),
                 "volumeMounts": [{"mountPath": "/etc/config", "name": "config", "readOnly": true, "recursiveReadOnly": "Disabled"}]
             });
-            if plan.variant == Variant::ContainerCreating {
+            if variant == Variant::ContainerCreating {
                 if let Some(o) = v.as_object_mut() {
                     o.remove("containerID");
                     o.insert("imageID".into(), json!(""));
                 }
             }
-            // The kubelet reports applied and allocated resources for running (non-init or sidecar) containers.
-            if live && (!init || c.sidecar) && !matches!(plan.variant, Variant::ContainerCreating) {
+            // The kubelet reports applied and admitted resources of running containers; during a
+            // resize they hold the old size while the spec has the new one.
+            if up && variant != Variant::ContainerCreating {
                 let mut resources = Map::new();
                 if !c.limits.is_empty() {
                     resources.insert("limits".into(), quantities(c.limits));
@@ -1619,36 +1746,26 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
             }
             v
         };
+        let ids = &vars.container_ids;
+        let id = |i: usize| ids.get(i).map_or("", String::as_str);
         let statuses: Vec<Value> = w
             .containers
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                let status_requests = match (i, resized) {
-                    (0, Some((spec_req, old, _, _))) => {
-                        if plan.variant == Variant::ResizeInProgress {
-                            old
-                        } else {
-                            let _ = spec_req;
-                            old
-                        }
-                    }
-                    _ => c.requests,
-                };
-                cstatus(c, false, status_requests)
-            })
+            .map(|(i, c)| cstatus(c, false, id(i), c.requests))
             .collect();
         let init_statuses: Vec<Value> = w
             .init
             .iter()
-            .map(|c| cstatus(c, true, c.requests))
+            .enumerate()
+            .map(|(j, c)| cstatus(c, true, id(w.containers.len() + j), c.requests))
             .collect();
         status.insert("containerStatuses".into(), Value::Array(statuses));
         if !init_statuses.is_empty() {
             status.insert("initContainerStatuses".into(), Value::Array(init_statuses));
         }
     }
-    if plan.variant == Variant::Evicted {
+    if variant == Variant::Evicted {
         status.insert("message".into(), json!("The node was low on resource: memory. Threshold quantity: 100Mi, available: 91572Ki. Container app was using 1765104Ki, request is 512Mi, has larger consumption of memory."));
         status.insert("reason".into(), json!("Evicted"));
     }
@@ -1667,39 +1784,38 @@ fn render_pod(plan: &PodPlan, nodes: &[NodePlan], index: usize, seed: u64, rv: u
         annotations["sidecar.istio.io/status"] = json!("{\"initContainers\":[\"istio-init\"],\"containers\":null,\"volumes\":[\"workload-socket\",\"credential-socket\",\"workload-certs\",\"istio-envoy\",\"istio-data\",\"istio-podinfo\",\"istio-token\",\"istiod-ca-cert\"],\"imagePullSecrets\":null,\"revision\":\"default\"}");
     }
     if w.owner == Owner::Mirror {
-        let hash = plan.template_hash.clone();
         annotations["kubernetes.io/config.hash"] = json!(hash);
         annotations["kubernetes.io/config.mirror"] = json!(hash);
         annotations["kubernetes.io/config.seen"] =
-            json!(format!("{}.{}Z", &created[..19], "551288000"));
+            json!(format!("{}.551288000Z", vars.created.trim_end_matches('Z')));
         annotations["kubernetes.io/config.source"] = json!("file");
     }
     let mut metadata = json!({
         "annotations": annotations,
-        "creationTimestamp": created,
+        "creationTimestamp": vars.created,
         "labels": labels,
         "managedFields": [
             {"apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": {
                 "f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/default-container": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}, "f:generateName": {}, "f:labels": {".": {}, "f:app.kubernetes.io/instance": {}, "f:app.kubernetes.io/name": {}, "f:team": {}}, "f:ownerReferences": {".": {}, "k:{\"uid\":\"owner\"}": {}}},
                 "f:spec": {"f:containers": container_fields(w.containers), "f:dnsPolicy": {}, "f:enableServiceLinks": {}, "f:restartPolicy": {}, "f:schedulerName": {}, "f:securityContext": {}, "f:terminationGracePeriodSeconds": {}, "f:tolerations": {}, "f:volumes": {".": {}, "k:{\"name\":\"config\"}": {".": {}, "f:configMap": {".": {}, "f:defaultMode": {}, "f:name": {}}, "f:name": {}}, "k:{\"name\":\"tmp\"}": {".": {}, "f:emptyDir": {".": {}, "f:sizeLimit": {}}, "f:name": {}}}}},
-             "manager": match w.owner { Owner::Job | Owner::CronJob => "kube-controller-manager", Owner::Mirror => "kubelet", _ => "kube-controller-manager" },
-             "operation": "Update", "time": created},
+             "manager": if w.owner == Owner::Mirror { "kubelet" } else { "kube-controller-manager" },
+             "operation": "Update", "time": vars.created},
             {"apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {"f:conditions": {"k:{\"type\":\"ContainersReady\"}": {".": {}, "f:lastProbeTime": {}, "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}}, "k:{\"type\":\"Initialized\"}": {".": {}, "f:lastProbeTime": {}, "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}}, "k:{\"type\":\"PodReadyToStartContainers\"}": {".": {}, "f:lastProbeTime": {}, "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}}, "k:{\"type\":\"Ready\"}": {".": {}, "f:lastProbeTime": {}, "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}}}, "f:containerStatuses": {}, "f:hostIP": {}, "f:hostIPs": {}, "f:phase": {}, "f:podIP": {}, "f:podIPs": {".": {}, "k:{\"ip\":\"10.0.0.1\"}": {".": {}, "f:ip": {}}}, "f:startTime": {}}},
-             "manager": "kubelet", "operation": "Update", "subresource": "status", "time": running_since}
+             "manager": "kubelet", "operation": "Update", "subresource": "status", "time": vars.running_since}
         ],
-        "name": plan.name,
+        "name": vars.name,
         "namespace": w.namespace,
-        "resourceVersion": rv.to_string(),
-        "uid": rng.uuid(),
+        "resourceVersion": vars.rv,
+        "uid": vars.uid,
     });
-    if let Some(owner) = owner_reference(plan, &mut rng) {
+    if let Some(owner) = owner_reference(w, vars) {
         metadata["ownerReferences"] = json!([owner]);
     }
-    if !matches!(w.owner, Owner::Mirror | Owner::StatefulSet | Owner::None) {
-        metadata["generateName"] = json!(format!("{}-", plan.owner_name));
+    if !matches!(w.owner, Owner::Mirror | Owner::StatefulSet) {
+        metadata["generateName"] = json!(format!("{}-", vars.owner));
     }
-    if plan.variant == Variant::Terminating {
-        metadata["deletionTimestamp"] = json!(rfc3339(plan.created + 40 * 86_400));
+    if variant == Variant::Terminating {
+        metadata["deletionTimestamp"] = json!(vars.deletion);
         metadata["deletionGracePeriodSeconds"] = json!(30);
     }
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status})
@@ -1722,12 +1838,149 @@ fn last_applied(w: &Workload, spec: &Value) -> String {
     serde_json::to_string(&manifest).unwrap_or_default()
 }
 
+/// A pod rendered once with placeholders, split into literal segments and variable slots.
+struct Template {
+    /// `segments.len() == slots.len() + 1`.
+    segments: Vec<Vec<u8>>,
+    slots: Vec<usize>,
+    labels: Vec<(String, String)>,
+    phase: String,
+    namespace: &'static str,
+}
+
+/// Splits serialized JSON on `@@N@@` markers.
+fn split_template(bytes: &[u8]) -> (Vec<Vec<u8>>, Vec<usize>) {
+    let mut segments = Vec::new();
+    let mut slots = Vec::new();
+    let mut current = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"@@") {
+            let digits = bytes[i + 2..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if digits > 0 && bytes[i + 2 + digits..].starts_with(b"@@") {
+                let n = std::str::from_utf8(&bytes[i + 2..i + 2 + digits])
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                segments.push(std::mem::take(&mut current));
+                slots.push(n);
+                i += digits + 4;
+                continue;
+            }
+        }
+        current.push(bytes[i]);
+        i += 1;
+    }
+    segments.push(current);
+    (segments, slots)
+}
+
+fn substitute(text: &str, values: &[&str]) -> String {
+    let (segments, slots) = split_template(text.as_bytes());
+    let mut out = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        out.extend_from_slice(seg);
+        if let Some(v) = slots.get(i).and_then(|&s| values.get(s)) {
+            out.extend_from_slice(v.as_bytes());
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Template {
+    fn build(
+        w: &Workload,
+        variant: Variant,
+        hash: &str,
+        scheduled: bool,
+        total_nodes: usize,
+    ) -> Template {
+        let vars = PodVars::placeholders(w.containers.len() + w.init.len(), scheduled);
+        let value = render_pod(w, variant, hash, &vars, total_nodes);
+        let labels = value["metadata"]["labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let phase = value["status"]["phase"].as_str().unwrap_or("").to_string();
+        let (segments, slots) = split_template(&serde_json::to_vec(&value).unwrap_or_default());
+        Template {
+            segments,
+            slots,
+            labels,
+            phase,
+            namespace: w.namespace,
+        }
+    }
+
+    /// The pod's bytes and stored object, without building a JSON tree.
+    fn fill(&self, vars: &PodVars, rv: u64) -> Object {
+        let values = vars.values();
+        let mut json = Vec::with_capacity(self.segments.iter().map(Vec::len).sum::<usize>() + 600);
+        let mut rv_span = (0, 0);
+        for (i, seg) in self.segments.iter().enumerate() {
+            json.extend_from_slice(seg);
+            if let Some(&slot) = self.slots.get(i) {
+                let value = values.get(slot).copied().unwrap_or("");
+                if slot == 8 {
+                    rv_span = (json.len(), json.len() + value.len());
+                }
+                json.extend_from_slice(value.as_bytes());
+            }
+        }
+        let mut labels: Vec<(Box<str>, Box<str>)> = self
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), substitute(v, &values).into()))
+            .collect();
+        labels.sort();
+        Object::from_parts(
+            Kind::Pod,
+            self.namespace,
+            &vars.name,
+            &vars.node,
+            &self.phase,
+            labels,
+            rv,
+            json,
+            rv_span,
+        )
+    }
+}
+
 /// Generates `nodes` nodes and `pods` pods for `seed`, with resourceVersions 2, 3, ... in
 /// (nodes, pods) order. The same arguments always give the same bytes.
 pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Vec<Object>, String> {
     let mut rng = Rng::new(seed);
     let node_plans = plan_nodes(nodes, &mut rng);
     let pod_plans = plan_pods(&node_plans, pods, &mut rng);
+    // One template per (workload, variant, scheduled); mirror pods differ per node and are
+    // rendered directly.
+    let mut templates: HashMap<(usize, Variant, bool), Template> = HashMap::new();
+    for plan in &pod_plans {
+        if plan.workload.owner != Owner::Mirror {
+            let key = (
+                std::ptr::from_ref(plan.workload) as usize,
+                plan.variant,
+                plan.node.is_some(),
+            );
+            templates.entry(key).or_insert_with(|| {
+                Template::build(
+                    plan.workload,
+                    plan.variant,
+                    &plan.template_hash,
+                    plan.node.is_some(),
+                    node_plans.len(),
+                )
+            });
+        }
+    }
     let total = node_plans.len() + pod_plans.len();
     let threads = thread::available_parallelism()
         .map_or(2, usize::from)
@@ -1735,13 +1988,31 @@ pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Vec<Object>, Str
     let chunk = total.div_ceil(threads).max(1);
     let render = |i: usize| -> Result<Object, String> {
         let rv = u64::try_from(i).unwrap_or(0) + 2;
-        let value = if i < node_plans.len() {
-            render_node(&node_plans[i], i, seed, rv)
-        } else {
-            let p = i - node_plans.len();
-            render_pod(&pod_plans[p], &node_plans, p, seed, rv)
-        };
-        Object::from_value(value, rv)
+        if i < node_plans.len() {
+            return Object::from_value(render_node(&node_plans[i], i, seed, rv), rv);
+        }
+        let p = i - node_plans.len();
+        let plan = &pod_plans[p];
+        let mut rng = Rng::for_item(seed, 3, p as u64);
+        let vars = PodVars::for_pod(plan, &node_plans, &mut rng, rv);
+        let key = (
+            std::ptr::from_ref(plan.workload) as usize,
+            plan.variant,
+            plan.node.is_some(),
+        );
+        match templates.get(&key) {
+            Some(t) => Ok(t.fill(&vars, rv)),
+            None => Object::from_value(
+                render_pod(
+                    plan.workload,
+                    plan.variant,
+                    &plan.template_hash,
+                    &vars,
+                    node_plans.len(),
+                ),
+                rv,
+            ),
+        }
     };
     let parts: Vec<Result<Vec<Object>, String>> = thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -1774,52 +2045,43 @@ pub fn churn_pod(seed: u64, n: u64, node: Option<(&str, &str)>, now: i64) -> Val
     let mut rng = Rng::for_item(seed, 7, n);
     let w = pick_workload(&mut rng);
     let hash = Rng::for_item(seed, 8, 0).suffix(10);
-    let plan = PodPlan {
-        workload: w,
-        name: format!("{}-{hash}-{}", w.name, rng.suffix(5)),
-        owner_name: format!("{}-{hash}", w.name),
-        template_hash: hash,
-        node: node.map(|_| 0),
-        variant: if node.is_some() {
-            if matches!(w.owner, Owner::Job | Owner::CronJob) {
-                Variant::Running
-            } else {
-                Variant::Running
-            }
-        } else {
-            Variant::Unscheduled
-        },
-        created: now,
-        ip: format!("10.{}.{}.{}", 200 + n % 50, (n >> 8) & 255, n & 255),
-        ordinal: 0,
-    };
-    let (name, ip) = node.map_or_else(
-        || ("unscheduled".to_string(), "10.0.0.1".to_string()),
-        |(a, b)| (a.to_string(), b.to_string()),
-    );
-    let pseudo = [NodePlan {
-        name,
-        ip,
+    let node_plans = [NodePlan {
+        name: node.map_or_else(String::new, |(name, _)| name.to_string()),
+        ip: node.map_or_else(String::new, |(_, ip)| ip.to_string()),
         pool: &POOLS[0],
         zone: ZONES[0],
         state: NodeState::Ready,
         created: now,
         control_plane: false,
     }];
-    let mut v = render_pod(
-        &plan,
-        &pseudo,
-        usize::try_from(n).unwrap_or(0),
-        seed ^ 0xC4A2,
-        0,
-    );
+    let owner_name = if matches!(w.owner, Owner::Job | Owner::CronJob) {
+        format!("{}-c{n}", w.name)
+    } else {
+        format!("{}-{hash}", w.name)
+    };
+    let plan = PodPlan {
+        workload: w,
+        name: format!("{owner_name}-{}", rng.suffix(5)),
+        owner_name,
+        template_hash: hash.clone(),
+        node: node.map(|_| 0),
+        variant: if node.is_some() {
+            Variant::Running
+        } else {
+            Variant::Unscheduled
+        },
+        created: now,
+        ip: format!("10.{}.{}.{}", 200 + n % 50, (n >> 8) & 255, n & 255),
+        ordinal: usize::try_from(n).unwrap_or(0),
+    };
+    let vars = PodVars::for_pod(&plan, &node_plans, &mut rng, 0);
+    let mut v = render_pod(w, plan.variant, &hash, &vars, 1);
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
     }
     v
 }
 
-/// A fresh worker node for churn.
 pub fn churn_node(seed: u64, n: u64, now: i64) -> Value {
     let i = 100_000 + usize::try_from(n % 100_000).unwrap_or(0);
     let (name, ip) = node_name(i);

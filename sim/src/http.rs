@@ -65,7 +65,7 @@ pub enum ReadError {
     /// The peer closed the connection between requests.
     Closed,
     /// A socket error.
-    Io(io::Error),
+    Io,
     /// The request is not valid HTTP/1.1 (answered with 400).
     Malformed(&'static str),
     /// The request head is too large (431).
@@ -75,8 +75,8 @@ pub enum ReadError {
 }
 
 impl From<io::Error> for ReadError {
-    fn from(e: io::Error) -> Self {
-        ReadError::Io(e)
+    fn from(_: io::Error) -> Self {
+        ReadError::Io
     }
 }
 
@@ -611,13 +611,13 @@ impl Server {
                         return;
                     }
                 }
-                Err(ReadError::Closed | ReadError::Io(_)) => return,
+                Err(ReadError::Closed | ReadError::Io) => return,
                 Err(err) => {
                     let (status, message) = match err {
                         ReadError::HeadTooLarge => (431, "request header fields too large"),
                         ReadError::BodyTooLarge => (413, "request body too large"),
                         ReadError::Malformed(m) => (400, m),
-                        ReadError::Closed | ReadError::Io(_) => (400, "bad request"),
+                        ReadError::Closed | ReadError::Io => (400, "bad request"),
                     };
                     let _ = exchange.send(Response::text(status, message));
                     return;

@@ -163,6 +163,34 @@ impl Object {
         })
     }
 
+    /// Assembles an object from bytes that are already serialized (the generator's fast path);
+    /// the caller guarantees the index fields match the bytes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        node_name: &str,
+        phase: &str,
+        labels: Vec<(Box<str>, Box<str>)>,
+        resource_version: u64,
+        json: Vec<u8>,
+        rv_span: (usize, usize),
+    ) -> Object {
+        Object {
+            kind,
+            key: object_key(kind, namespace, name).into(),
+            name: name.into(),
+            namespace: namespace.into(),
+            node_name: node_name.into(),
+            phase: phase.into(),
+            labels,
+            resource_version,
+            json: json.into_boxed_slice(),
+            rv_span,
+        }
+    }
+
     /// Parses the stored bytes back into a JSON value (for mutations and tables).
     pub fn to_value(&self) -> Result<Value, String> {
         serde_json::from_slice(&self.json).map_err(|e| format!("stored object does not parse: {e}"))

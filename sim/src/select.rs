@@ -473,11 +473,6 @@ impl FieldSelector {
             (actual == value) != *negate
         })
     }
-
-    /// True when no term is present.
-    pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
-    }
 }
 
 #[cfg(test)]

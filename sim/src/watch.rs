@@ -152,7 +152,7 @@ pub fn serve(
         now: now_unix(),
     };
     for obj in &initial {
-        out.object("ADDED", obj)?;
+        out.object(EventType::Added.as_str(), obj)?;
     }
     drop(initial);
     if req.start == (Start::InitialEvents { end_bookmark: true }) {
@@ -182,18 +182,25 @@ pub fn serve(
             let now_matches = ev.event_type != EventType::Deleted && req.filter.matches(&ev.object);
             let was_matching = ev.prev.as_ref().is_some_and(|p| req.filter.matches(p));
             match (ev.event_type, was_matching, now_matches) {
-                (EventType::Deleted, true, _) => out.object("DELETED", &ev.object)?,
-                (EventType::Added | EventType::Modified, false, true) => {
-                    out.object("ADDED", &ev.object)?
+                (EventType::Deleted, true, _) => {
+                    out.object(EventType::Deleted.as_str(), &ev.object)?
                 }
-                (EventType::Modified, true, true) => out.object("MODIFIED", &ev.object)?,
+                (EventType::Added | EventType::Modified, false, true) => {
+                    out.object(EventType::Added.as_str(), &ev.object)?
+                }
+                (EventType::Modified, true, true) => {
+                    out.object(EventType::Modified.as_str(), &ev.object)?
+                }
                 (EventType::Modified, true, false) => {
                     // Stopped matching: the previous content, at the event's version.
                     let prev = ev
                         .prev
                         .as_ref()
                         .map_or_else(|| Arc::clone(&ev.object), Arc::clone);
-                    out.object("DELETED", &prev.with_resource_version(ev.rv))?;
+                    out.object(
+                        EventType::Deleted.as_str(),
+                        &prev.with_resource_version(ev.rv),
+                    )?;
                 }
                 _ => {}
             }

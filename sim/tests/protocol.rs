@@ -25,11 +25,17 @@ fn paged_lists_are_a_consistent_snapshot_under_concurrent_changes() {
         .unwrap()
         .to_string();
     let mut changes = 0;
+    let mut deleted: Vec<String> = Vec::new();
     loop {
         seen.extend(names(&page));
         // Change the cluster between pages: delete one not yet seen, add one that sorts last.
-        let victim = before.iter().rev().find(|n| !seen.contains(n)).cloned();
+        let victim = before
+            .iter()
+            .rev()
+            .find(|n| !seen.contains(n) && !deleted.contains(n))
+            .cloned();
         if let Some(v) = victim {
+            deleted.push(v.clone());
             let (ns, name) = v.split_once('/').unwrap();
             sim.control("DELETE", &format!("/objects/pods/{ns}/{name}"), b"");
         }
