@@ -9,7 +9,7 @@ BIN := kube-cluster-binpacking-exporter
 STATIC_BIN := target/$(TARGET)/release/$(BIN)
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## debug build of the exporter and the cluster simulator
 	$(CARGO) build --workspace --bins
@@ -32,7 +32,19 @@ lint: ## rustfmt, clippy with -D warnings, rustdoc warnings
 static: ## fully static musl release binary (ARCH=x86_64|aarch64)
 	scripts/static.sh $(ARCH)
 
-.PHONY: help build demo run test lint static
+image: ## container image from Dockerfile.scratch with docker buildx (IMAGE=name:tag, PLATFORMS=...)
+	docker buildx build -f Dockerfile.scratch --platform $(or $(PLATFORMS),linux/amd64,linux/arm64) \
+	  -t $(or $(IMAGE),kube-cluster-binpacking-exporter:dev) .
+
+image-size: static ## size of the scratch image's only layer (must stay under 10 MB)
+	scripts/image-size.sh $(ARCH)
+
+arm64-smoke: ## build the aarch64 static binary and run it under qemu-aarch64 (--version)
+	$(MAKE) static ARCH=aarch64
+	command -v qemu-aarch64 >/dev/null || { apt-get update -qq && apt-get install -y -qq qemu-user >/dev/null; }
+	qemu-aarch64 target/aarch64-unknown-linux-musl/release/$(BIN) --version
+
+.PHONY: help build demo run test lint static image image-size arm64-smoke
 
 alerts: ## regenerate alerts/prometheusrule.yaml from alerts/binpacking-rules.yaml
 	scripts/prometheusrule.sh

@@ -19,7 +19,8 @@ if [ "$arch" = x86_64 ]; then
   command -v musl-gcc >/dev/null || apt_install musl-tools
   export CC_x86_64_unknown_linux_musl=musl-gcc
 else
-  command -v aarch64-linux-gnu-gcc >/dev/null || apt_install gcc-aarch64-linux-gnu
+  command -v aarch64-linux-gnu-gcc >/dev/null && [ -e /usr/aarch64-linux-gnu/include/stdint.h ] \
+    || apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   export CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc
   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld
 fi
