@@ -80,12 +80,21 @@ pub fn route(site: &Site, method: &str, url: &str, accept_gzip: bool) -> Reply {
             headers: Vec::new(),
             body: sync_json(site).into_bytes(),
         },
-        "/" => Reply {
-            status: 200,
-            content_type: "text/html; charset=utf-8",
-            headers: Vec::new(),
-            body: page::render(&site.config, &site.cache.health).into_bytes(),
-        },
+        "/" => {
+            let snapshot = site.cache.snapshot(0);
+            let body = page::render(&page::View {
+                config: &site.config,
+                health: &site.cache.health,
+                snapshot: &snapshot,
+                filter: page::query_param(url, "group").filter(|g| !g.is_empty()),
+            });
+            Reply {
+                status: 200,
+                content_type: "text/html; charset=utf-8",
+                headers: Vec::new(),
+                body: body.into_bytes(),
+            }
+        }
         _ => {
             let reply = metrics(site);
             if accept_gzip {

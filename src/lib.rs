@@ -6,6 +6,7 @@
 //! (`exposition`) → HTTP (`http`). Pure modules never name tokio, kube's client or tiny_http.
 
 pub mod accounting;
+pub mod amount;
 pub mod cache;
 pub mod capacity;
 pub mod check;

@@ -1,10 +1,22 @@
-//! The HTML page served at `/`: version, configuration, readiness and links. Pure rendering;
-//! every value that comes from outside (flags, the API server) is escaped.
+//! The live page served at `/`: a server-rendered view of the bin-packing (no JavaScript, no
+//! external assets, refreshes itself every few seconds): cluster summary per resource, every label
+//! group value, and nodes as rows of horizontal bars (allocated vs allocatable per resource, the
+//! DaemonSet share drawn apart), sorted by utilization, with the numbers as text. Large clusters
+//! show the most and least packed nodes and can be filtered by group value, so the page stays
+//! small. Pure rendering; everything that comes from outside is escaped.
 
 use std::fmt::Write;
 
+use crate::amount::{human, ratio};
 use crate::cli::Config;
 use crate::health::Health;
+use crate::snapshot::{NodeFigures, Snapshot, Totals};
+
+/// Nodes shown at each end (most and least packed) when the node list is long.
+pub const EDGE_NODES: usize = 25;
+
+/// Seconds between automatic refreshes.
+const REFRESH_SECONDS: u32 = 5;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape_html(out: &mut String, text: &str) {
@@ -20,71 +32,339 @@ pub fn escape_html(out: &mut String, text: &str) {
     }
 }
 
+/// Decodes one `application/x-www-form-urlencoded` value (`+` and `%XX`); bad escapes are kept.
+pub fn url_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(value.get(i + 1..i + 3).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The value of a query parameter of a request URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (url_decode(k) == name).then(|| url_decode(v))
+    })
+}
+
+/// Everything the page shows.
+pub struct View<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// Watch health.
+    pub health: &'a Health,
+    /// The figures.
+    pub snapshot: &'a Snapshot,
+    /// `label_group=value` to restrict the node list to, from the `group` query parameter.
+    pub filter: Option<String>,
+}
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#111}\
+h1{font-size:1.4em;margin:0}h2{font-size:1.1em;margin:1.4em 0 .4em}\
+table{border-collapse:collapse}td,th{padding:2px 8px;text-align:left;vertical-align:middle}\
+th{font-weight:600;border-bottom:1px solid #ccc}tr:nth-child(even) td{background:#f6f6f6}\
+.bar{display:inline-block;width:140px;height:10px;background:#e3e3e3;vertical-align:middle;\
+white-space:nowrap;overflow:hidden}.bar i{display:inline-block;height:10px}\
+.ds{background:#8a6fd1}.wl{background:#2f7ed8}.over .wl{background:#d83b2f}\
+.num{font-variant-numeric:tabular-nums;white-space:nowrap}.muted{color:#666}\
+.notready{color:#b00}";
+
 /// Renders the page.
-pub fn render(config: &Config, health: &Health) -> String {
-    let mut out = String::with_capacity(2048);
-    out.push_str(
+pub fn render(view: &View<'_>) -> String {
+    let snap = view.snapshot;
+    let resources: Vec<&str> = view
+        .config
+        .resources
+        .names()
+        .iter()
+        .map(crate::accounting::ResourceName::as_str)
+        .collect();
+    let mut out = String::with_capacity(16 * 1024);
+    let _ = write!(
+        out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>kube-cluster-binpacking-exporter</title></head><body>\n\
-         <h1>kube-cluster-binpacking-exporter</h1>\n<p>version ",
+         <meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">\
+         <title>Cluster bin-packing</title><style>{STYLE}</style></head><body>\n\
+         <h1>Cluster bin-packing</h1>\n<p class=\"muted\">"
     );
-    escape_html(&mut out, env!("CARGO_PKG_VERSION"));
-    out.push_str("</p>\n<ul>\n<li><a href=\"");
-    escape_html(&mut out, &config.metrics_path);
-    out.push_str("\">");
-    escape_html(&mut out, &config.metrics_path);
-    out.push_str(
-        "</a></li>\n<li><a href=\"/healthz\">/healthz</a></li>\n\
-         <li><a href=\"/readyz\">/readyz</a></li>\n<li><a href=\"/sync\">/sync</a></li>\n</ul>\n",
+    let _ = write!(
+        out,
+        "{} nodes · {} pods counted · {} pending · cache age {:.1}s · ",
+        snap.cluster.nodes,
+        snap.cluster.pods,
+        snap.pending.pods,
+        view.health.cache_age().as_secs_f64()
     );
-    out.push_str("<h2>Status</h2>\n<p>");
-    match health.readiness() {
+    match view.health.readiness() {
         Ok(()) => out.push_str("ready"),
         Err(reason) => {
-            out.push_str("not ready: ");
+            out.push_str("<span class=\"notready\">not ready: ");
             escape_html(&mut out, &reason);
+            out.push_str("</span>");
         }
     }
-    if let Some(version) = health.server_version() {
-        out.push_str("<br>api server ");
+    out.push_str(" · exporter ");
+    escape_html(&mut out, env!("CARGO_PKG_VERSION"));
+    if let Some(version) = view.health.server_version() {
+        out.push_str(" · api server ");
         escape_html(&mut out, &version);
     }
-    out.push_str("</p>\n<h2>Configuration</h2>\n<table>\n");
-    let groups: Vec<String> = config.label_groups.iter().map(|g| g.join(",")).collect();
-    let rows: [(&str, String); 7] = [
-        ("resources", config.resources.names().join(",")),
-        ("label groups", groups.join(" | ")),
-        (
-            "node selector",
-            config.node_selector.clone().unwrap_or_default(),
-        ),
-        ("node metrics", config.families.node.to_string()),
-        (
-            "list page size",
-            config
-                .list_page_size
-                .map_or("unpaged".into(), |n| n.to_string()),
-        ),
-        (
-            "resync period",
-            config
-                .resync_period
-                .map_or("disabled".into(), |d| format!("{}s", d.as_secs())),
-        ),
-        ("metrics address", config.metrics_addr.to_string()),
-    ];
-    for (name, value) in rows {
-        let _ = write!(out, "<tr><th>{name}</th><td>");
-        escape_html(&mut out, &value);
-        out.push_str("</td></tr>\n");
+    out.push_str(" · <a href=\"");
+    escape_html(&mut out, &view.config.metrics_path);
+    out.push_str(
+        "\">metrics</a> · <a href=\"/sync\">sync</a> · <a href=\"/readyz\">readyz</a></p>\n",
+    );
+
+    out.push_str("<h2>Cluster</h2>\n<table><tr><th>resource</th><th>allocated / allocatable</th><th></th><th>DaemonSets</th></tr>\n");
+    for (r, name) in resources.iter().enumerate() {
+        out.push_str("<tr><td>");
+        escape_html(&mut out, name);
+        out.push_str("</td>");
+        cell(&mut out, name, &snap.cluster, r);
+        let _ = writeln!(
+            out,
+            "<td class=\"num\">{}</td></tr>",
+            human(name, snap.cluster.daemonset(r))
+        );
     }
-    out.push_str("</table>\n</body></html>\n");
+    out.push_str("</table>\n");
+
+    if !snap.groups.is_empty() {
+        out.push_str(
+            "<h2>Label groups</h2>\n<table><tr><th>group</th><th>value</th><th>nodes</th>",
+        );
+        for name in &resources {
+            out.push_str("<th>");
+            escape_html(&mut out, name);
+            out.push_str("</th>");
+        }
+        out.push_str("</tr>\n");
+        for g in &snap.groups {
+            out.push_str("<tr><td>");
+            escape_html(&mut out, &g.label_group);
+            out.push_str("</td><td><a href=\"/?group=");
+            escape_html(
+                &mut out,
+                &url_encode(&format!("{}={}", g.label_group, g.value)),
+            );
+            out.push_str("\">");
+            escape_html(&mut out, &g.value);
+            let _ = write!(out, "</a></td><td class=\"num\">{}</td>", g.totals.nodes);
+            for (r, name) in resources.iter().enumerate() {
+                cell(&mut out, name, &g.totals, r);
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table>\n");
+    }
+
+    nodes_section(&mut out, view, &resources);
+    out.push_str("</body></html>\n");
+    out
+}
+
+fn nodes_section(out: &mut String, view: &View<'_>, resources: &[&str]) {
+    let snap = view.snapshot;
+    let group_index = view.filter.as_deref().and_then(|f| {
+        let (label_group, value) = f.split_once('=')?;
+        let g = snap
+            .groups
+            .iter()
+            .find(|g| g.label_group == label_group)?
+            .group;
+        Some((g, value.to_owned()))
+    });
+    let mut nodes: Vec<&NodeFigures> = snap
+        .nodes
+        .iter()
+        .filter(|n| {
+            group_index
+                .as_ref()
+                .is_none_or(|(g, v)| n.group_values.get(*g) == Some(v))
+        })
+        .collect();
+    nodes.sort_by(|a, b| {
+        peak(&b.totals)
+            .total_cmp(&peak(&a.totals))
+            .then(a.name.cmp(&b.name))
+    });
+    out.push_str("<h2>Nodes</h2>\n");
+    if view.filter.is_some() || !snap.groups.is_empty() {
+        out.push_str("<form method=\"get\" action=\"/\"><label>group <select name=\"group\"><option value=\"\">all nodes</option>");
+        for g in &snap.groups {
+            let key = format!("{}={}", g.label_group, g.value);
+            out.push_str("<option value=\"");
+            escape_html(out, &key);
+            out.push('"');
+            if view.filter.as_deref() == Some(key.as_str()) {
+                out.push_str(" selected");
+            }
+            out.push('>');
+            escape_html(out, &key);
+            out.push_str("</option>");
+        }
+        out.push_str("</select></label> <button>show</button></form>\n");
+    }
+    let total = nodes.len();
+    let shown: Vec<(&NodeFigures, bool)> = if total > 2 * EDGE_NODES {
+        nodes[..EDGE_NODES]
+            .iter()
+            .map(|n| (*n, false))
+            .chain(std::iter::once((nodes[EDGE_NODES], true)))
+            .chain(nodes[total - EDGE_NODES..].iter().map(|n| (*n, false)))
+            .collect()
+    } else {
+        nodes.iter().map(|n| (*n, false)).collect()
+    };
+    let _ = write!(out, "<p class=\"muted\">{total} nodes");
+    if let Some(f) = &view.filter {
+        out.push_str(" in ");
+        escape_html(out, f);
+    }
+    if total > 2 * EDGE_NODES {
+        let _ = write!(
+            out,
+            "; showing the {EDGE_NODES} most and {EDGE_NODES} least packed (by their highest utilization)"
+        );
+    } else {
+        out.push_str(", most packed first (by their highest utilization)");
+    }
+    out.push_str("; bars: <span style=\"color:#8a6fd1\">■</span> DaemonSets, <span style=\"color:#2f7ed8\">■</span> other pods</p>\n<table><tr><th>node</th>");
+    for name in resources {
+        out.push_str("<th colspan=\"2\">");
+        escape_html(out, name);
+        out.push_str("</th>");
+    }
+    out.push_str("</tr>\n");
+    for (node, gap) in shown {
+        if gap {
+            let _ = writeln!(
+                out,
+                "<tr><td colspan=\"{}\" class=\"muted\">… {} more nodes …</td></tr>",
+                1 + 2 * resources.len(),
+                total - 2 * EDGE_NODES
+            );
+            continue;
+        }
+        out.push_str("<tr><td>");
+        escape_html(out, &node.name);
+        if node.unschedulable {
+            out.push_str(" <span class=\"muted\">(cordoned)</span>");
+        }
+        out.push_str("</td>");
+        for (r, name) in resources.iter().enumerate() {
+            cell(out, name, &node.totals, r);
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// The highest utilization of a node over its resources.
+fn peak(t: &Totals) -> f64 {
+    (0..t.allocated.len())
+        .map(|r| ratio(t.allocated[r], t.allocatable[r]))
+        .fold(0.0, f64::max)
+}
+
+/// Two cells: the text `allocated / allocatable (pct)` and the bar.
+fn cell(out: &mut String, resource: &str, t: &Totals, r: usize) {
+    let (allocated, allocatable) = (t.allocated[r], t.allocatable[r]);
+    let util = ratio(allocated, allocatable);
+    let ds = ratio(t.daemonset(r), allocatable).min(1.0);
+    let others = (util.min(1.0) - ds).max(0.0);
+    let _ = write!(
+        out,
+        "<td class=\"num\">{} / {} ({:.0}%)</td><td><span class=\"bar{}\" title=\"{:.1}% allocated, {:.1}% by DaemonSets\"><i class=\"ds\" style=\"width:{:.1}%\"></i><i class=\"wl\" style=\"width:{:.1}%\"></i></span></td>",
+        human(resource, allocated),
+        human(resource, allocatable),
+        util * 100.0,
+        if util > 1.0 { " over" } else { "" },
+        util * 100.0,
+        ds * 100.0,
+        ds * 100.0,
+        others * 100.0
+    );
+}
+
+fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::{Config, Flags};
+    use crate::snapshot::LabelGroups;
+    use crate::state::tests::{node, pod};
+    use crate::state::{ClusterState, Owner};
+
+    fn config() -> Config {
+        let flags: Flags = argh::FromArgs::from_args(
+            &["x"],
+            &["--resources", "cpu,memory", "--label-group", "zone"],
+        )
+        .unwrap();
+        Config::from_flags(&flags).unwrap()
+    }
+
+    fn page(nodes: usize, filter: Option<&str>) -> String {
+        let mut s = ClusterState::new(2);
+        for i in 0..nodes {
+            let mut n = node(&[4000, 1 << 34]);
+            n.labels =
+                vec![Some(if i % 2 == 0 { "even" } else { "<odd>" }.into())].into_boxed_slice();
+            s.apply_node(&format!("node-{i:04}"), n);
+            let cpu = u64::try_from(i % 40).unwrap() * 100;
+            s.apply_pod(
+                &format!("p/{i}"),
+                pod(
+                    Some(&format!("node-{i:04}")),
+                    &[cpu, 1 << 30],
+                    Owner::Workload,
+                ),
+            );
+            s.apply_pod(
+                &format!("d/{i}"),
+                pod(Some(&format!("node-{i:04}")), &[100, 0], Owner::DaemonSet),
+            );
+        }
+        let snap = Snapshot::take(&s, &LabelGroups::new(&[vec!["zone".into()]]), 0);
+        let config = config();
+        let health = Health::new();
+        render(&View {
+            config: &config,
+            health: &health,
+            snapshot: &snap,
+            filter: filter.map(str::to_owned),
+        })
+    }
 
     #[test]
     fn html_special_characters_are_escaped() {
@@ -94,5 +374,41 @@ mod tests {
             out,
             "&lt;script&gt;alert(&#39;x&quot;&amp;&#39;)&lt;/script&gt;"
         );
+        let p = page(4, None);
+        assert!(p.contains("&lt;odd&gt;") && !p.contains("<odd>"));
+    }
+
+    #[test]
+    fn nodes_are_sorted_by_utilization_with_numbers_as_text() {
+        let p = page(6, None);
+        // node-0005 has 500m + 100m of 4 cores, the most packed of six.
+        let first = p.find("node-0005").unwrap();
+        assert!(first < p.find("node-0000").unwrap());
+        assert!(p.contains("0.6 / 4 (15%)"));
+        assert!(p.contains("http-equiv=\"refresh\""));
+        assert!(!p.contains("<script"));
+    }
+
+    #[test]
+    fn large_clusters_show_both_ends_and_filter_by_group() {
+        let p = page(5000, None);
+        assert!(p.len() < 120_000, "{} bytes", p.len());
+        assert!(p.contains("4950 more nodes"));
+        let filtered = page(5000, Some("zone=<odd>"));
+        assert!(filtered.contains("2500 nodes in zone=&lt;odd&gt;"));
+        assert!(
+            !filtered.contains("node-0000<"),
+            "even nodes are filtered out"
+        );
+    }
+
+    #[test]
+    fn query_parameters_are_decoded() {
+        assert_eq!(
+            query_param("/?group=zone%3Da+b&x=1", "group").as_deref(),
+            Some("zone=a b")
+        );
+        assert_eq!(query_param("/?x=1", "group"), None);
+        assert_eq!(url_decode("%zz%4"), "%zz%4");
     }
 }

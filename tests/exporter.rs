@@ -278,6 +278,7 @@ fn http_endpoints_answer_as_documented() {
     let page = exporter.get("/");
     assert_eq!(page.status, 200);
     assert!(page.text().contains("href=\"/custom\""));
+    assert!(page.text().contains("node-a"));
 }
 
 #[test]
