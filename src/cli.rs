@@ -12,6 +12,7 @@ use crate::accounting::TrackedResources;
 use crate::capacity::{Shape, AVERAGE};
 use crate::error::Error;
 use crate::exposition::Families;
+use crate::report::Output;
 use crate::{label_selector, quantity};
 
 /// Prometheus exporter reporting, per node, label group and cluster, the kube-scheduler-exact sum
@@ -120,6 +121,19 @@ pub struct Flags {
     #[argh(switch)]
     pub version: bool,
 
+    /// sync once, print the per-node, group and cluster figures to stdout and exit (also when the
+    /// binary is invoked as the kubectl plugin kubectl-binpacking)
+    #[argh(switch)]
+    pub once: bool,
+
+    /// output of --once: table (fits 80 columns), json or prometheus (default table)
+    #[argh(option, default = "String::from(\"table\")")]
+    pub output: String,
+
+    /// how long --once waits for the first full sync (default "2m")
+    #[argh(option, default = "String::from(\"2m\")")]
+    pub sync_timeout: String,
+
     /// diagnose and exit: load the kubeconfig, reach the API server, confirm list and watch
     /// permission on nodes and pods; exit 0 when all pass, 1 otherwise
     #[argh(switch)]
@@ -219,6 +233,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Diagnose and exit.
     pub check: bool,
+    /// One-shot mode: `Some(output)` with `--once` (or as kubectl-binpacking).
+    pub once: Option<Output>,
+    /// How long the one-shot mode waits for the first sync.
+    pub sync_timeout: Duration,
 }
 
 impl Config {
@@ -274,6 +292,20 @@ impl Config {
                 )
             })?
         };
+        let output = match flags.output.as_str() {
+            "table" => Output::Table,
+            "json" => Output::Json,
+            "prometheus" => Output::Prometheus,
+            other => {
+                return Err(usage(
+                    "--output",
+                    other,
+                    "expected table, json or prometheus",
+                ))
+            }
+        };
+        let sync_timeout = parse_duration(&flags.sync_timeout)
+            .map_err(|reason| usage("--sync-timeout", &flags.sync_timeout, &reason))?;
         let log_format = match flags.log_format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -308,6 +340,8 @@ impl Config {
             log_level,
             log_format,
             check: flags.check,
+            once: flags.once.then_some(output),
+            sync_timeout,
         })
     }
 }
@@ -582,6 +616,8 @@ mod tests {
             (&["--shape", "x=cpu=abc"], "--shape", "x=cpu=abc"),
             (&["--shape", "x=cpu=0"], "--shape", "x=cpu=0"),
             (&["--shape", "x"], "--shape", "x"),
+            (&["--output", "yaml"], "--output", "yaml"),
+            (&["--sync-timeout", "soon"], "--sync-timeout", "soon"),
         ];
         for (args, flag, value) in cases {
             let err = config(args).expect_err(flag).to_string();

@@ -34,6 +34,14 @@ pub enum Error {
     /// `--check` found a problem (the report says which).
     #[error("check failed")]
     CheckFailed,
+    /// The one-shot mode could not complete its first sync in time.
+    #[error("no complete sync within {timeout_secs}s: {reason}")]
+    SyncTimeout {
+        /// The timeout.
+        timeout_secs: u64,
+        /// Why the watches were not synced.
+        reason: String,
+    },
     /// A thread or runtime could not be started.
     #[error("cannot start {what}: {source}")]
     Start {

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::exposition;
 use crate::health::WatchKind;
 use crate::page;
+use crate::scrape;
 
 /// How long one response write may block on a client that does not read.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,7 +82,7 @@ pub fn route(site: &Site, method: &str, url: &str, accept_gzip: bool) -> Reply {
             body: sync_json(site).into_bytes(),
         },
         "/" => {
-            let snapshot = site.cache.snapshot(0);
+            let snapshot = scrape::snapshot(&site.cache, &site.config);
             let body = page::render(&page::View {
                 config: &site.config,
                 health: &site.cache.health,
@@ -147,35 +148,9 @@ fn accepts_gzip(value: &str) -> bool {
 /// The metrics response: binpacking families, then the operational ones.
 fn metrics(site: &Site) -> Reply {
     let started = Instant::now();
-    let families = site.config.families;
-    let pending_limit = if families.pending {
-        crate::capacity::pending_limit(site.cache.read().counts().nodes)
-    } else {
-        0
-    };
-    let snapshot = site.cache.snapshot(pending_limit);
-    let capacity = families
-        .need_capacity()
-        .then(|| crate::capacity::compute(&snapshot, &site.config.shapes));
+    let snapshot = scrape::snapshot(&site.cache, &site.config);
     let mut body = String::with_capacity(4096 + snapshot.nodes.len() * 1024);
-    let resources: Vec<String> = site
-        .cache
-        .resources
-        .names()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    exposition::encode(
-        &snapshot,
-        capacity.as_ref(),
-        &exposition::Options {
-            resources: &resources,
-            families,
-            label_groups: !site.config.label_groups.is_empty(),
-            cache_age_seconds: Some(site.cache.health.cache_age().as_secs_f64()),
-        },
-        &mut body,
-    );
+    scrape::encode(&site.cache, &site.config, &snapshot, &mut body);
     site.cache
         .metrics
         .scrape_duration

@@ -21,6 +21,8 @@ pub mod logging;
 pub mod objects;
 pub mod page;
 pub mod quantity;
+pub mod report;
+pub mod scrape;
 pub mod self_metrics;
 pub mod snapshot;
 pub mod state;

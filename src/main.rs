@@ -9,10 +9,12 @@ use argh::FromArgs;
 use kube_cluster_binpacking_exporter::cache::Cache;
 use kube_cluster_binpacking_exporter::cli::{split_flag_values, Config, Flags};
 use kube_cluster_binpacking_exporter::error::Error;
+use kube_cluster_binpacking_exporter::health::WatchKind;
 use kube_cluster_binpacking_exporter::http::{Server, Site};
+use kube_cluster_binpacking_exporter::report::{self, Output};
 use kube_cluster_binpacking_exporter::self_metrics::SelfMetrics;
 use kube_cluster_binpacking_exporter::snapshot::LabelGroups;
-use kube_cluster_binpacking_exporter::{check, client, logging, watch};
+use kube_cluster_binpacking_exporter::{check, client, logging, scrape, watch};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -38,6 +40,12 @@ fn main() -> ExitCode {
             };
         }
     };
+    // Invoked as a kubectl plugin, the binary is the one-shot viewer.
+    let plugin = std::path::Path::new(command)
+        .file_stem()
+        .is_some_and(|n| n == "kubectl-binpacking");
+    let mut flags = flags;
+    flags.once |= plugin;
     if flags.version {
         print_out(&format!("kube-cluster-binpacking-exporter {VERSION}"));
         return ExitCode::SUCCESS;
@@ -61,7 +69,13 @@ fn print_err(text: &str) {
 }
 
 fn run(config: Config) -> Result<(), Error> {
-    logging::init(config.log_level, config.log_format);
+    // The one-shot mode keeps stderr for warnings and progress unless asked for more.
+    let level = if config.once.is_some() && config.log_level == log::LevelFilter::Info {
+        log::LevelFilter::Warn
+    } else {
+        config.log_level
+    };
+    logging::init(level, config.log_format);
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -92,6 +106,9 @@ fn run(config: Config) -> Result<(), Error> {
         let _guard = runtime.enter();
         client::build(resolved.config, cache.clone())?
     };
+    if let Some(output) = config.once {
+        return run_once(&runtime, kube_client, &config, &cache, output);
+    }
 
     let server = Server::start(Site {
         cache: cache.clone(),
@@ -119,6 +136,61 @@ fn run(config: Config) -> Result<(), Error> {
         log::error!("the watch thread panicked");
     }
     log::info!("stopped");
+    Ok(())
+}
+
+/// `--once`: syncs, prints the figures in the chosen format, exits.
+fn run_once(
+    runtime: &tokio::runtime::Runtime,
+    kube_client: kube::Client,
+    config: &Arc<Config>,
+    cache: &Arc<Cache>,
+    output: Output,
+) -> Result<(), Error> {
+    use std::io::IsTerminal;
+    let show_progress = std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+    let synced = async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        while cache.health.readiness().is_err() {
+            tick.tick().await;
+            if show_progress {
+                let nodes = cache.health.watch(WatchKind::Nodes).listed();
+                let pods = cache.health.watch(WatchKind::Pods).listed();
+                let _ = write!(
+                    std::io::stderr(),
+                    "\rsyncing: {nodes} nodes, {pods} pods listed"
+                );
+            }
+        }
+        if show_progress {
+            let _ = write!(std::io::stderr(), "\r{:60}\r", "");
+        }
+    };
+    runtime.block_on(async {
+        let _ = tokio::time::timeout(
+            config.sync_timeout,
+            watch::run(kube_client, config.clone(), cache.clone(), synced),
+        )
+        .await;
+    });
+    if let Err(reason) = cache.health.readiness() {
+        return Err(Error::SyncTimeout {
+            timeout_secs: config.sync_timeout.as_secs(),
+            reason,
+        });
+    }
+    let resources = scrape::resource_names(config);
+    let snapshot = scrape::snapshot(cache, config);
+    let text = match output {
+        Output::Table => report::table(&snapshot, &resources),
+        Output::Json => report::json(&snapshot, &resources),
+        Output::Prometheus => {
+            let mut out = String::new();
+            scrape::encode(cache, config, &snapshot, &mut out);
+            out
+        }
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
     Ok(())
 }
 
