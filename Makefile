@@ -66,3 +66,8 @@ check-metrics: ## promtool check metrics on the golden exposition
 	else echo "SKIPPED: promtool not installed (apt-get install prometheus); CI runs this step" >&2; fi
 
 .PHONY: alerts check-alerts golden check-metrics
+
+screenshot: ## refresh docs/page.png from the browser test (needs chromium)
+	SCREENSHOT_OUT=$(CURDIR)/docs/page.png $(CARGO) test --test page_browser the_page_renders
+
+.PHONY: screenshot

@@ -133,7 +133,7 @@ pub fn render(view: &View<'_>) -> String {
         "\">metrics</a> · <a href=\"/sync\">sync</a> · <a href=\"/readyz\">readyz</a></p>\n",
     );
 
-    out.push_str("<h2>Cluster</h2>\n<table><tr><th>resource</th><th>allocated / allocatable</th><th></th><th>DaemonSets</th></tr>\n");
+    out.push_str("<h2>Cluster</h2>\n<table><tr><th>resource</th><th colspan=\"2\">allocated / allocatable</th><th>DaemonSets</th></tr>\n");
     for (r, name) in resources.iter().enumerate() {
         out.push_str("<tr><td>");
         escape_html(&mut out, name);

@@ -27,6 +27,9 @@ pub const KUBELET_VERSION: &str = "v1.34.2";
 
 const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 
+/// A list of (resource name, quantity) pairs as written in a manifest.
+type Quantities = &'static [(&'static str, &'static str)];
+
 /// A node pool: instance shape and what makes it special.
 struct Pool {
     name: &'static str,
@@ -239,10 +242,7 @@ struct Workload {
     /// `spec.overhead` (set by the RuntimeClass admission plugin).
     runtime_class: Option<(&'static str, &'static str, &'static str)>,
     /// Pod-level `spec.resources` requests and limits.
-    pod_resources: Option<(
-        &'static [(&'static str, &'static str)],
-        &'static [(&'static str, &'static str)],
-    )>,
+    pod_resources: Option<(Quantities, Quantities)>,
     priority_class: &'static str,
     weight: u64,
     team: &'static str,
@@ -996,11 +996,7 @@ fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
                 owner_name: ds.name.to_string(),
                 template_hash: hash.clone(),
                 node: Some(n),
-                variant: if node.state == NodeState::NotReady {
-                    Variant::Running
-                } else {
-                    Variant::Running
-                },
+                variant: Variant::Running,
                 created: node.created + 40,
                 ip: node.ip.clone(),
                 ordinal: 0,
@@ -1467,13 +1463,7 @@ fn owner_reference(w: &Workload, vars: &PodVars) -> Option<Value> {
 }
 
 /// The resize scenario of a variant: (spec requests of the first container, condition type, reason).
-fn resize_of(
-    variant: Variant,
-) -> Option<(
-    &'static [(&'static str, &'static str)],
-    &'static str,
-    &'static str,
-)> {
+fn resize_of(variant: Variant) -> Option<(Quantities, &'static str, &'static str)> {
     match variant {
         Variant::ResizeDeferred => Some((
             &[("cpu", "2"), ("memory", "1Gi")],
@@ -2128,5 +2118,63 @@ mod tests {
         for o in &objs {
             o.to_value().unwrap();
         }
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[test]
+    fn templated_pods_are_byte_identical_to_directly_rendered_ones() {
+        let mut rng = Rng::new(5);
+        let nodes = plan_nodes(12, &mut rng);
+        let plans = plan_pods(&nodes, 400, &mut rng);
+        let mut checked = HashSet::new();
+        for (i, plan) in plans
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.workload.owner != Owner::Mirror)
+        {
+            let key = (plan.workload.name, plan.variant, plan.node.is_some());
+            if !checked.insert(key) {
+                continue;
+            }
+            let vars = PodVars::for_pod(plan, &nodes, &mut Rng::for_item(5, 3, i as u64), 77);
+            let direct = Object::from_value(
+                render_pod(
+                    plan.workload,
+                    plan.variant,
+                    &plan.template_hash,
+                    &vars,
+                    nodes.len(),
+                ),
+                77,
+            )
+            .unwrap();
+            let templated = Template::build(
+                plan.workload,
+                plan.variant,
+                &plan.template_hash,
+                plan.node.is_some(),
+                nodes.len(),
+            )
+            .fill(&vars, 77);
+            assert_eq!(
+                String::from_utf8_lossy(&templated.json),
+                String::from_utf8_lossy(&direct.json),
+                "{key:?}"
+            );
+            assert_eq!(templated.labels, direct.labels);
+            assert_eq!(
+                (&templated.key, &templated.node_name, &templated.phase),
+                (&direct.key, &direct.node_name, &direct.phase)
+            );
+            assert_eq!(
+                templated.with_resource_version(9).json,
+                direct.with_resource_version(9).json
+            );
+        }
+        assert!(checked.len() > 20);
     }
 }

@@ -548,18 +548,12 @@ mod tests {
         assert!(FieldSelector::parse("spec.nodeName=n1", Kind::Pod)
             .unwrap()
             .matches(&running));
-        assert!(
-            FieldSelector::parse("spec.nodeName==n2", Kind::Pod)
-                .unwrap()
-                .matches(&running)
-                == false
-        );
-        assert!(
-            FieldSelector::parse("spec.nodeName=", Kind::Pod)
-                .unwrap()
-                .matches(&running)
-                == false
-        );
+        assert!(!FieldSelector::parse("spec.nodeName==n2", Kind::Pod)
+            .unwrap()
+            .matches(&running));
+        assert!(!FieldSelector::parse("spec.nodeName=", Kind::Pod)
+            .unwrap()
+            .matches(&running));
         assert!(
             FieldSelector::parse("metadata.namespace=shop,metadata.name=web-1", Kind::Pod)
                 .unwrap()

@@ -22,6 +22,7 @@ fn kubectl_available() -> bool {
     found
 }
 
+#[allow(clippy::unwrap_used)]
 fn kubectl(kubeconfig: &str, args: &[&str]) -> String {
     let out = Command::new("kubectl")
         .arg("--kubeconfig")

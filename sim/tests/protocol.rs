@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::{names, request, Sim, Watch};
 use serde_json::{json, Value};
 
+#[allow(clippy::unwrap_used)]
 fn pod(ns: &str, name: &str, phase: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":name,"namespace":ns,"labels":{"app":"probe"}},
         "spec":{"nodeName":"","containers":[{"name":"c","image":"busybox"}]},"status":{"phase":phase}})).unwrap()

@@ -1,7 +1,7 @@
 //! Test harness: starts the real `kube-sim` binary on 127.0.0.1 port 0 and speaks HTTP/1.1 to it
 //! with a minimal std client (one connection per request; chunked watch streams read line by line).
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
