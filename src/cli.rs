@@ -243,19 +243,7 @@ impl Config {
     /// Validates raw flags. Every error names the flag and the offending value.
     pub fn from_flags(flags: &Flags) -> Result<Config, Error> {
         let resources = parse_resources(&flags.resources)?;
-        let mut shapes: Vec<Shape> = Vec::new();
-        for value in &flags.shape {
-            let shape = parse_shape(value, &resources)
-                .map_err(|reason| usage("--shape", value, &reason))?;
-            if shapes.iter().any(|s| s.name == shape.name) {
-                return Err(usage(
-                    "--shape",
-                    value,
-                    "a shape of this name is already defined",
-                ));
-            }
-            shapes.push(shape);
-        }
+        let shapes = parse_shapes(&flags.shape, &resources)?;
         let label_groups = flags
             .label_group
             .iter()
@@ -292,18 +280,7 @@ impl Config {
                 )
             })?
         };
-        let output = match flags.output.as_str() {
-            "table" => Output::Table,
-            "json" => Output::Json,
-            "prometheus" => Output::Prometheus,
-            other => {
-                return Err(usage(
-                    "--output",
-                    other,
-                    "expected table, json or prometheus",
-                ))
-            }
-        };
+        let output = parse_output(&flags.output)?;
         let sync_timeout = parse_duration(&flags.sync_timeout)
             .map_err(|reason| usage("--sync-timeout", &flags.sync_timeout, &reason))?;
         let log_format = match flags.log_format.as_str() {
@@ -405,6 +382,37 @@ fn is_resource_name(name: &str) -> bool {
             && s.ends_with(|c: char| c.is_ascii_alphanumeric())
     };
     prefix.is_none_or(|p| part_ok(p, &['-', '.'])) && part_ok(rest, &['-', '_', '.'])
+}
+
+fn parse_output(value: &str) -> Result<Output, Error> {
+    match value {
+        "table" => Ok(Output::Table),
+        "json" => Ok(Output::Json),
+        "prometheus" => Ok(Output::Prometheus),
+        other => Err(usage(
+            "--output",
+            other,
+            "expected table, json or prometheus",
+        )),
+    }
+}
+
+/// Parses every `--shape`; names must be unique.
+fn parse_shapes(values: &[String], tracked: &TrackedResources) -> Result<Vec<Shape>, Error> {
+    let mut shapes: Vec<Shape> = Vec::new();
+    for value in values {
+        let shape =
+            parse_shape(value, tracked).map_err(|reason| usage("--shape", value, &reason))?;
+        if shapes.iter().any(|s| s.name == shape.name) {
+            return Err(usage(
+                "--shape",
+                value,
+                "a shape of this name is already defined",
+            ));
+        }
+        shapes.push(shape);
+    }
+    Ok(shapes)
 }
 
 /// Parses `NAME=RESOURCE=QUANTITY,...` into a shape over the tracked resources.

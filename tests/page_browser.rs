@@ -15,11 +15,18 @@ use common::{small_cluster, Exporter, Sim, TempDir};
 
 fn chromium() -> Option<&'static str> {
     for candidate in ["chromium", "chromium-browser", "google-chrome"] {
-        if Command::new(candidate).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        if Command::new(candidate)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return Some(candidate);
         }
     }
-    assert!(std::env::var_os("CI").is_none(), "chromium is required in CI (.ci/run installs it)");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "chromium is required in CI (.ci/run installs it)"
+    );
     eprintln!("\n*** SKIPPED: chromium is not installed (apt-get install chromium) ***\n");
     None
 }
@@ -58,32 +65,76 @@ fn the_page_renders_in_chromium_with_the_metrics_numbers() {
     let sim = Sim::start(&["--scenario", scenario.to_str().unwrap()]);
     let exporter = Exporter::start(
         &sim.kubeconfig,
-        &["--resources", "cpu,memory,pods", "--label-group", "topology.kubernetes.io/zone"],
+        &[
+            "--resources",
+            "cpu,memory,pods",
+            "--label-group",
+            "topology.kubernetes.io/zone",
+        ],
     );
     exporter.wait_ready(Duration::from_secs(30));
     let url = format!("http://{}/", exporter.addr);
 
     let out = headless(browser, &dir, &["--dump-dom", &url]);
     let dom = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(dom.contains("Cluster bin-packing"), "no page: {dom}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        dom.contains("Cluster bin-packing"),
+        "no page: {dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let m = exporter.metrics();
     for node in ["node-a", "node-b", "node-c"] {
-        let alloc = m.get("binpacking_node_allocated", &[("node", node), ("resource", "cpu")]).unwrap();
-        let cap = m.get("binpacking_node_allocatable", &[("node", node), ("resource", "cpu")]).unwrap();
-        let util = m.get("binpacking_node_utilization_ratio", &[("node", node), ("resource", "cpu")]).unwrap();
+        let alloc = m
+            .get(
+                "binpacking_node_allocated",
+                &[("node", node), ("resource", "cpu")],
+            )
+            .unwrap();
+        let cap = m
+            .get(
+                "binpacking_node_allocatable",
+                &[("node", node), ("resource", "cpu")],
+            )
+            .unwrap();
+        let util = m
+            .get(
+                "binpacking_node_utilization_ratio",
+                &[("node", node), ("resource", "cpu")],
+            )
+            .unwrap();
         let text = format!("{} / {} ({:.0}%)", cores(alloc), cores(cap), util * 100.0);
         assert!(dom.contains(&text), "{node}: {text:?} not on the page");
-        let pods = m.get("binpacking_node_allocated", &[("node", node), ("resource", "pods")]).unwrap();
+        let pods = m
+            .get(
+                "binpacking_node_allocated",
+                &[("node", node), ("resource", "pods")],
+            )
+            .unwrap();
         assert!(dom.contains(&format!("{pods} / 110")), "{node} pods");
     }
-    let cluster_cpu = m.get("binpacking_cluster_allocated", &[("resource", "cpu")]).unwrap();
+    let cluster_cpu = m
+        .get("binpacking_cluster_allocated", &[("resource", "cpu")])
+        .unwrap();
     assert!(dom.contains(&format!("{} / 14", cores(cluster_cpu))));
     assert!(dom.contains("zone-1") && dom.contains("zone-2"));
 
     let shot = dir.path("page.png");
-    let out = headless(browser, &dir, &[&format!("--screenshot={}", shot.display()), "--window-size=1280,900", &url]);
-    let png = std::fs::read(&shot).unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&out.stderr)));
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+    let out = headless(
+        browser,
+        &dir,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,900",
+            &url,
+        ],
+    );
+    let png = std::fs::read(&shot)
+        .unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
     if let Some(keep) = std::env::var_os("SCREENSHOT_OUT") {
         std::fs::copy(&shot, Path::new(&keep)).unwrap();
     }
@@ -96,20 +147,36 @@ fn the_page_stays_small_and_usable_at_5000_nodes() {
     let sim = Sim::start(&["--nodes", "5000", "--pods", "20000", "--seed", "7"]);
     let exporter = Exporter::start(
         &sim.kubeconfig,
-        &["--resources", "cpu,memory,pods", "--label-group", "topology.kubernetes.io/zone"],
+        &[
+            "--resources",
+            "cpu,memory,pods",
+            "--label-group",
+            "topology.kubernetes.io/zone",
+        ],
     );
     exporter.wait_ready(Duration::from_secs(120));
     let started = Instant::now();
     let page = exporter.get("/");
     let elapsed = started.elapsed();
     assert_eq!(page.status, 200);
-    assert!(page.body.len() < 150_000, "{} bytes at 5,000 nodes", page.body.len());
+    assert!(
+        page.body.len() < 150_000,
+        "{} bytes at 5,000 nodes",
+        page.body.len()
+    );
     assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
-    eprintln!("page at 5000 nodes: {} bytes in {elapsed:?}", page.body.len());
+    eprintln!(
+        "page at 5000 nodes: {} bytes in {elapsed:?}",
+        page.body.len()
+    );
     let url = format!("http://{}/", exporter.addr);
     let out = headless(browser, &dir, &["--dump-dom", &url]);
     let dom = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(dom.contains("5000 nodes"), "{}", &dom[..dom.len().min(2000)]);
+    assert!(
+        dom.contains("5000 nodes"),
+        "{}",
+        &dom[..dom.len().min(2000)]
+    );
     assert!(dom.contains("4950 more nodes"));
     // Filtering by a group value narrows the node list.
     let text = page.text();
@@ -118,7 +185,14 @@ fn the_page_stays_small_and_usable_at_5000_nodes() {
         .nth(1)
         .and_then(|s| s.split('"').next())
         .expect("a group link");
-    let filtered = headless(browser, &dir, &["--dump-dom", &format!("{url}?group={zone}")]);
+    let filtered = headless(
+        browser,
+        &dir,
+        &["--dump-dom", &format!("{url}?group={zone}")],
+    );
     let dom = String::from_utf8_lossy(&filtered.stdout).into_owned();
-    assert!(dom.contains(" nodes in topology.kubernetes.io/zone="), "filter not applied");
+    assert!(
+        dom.contains(" nodes in topology.kubernetes.io/zone="),
+        "filter not applied"
+    );
 }
