@@ -106,15 +106,24 @@ pub fn build(config: kube::Config, cache: Arc<Cache>) -> Result<kube::Client, Er
     Ok(builder.with_layer(&ActivityLayer { cache }).build())
 }
 
-/// Seconds the API server last asked us to wait (`Retry-After`), consumed by the next backoff.
-static RETRY_AFTER_SECS: AtomicU64 = AtomicU64::new(0);
+/// When the API server's last `Retry-After` ends, in milliseconds since [`clock_start`].
+static RETRY_NOT_BEFORE_MS: AtomicU64 = AtomicU64::new(0);
 
-/// Takes the last `Retry-After` hint, if any.
-pub fn take_retry_after() -> Option<std::time::Duration> {
-    match RETRY_AFTER_SECS.swap(0, Ordering::Relaxed) {
-        0 => None,
-        s => Some(std::time::Duration::from_secs(s)),
-    }
+fn clock_start() -> std::time::Instant {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(std::time::Instant::now)
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(clock_start().elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// How long every retry must still wait because the API server asked for it (`Retry-After`).
+pub fn retry_after_remaining() -> Option<std::time::Duration> {
+    let remaining = RETRY_NOT_BEFORE_MS
+        .load(Ordering::Relaxed)
+        .saturating_sub(now_ms());
+    (remaining > 0).then(|| std::time::Duration::from_millis(remaining))
 }
 
 struct ActivityLayer {
@@ -174,7 +183,8 @@ where
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
             {
-                RETRY_AFTER_SECS.store(secs.clamp(1, 300), Ordering::Relaxed);
+                let until = now_ms().saturating_add(secs.clamp(1, 300) * 1000);
+                RETRY_NOT_BEFORE_MS.fetch_max(until, Ordering::Relaxed);
             }
             let ok = resp.status().is_success();
             Ok(resp.map(|inner| ActivityBody {

@@ -479,7 +479,7 @@ impl Backoff {
             ^ std::process::id().wrapping_mul(2_654_435_761);
         let jitter = 0.8 + f64::from(nanos % 400) / 1000.0;
         let delay = base.mul_f64(jitter);
-        crate::client::take_retry_after().map_or(delay, |ra| delay.max(ra))
+        crate::client::retry_after_remaining().map_or(delay, |ra| delay.max(ra))
     }
 
     async fn wait(&mut self) {

@@ -23,9 +23,12 @@ use serde_json::Value;
 
 async fn client(sim: &Sim) -> Client {
     let kubeconfig = kube::config::Kubeconfig::read_from(&sim.kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
     Client::try_from(config).unwrap()
 }
 
@@ -54,7 +57,7 @@ where
             // kube's bare watcher retries without backoff; the errors are expected here.
             Ok(Some(Err(_))) => {}
             Ok(None) => panic!("watcher ended"),
-            Err(_) => panic!("no watcher event within 15 s"),
+            Err(elapsed) => panic!("no watcher event within 15 s ({elapsed})"),
         }
     }
 }
@@ -167,7 +170,6 @@ async fn full_objects_decode_and_the_watcher_pages_resumes_and_relists() {
     let mut relisted = 0;
     loop {
         match next(&mut stream).await {
-            Event::Init => {}
             Event::InitApply(_) => relisted += 1,
             Event::InitDone => break,
             _ => {}
