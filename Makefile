@@ -67,7 +67,10 @@ check-metrics: ## promtool check metrics on the golden exposition
 
 .PHONY: alerts check-alerts golden check-metrics
 
+bench: ## benchmark at 10 / 500 / 5,000 nodes and in-process ingest; writes BENCHMARKS.md (QUICK=1: one run)
+	scripts/bench.sh
+
 screenshot: ## refresh docs/page.png from the browser test (needs chromium)
 	SCREENSHOT_OUT=$(CURDIR)/docs/page.png $(CARGO) test --test page_browser the_page_renders
 
-.PHONY: screenshot
+.PHONY: screenshot bench

@@ -193,12 +193,10 @@ fn pod_facts(
             );
         }
     }
-    if accounting::is_terminal(&pod.status) {
+    let facts = pod.facts(&cache.resources, options);
+    if facts.is_none() {
         log::debug!("pod not counted: terminal phase pod={}", pod.key());
-        return None;
-    }
-    let requests = accounting::pod_requests(&pod.spec, &pod.status, &cache.resources, options);
-    if log::log_enabled!(log::Level::Debug) {
+    } else if log::log_enabled!(log::Level::Debug) {
         let node = pod.spec.node_name.as_deref().unwrap_or("<unbound>");
         log::debug!(
             "pod accounted pod={} node={node} {}",
@@ -206,11 +204,7 @@ fn pod_facts(
             accounting::explain(&pod.spec, &pod.status, &cache.resources, options)
         );
     }
-    Some(PodFacts {
-        node: pod.spec.node_name.clone().filter(|n| !n.is_empty()),
-        requests,
-        owner: pod.metadata.owner,
-    })
+    facts
 }
 
 /// Converts a node into its record at the edge.

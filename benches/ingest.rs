@@ -1,0 +1,165 @@
+//! In-process ingest benchmark (Criterion-style: warm-up, repeated samples, median): recorded
+//! pod list pages from the cluster simulator, decoded and accounted the way the exporter does
+//! (slim types → compact records), against serde_json's skip-parse floor (`IgnoredAny`) on the
+//! same bytes. Prints MB/s per core for both and their ratio. Build it for the musl target
+//! (`make bench` does) to measure with the shipped binary's allocator.
+//!
+//! `cargo bench --bench ingest -- [PODS]` (default 15,000 pods; needs target/*/kube-sim).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use kube::core::ObjectList;
+use kube_cluster_binpacking_exporter::accounting::{AccountingOptions, TrackedResources};
+use kube_cluster_binpacking_exporter::objects::SlimPod;
+use serde::de::IgnoredAny;
+
+fn sim_binary() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for profile in ["fast", "release", "debug"] {
+        let p = root.join("target").join(profile).join("kube-sim");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("build the simulator first: cargo build --profile fast -p kube-sim");
+}
+
+fn get(addr: &str, path: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..end]).to_lowercase();
+    let body = &raw[end + 4..];
+    if !head.contains("transfer-encoding: chunked") {
+        return body.to_vec();
+    }
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&rest[nl + 2..nl + 2 + size]);
+        rest = &rest[nl + 4 + size..];
+    }
+    out
+}
+
+/// Records the pod list pages (limit 500) of a generated cluster.
+fn record_pages(pods: usize) -> Vec<Vec<u8>> {
+    let nodes = (pods / 30).max(10).to_string();
+    let mut child = Command::new(sim_binary())
+        .args([
+            "--nodes",
+            &nodes,
+            "--pods",
+            &pods.to_string(),
+            "--seed",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let api = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("api=http://"))
+        .unwrap()
+        .to_owned();
+    let mut pages = Vec::new();
+    let mut token = String::new();
+    loop {
+        let path = format!("/api/v1/pods?limit=500&continue={token}");
+        let page = get(&api, &path);
+        let v: serde_json::Value = serde_json::from_slice(&page).unwrap();
+        v["metadata"]["continue"]
+            .as_str()
+            .unwrap_or("")
+            .clone_into(&mut token);
+        pages.push(page);
+        if token.is_empty() {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    pages
+}
+
+/// Runs `f` over all pages `samples` times after a warm-up; returns the median seconds per pass.
+fn measure(pages: &[Vec<u8>], samples: usize, mut f: impl FnMut(&[u8]) -> usize) -> f64 {
+    for page in pages {
+        black_box(f(page));
+    }
+    let mut times: Vec<f64> = (0..samples)
+        .map(|_| {
+            let start = Instant::now();
+            for page in pages {
+                black_box(f(page));
+            }
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn main() {
+    let pods: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(15_000);
+    let pages = record_pages(pods);
+    let bytes: usize = pages.iter().map(Vec::len).sum();
+    let tracked = TrackedResources::new(["cpu", "memory", "pods"]).unwrap();
+    let options = AccountingOptions {
+        pod_level_resources: true,
+        use_status_resources: true,
+    };
+    let samples = 9;
+
+    let floor = measure(&pages, samples, |page| {
+        serde_json::from_slice::<IgnoredAny>(page)
+            .map(|_| 1)
+            .unwrap()
+    });
+    let ours = measure(&pages, samples, |page| {
+        let list: ObjectList<SlimPod> = serde_json::from_slice(page).unwrap();
+        list.items
+            .iter()
+            .filter_map(|p| p.facts(&tracked, options).map(|f| (p.key(), f)))
+            .count()
+    });
+    let mb = bytes as f64 / 1e6;
+    let per_pod = bytes as f64 / pods as f64;
+    println!("ingest: {pods} pods, {} pages, {mb:.1} MB of pod JSON ({per_pod:.0} B/pod), median of {samples}", pages.len());
+    println!(
+        "  serde_json skip-parse floor: {:>7.0} MB/s  {:>8.0} pods/s",
+        mb / floor,
+        pods as f64 / floor
+    );
+    println!(
+        "  decode + account (ours):     {:>7.0} MB/s  {:>8.0} pods/s",
+        mb / ours,
+        pods as f64 / ours
+    );
+    println!("  ratio to the floor:          {:>7.2}", floor / ours);
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make bench: builds the shipped static binary and the simulator, runs the in-process ingest
+# benchmark (musl target, the shipped allocator) and the end-to-end cluster benchmark, and writes
+# BENCHMARKS.md with the command, the machine and the date. QUICK=1 runs each scale once and skips
+# the side-by-side comparison.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make static
+cargo build --profile fast -p kube-sim
+ingest=$(cargo bench --quiet --target x86_64-unknown-linux-musl --bench ingest -- 15000 2>/dev/null)
+ingest_large=$(cargo bench --quiet --target x86_64-unknown-linux-musl --bench ingest -- 150000 2>/dev/null)
+quick=(); [ -n "${QUICK:-}" ] && quick=(--quick)
+cargo bench --quiet --bench cluster -- "${quick[@]}" --out target/bench-cluster.md
+size_x86=$(stat -c %s target/x86_64-unknown-linux-musl/release/kube-cluster-binpacking-exporter)
+image=$(scripts/image-size.sh x86_64)
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+{
+  echo "# Benchmarks"
+  echo
+  echo "Produced by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu),"
+  echo "$(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr). The exporter measured is the shipped static musl"
+  echo "binary (\`make static\`), the cluster the bundled simulator with full-size objects (~9 KB per pod)."
+  echo "Figures are medians of 3 runs unless QUICK=1."
+  echo
+  echo "## End to end"
+  echo
+  cat target/bench-cluster.md
+  echo
+  echo "## Ingest, in process"
+  echo
+  echo "Recorded pod list pages (limit 500) decoded and accounted as the exporter does, against"
+  echo "serde_json skipping the same bytes (\`IgnoredAny\`), built for the musl target like the shipped"
+  echo "binary (\`cargo bench --target x86_64-unknown-linux-musl --bench ingest\`):"
+  echo
+  echo '```'
+  echo "$ingest"
+  echo "$ingest_large"
+  echo '```'
+  echo
+  echo "## Size"
+  echo
+  echo "- static binary (x86_64, stripped): $size_x86 bytes"
+  echo "- $image"
+  echo
+  [ -f BENCHMARKS.notes.md ] && cat BENCHMARKS.notes.md
+} > BENCHMARKS.md
+echo "wrote BENCHMARKS.md"
