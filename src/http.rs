@@ -2,11 +2,14 @@
 //! that we own, and the routing of `/`, the metrics path, `/healthz`, `/readyz` and `/sync`.
 //! Routing ([`route`]) is pure and tested without sockets; the workers only move bytes.
 //!
-//! Bounds: each response write has a send timeout (set on the listener and inherited by accepted
-//! sockets), so a client that never reads cannot hold a worker forever.
+//! Bounds (with the patched tiny_http in `vendor/`): a request line or header over 16 KiB, or more
+//! than 100 headers, ends the connection; at most 512 connections are open; a silent connection is
+//! closed after 30 s; one write to a client that does not read gives up after 10 s. Large bodies
+//! (scrapes) are written by short-lived writer threads, at most [`MAX_WRITERS`] at once, so
+//! clients that never read cannot occupy the workers that answer `/healthz`.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -21,6 +24,15 @@ use crate::scrape;
 
 /// How long one response write may block on a client that does not read.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bodies above this size are written off the worker threads (smaller ones fit socket buffers).
+const INLINE_BODY_BYTES: usize = 64 * 1024;
+
+/// Most large responses being written at once; beyond it a scrape gets 503 at once.
+pub const MAX_WRITERS: usize = 16;
+
+/// Large responses being written now.
+static WRITERS: AtomicUsize = AtomicUsize::new(0);
 
 /// A response, before it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,18 +328,42 @@ fn serve(server: &tiny_http::Server, stopping: &AtomicBool, site: &Site) {
             .headers()
             .iter()
             .any(|h| h.field.equiv("Accept-Encoding") && accepts_gzip(h.value.as_str()));
-        let reply = route(site, &method, request.url(), gzip);
-        let mut response = with_header(
-            tiny_http::Response::from_data(reply.body).with_status_code(reply.status),
-            "Content-Type",
-            reply.content_type,
-        );
-        for (name, value) in &reply.headers {
-            response = with_header(response, name, value);
+        let mut reply = route(site, &method, request.url(), gzip);
+        if reply.body.len() > INLINE_BODY_BYTES {
+            if WRITERS.fetch_add(1, Ordering::SeqCst) < MAX_WRITERS {
+                let spawned =
+                    std::thread::Builder::new()
+                        .name("http-write".into())
+                        .spawn(move || {
+                            respond(request, reply);
+                            WRITERS.fetch_sub(1, Ordering::SeqCst);
+                        });
+                if let Err(err) = spawned {
+                    WRITERS.fetch_sub(1, Ordering::SeqCst);
+                    log::warn!("cannot start a response writer error={err}");
+                }
+                continue;
+            }
+            WRITERS.fetch_sub(1, Ordering::SeqCst);
+            log::warn!("too many slow scrape clients; answering 503");
+            reply = Reply::text(503, "too many responses in flight\n");
         }
-        if let Err(err) = request.respond(response) {
-            log::debug!("http response not delivered error={err}");
-        }
+        respond(request, reply);
+    }
+}
+
+/// Writes a reply; a client that went away is only logged at debug.
+fn respond(request: tiny_http::Request, reply: Reply) {
+    let mut response = with_header(
+        tiny_http::Response::from_data(reply.body).with_status_code(reply.status),
+        "Content-Type",
+        reply.content_type,
+    );
+    for (name, value) in &reply.headers {
+        response = with_header(response, name, value);
+    }
+    if let Err(err) = request.respond(response) {
+        log::debug!("http response not delivered error={err}");
     }
 }
 
