@@ -6,6 +6,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::accounting::TrackedResources;
 use crate::health::Health;
+use crate::leader::LeaderState;
 use crate::self_metrics::SelfMetrics;
 use crate::snapshot::{LabelGroups, Snapshot};
 use crate::state::ClusterState;
@@ -21,6 +22,8 @@ pub struct Cache {
     pub resources: TrackedResources,
     /// Label groups.
     pub label_groups: LabelGroups,
+    /// Whether this replica publishes (leader election).
+    pub leader: LeaderState,
 }
 
 impl Cache {
@@ -29,6 +32,7 @@ impl Cache {
         resources: TrackedResources,
         label_groups: LabelGroups,
         metrics: SelfMetrics,
+        leader: LeaderState,
     ) -> Cache {
         Cache {
             state: RwLock::new(ClusterState::new(resources.len())),
@@ -36,6 +40,7 @@ impl Cache {
             metrics,
             resources,
             label_groups,
+            leader,
         }
     }
 

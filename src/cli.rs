@@ -12,6 +12,7 @@ use crate::accounting::TrackedResources;
 use crate::capacity::{Shape, AVERAGE};
 use crate::error::Error;
 use crate::exposition::Families;
+use crate::leader::ElectionConfig;
 use crate::report::Output;
 use crate::{label_selector, quantity};
 
@@ -100,6 +101,36 @@ pub struct Flags {
     /// servers >= 1.33), on, off
     #[argh(option, default = "String::from(\"auto\")")]
     pub in_place_pod_vertical_scaling: String,
+
+    /// run leader election on a coordination.k8s.io Lease: every replica keeps its cache warm,
+    /// only the leader publishes the binpacking series (standbys publish binpacking_leader_status 0)
+    #[argh(switch)]
+    pub leader_election: bool,
+
+    /// namespace of the leader Lease (default: the service account's namespace, else the
+    /// kubeconfig's default namespace)
+    #[argh(option)]
+    pub leader_election_namespace: Option<String>,
+
+    /// name of the leader Lease (default "kube-cluster-binpacking-exporter")
+    #[argh(option, default = "String::from(\"kube-cluster-binpacking-exporter\")")]
+    pub leader_election_lease_name: String,
+
+    /// how long the Lease stays valid without renewal (default "15s")
+    #[argh(option, default = "String::from(\"15s\")")]
+    pub leader_election_lease_duration: String,
+
+    /// how long the leader tries to renew before it steps down (default "10s")
+    #[argh(option, default = "String::from(\"10s\")")]
+    pub leader_election_renew_deadline: String,
+
+    /// how often candidates and the leader act on the Lease (default "2s")
+    #[argh(option, default = "String::from(\"2s\")")]
+    pub leader_election_retry_period: String,
+
+    /// this replica's identity in the Lease (default: $POD_NAME or $HOSTNAME, plus the pid)
+    #[argh(option)]
+    pub leader_election_identity: Option<String>,
 
     /// number of HTTP worker threads (default 4)
     #[argh(option, default = "4")]
@@ -227,6 +258,8 @@ pub struct Config {
     pub in_place_resize: Gate,
     /// HTTP worker threads.
     pub http_workers: usize,
+    /// Leader election settings (namespace may be empty = detect at start).
+    pub leader_election: Option<ElectionConfig>,
     /// Log level.
     pub log_level: log::LevelFilter,
     /// Log format.
@@ -314,6 +347,7 @@ impl Config {
                 &flags.in_place_pod_vertical_scaling,
             )?,
             http_workers: flags.http_workers,
+            leader_election: parse_election(flags)?,
             log_level,
             log_format,
             check: flags.check,
@@ -382,6 +416,64 @@ fn is_resource_name(name: &str) -> bool {
             && s.ends_with(|c: char| c.is_ascii_alphanumeric())
     };
     prefix.is_none_or(|p| part_ok(p, &['-', '.'])) && part_ok(rest, &['-', '_', '.'])
+}
+
+/// Validates the leader election flags; `None` without `--leader-election`.
+fn parse_election(flags: &Flags) -> Result<Option<ElectionConfig>, Error> {
+    if !flags.leader_election {
+        return Ok(None);
+    }
+    let duration = |flag: &str, value: &str| {
+        parse_duration(value)
+            .map_err(|reason| usage(flag, value, &reason))
+            .and_then(|d| {
+                if d.is_zero() {
+                    Err(usage(flag, value, "must be above zero"))
+                } else {
+                    Ok(d)
+                }
+            })
+    };
+    let lease_duration = duration(
+        "--leader-election-lease-duration",
+        &flags.leader_election_lease_duration,
+    )?;
+    let renew_deadline = duration(
+        "--leader-election-renew-deadline",
+        &flags.leader_election_renew_deadline,
+    )?;
+    let retry_period = duration(
+        "--leader-election-retry-period",
+        &flags.leader_election_retry_period,
+    )?;
+    if renew_deadline >= lease_duration {
+        return Err(usage(
+            "--leader-election-renew-deadline",
+            &flags.leader_election_renew_deadline,
+            "must be shorter than --leader-election-lease-duration",
+        ));
+    }
+    if retry_period >= renew_deadline {
+        return Err(usage(
+            "--leader-election-retry-period",
+            &flags.leader_election_retry_period,
+            "must be shorter than --leader-election-renew-deadline",
+        ));
+    }
+    let identity = flags.leader_election_identity.clone().unwrap_or_else(|| {
+        let host = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "exporter".into());
+        format!("{host}-{}", std::process::id())
+    });
+    Ok(Some(ElectionConfig {
+        namespace: flags.leader_election_namespace.clone().unwrap_or_default(),
+        lease_name: flags.leader_election_lease_name.clone(),
+        identity,
+        lease_duration,
+        renew_deadline,
+        retry_period,
+    }))
 }
 
 fn parse_output(value: &str) -> Result<Output, Error> {
@@ -626,6 +718,20 @@ mod tests {
             (&["--shape", "x"], "--shape", "x"),
             (&["--output", "yaml"], "--output", "yaml"),
             (&["--sync-timeout", "soon"], "--sync-timeout", "soon"),
+            (
+                &[
+                    "--leader-election",
+                    "--leader-election-renew-deadline",
+                    "20s",
+                ],
+                "--leader-election-renew-deadline",
+                "20s",
+            ),
+            (
+                &["--leader-election", "--leader-election-retry-period", "0s"],
+                "--leader-election-retry-period",
+                "0s",
+            ),
         ];
         for (args, flag, value) in cases {
             let err = config(args).expect_err(flag).to_string();

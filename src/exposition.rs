@@ -173,14 +173,7 @@ pub fn encode(
         shapes: capacity.map(|c| &c.shapes[..]).unwrap_or_default(),
     };
 
-    header(
-        out,
-        "binpacking_cache_age_seconds",
-        "seconds since the stalest watch (nodes or pods) last received an event or bookmark from the API server",
-    );
-    out.push_str("binpacking_cache_age_seconds ");
-    write_float(out, opts.cache_age_seconds.unwrap_or(0.0));
-    out.push('\n');
+    encode_cache_age(opts.cache_age_seconds.unwrap_or(0.0), out);
 
     let cluster = [Item {
         labels: String::new(),
@@ -269,6 +262,28 @@ fn node_items<'a>(snapshot: &'a Snapshot, capacity: Option<&'a Capacity>) -> Vec
             }
         })
         .collect()
+}
+
+/// `binpacking_cache_age_seconds`.
+pub fn encode_cache_age(seconds: f64, out: &mut String) {
+    header(
+        out,
+        "binpacking_cache_age_seconds",
+        "seconds since the stalest watch (nodes or pods) last received an event or bookmark from the API server",
+    );
+    out.push_str("binpacking_cache_age_seconds ");
+    write_float(out, seconds);
+    out.push('\n');
+}
+
+/// `binpacking_leader_status` (only with leader election).
+pub fn encode_leader_status(leading: bool, out: &mut String) {
+    header(
+        out,
+        "binpacking_leader_status",
+        "1 when this replica is the leader and publishes the binpacking series, 0 on a standby",
+    );
+    let _ = writeln!(out, "binpacking_leader_status {}", u8::from(leading));
 }
 
 /// Shared state of one encoding pass.

@@ -17,6 +17,7 @@ pub mod exposition;
 pub mod health;
 pub mod http;
 pub mod label_selector;
+pub mod leader;
 pub mod logging;
 pub mod objects;
 pub mod page;

@@ -10,7 +10,8 @@ use kube_cluster_binpacking_exporter::cache::Cache;
 use kube_cluster_binpacking_exporter::cli::{split_flag_values, Config, Flags};
 use kube_cluster_binpacking_exporter::error::Error;
 use kube_cluster_binpacking_exporter::health::WatchKind;
-use kube_cluster_binpacking_exporter::http::{Server, Site};
+use kube_cluster_binpacking_exporter::http::{Server, Site, Stopper};
+use kube_cluster_binpacking_exporter::leader::{self, LeaderState};
 use kube_cluster_binpacking_exporter::report::{self, Output};
 use kube_cluster_binpacking_exporter::self_metrics::SelfMetrics;
 use kube_cluster_binpacking_exporter::snapshot::LabelGroups;
@@ -97,11 +98,18 @@ fn run(config: Config) -> Result<(), Error> {
         what: "operational metrics",
         source: std::io::Error::other(e.to_string()),
     })?;
+    let electing = config.leader_election.is_some() && config.once.is_none();
     let cache = Arc::new(Cache::new(
         config.resources.clone(),
         LabelGroups::new(&config.label_groups),
         metrics,
+        if electing {
+            LeaderState::electing()
+        } else {
+            LeaderState::default()
+        },
     ));
+    let default_namespace = resolved.config.default_namespace.clone();
     let kube_client = {
         let _guard = runtime.enter();
         client::build(resolved.config, cache.clone())?
@@ -121,16 +129,17 @@ fn run(config: Config) -> Result<(), Error> {
         config.resources.names().join(",")
     );
     let stopper = server.stopper();
-    let watch_thread = std::thread::Builder::new()
-        .name("watch".into())
-        .spawn(move || {
-            runtime.block_on(watch::run(kube_client, config, cache, shutdown_signal()));
-            stopper.stop();
-        })
-        .map_err(|source| Error::Start {
-            what: "watch thread",
-            source,
-        })?;
+    let election = config
+        .leader_election
+        .clone()
+        .filter(|_| electing)
+        .map(|mut e| {
+            if e.namespace.is_empty() {
+                e.namespace = service_account_namespace().unwrap_or(default_namespace);
+            }
+            e
+        });
+    let watch_thread = spawn_watch_thread(runtime, kube_client, config, cache, election, stopper)?;
     server.join();
     if watch_thread.join().is_err() {
         log::error!("the watch thread panicked");
@@ -214,6 +223,58 @@ fn run_check(
     } else {
         Err(Error::CheckFailed)
     }
+}
+
+/// Starts the thread whose current-thread runtime runs the watches and the leader election until
+/// SIGTERM or SIGINT, then stops the HTTP server.
+fn spawn_watch_thread(
+    runtime: tokio::runtime::Runtime,
+    kube_client: kube::Client,
+    config: Arc<Config>,
+    cache: Arc<Cache>,
+    election: Option<leader::ElectionConfig>,
+    stopper: Stopper,
+) -> Result<std::thread::JoinHandle<()>, Error> {
+    std::thread::Builder::new()
+        .name("watch".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+                let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                };
+                let signals = async {
+                    shutdown_signal().await;
+                    let _ = stop_tx.send(true);
+                };
+                let elect = async {
+                    if let Some(election) = election {
+                        let on_stop = until_stopped(stop_rx.clone());
+                        leader::run(kube_client.clone(), election, &cache.leader, on_stop).await;
+                    }
+                };
+                let watches = watch::run(
+                    kube_client.clone(),
+                    config,
+                    cache.clone(),
+                    until_stopped(stop_rx.clone()),
+                );
+                futures::join!(signals, watches, elect);
+            });
+            stopper.stop();
+        })
+        .map_err(|source| Error::Start {
+            what: "watch thread",
+            source,
+        })
+}
+
+/// The namespace of the pod's service account, when running in a cluster.
+fn service_account_namespace() -> Option<String> {
+    std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 /// Completes on SIGTERM or SIGINT.

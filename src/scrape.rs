@@ -27,8 +27,18 @@ pub fn resource_names(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// Appends the binpacking families of `snapshot` to `out`.
+/// Appends the binpacking families of `snapshot` to `out`; a standby (leader election on, not
+/// the leader) publishes only `binpacking_leader_status 0` and the cache age.
 pub fn encode(cache: &Cache, config: &Config, snapshot: &Snapshot, out: &mut String) {
+    let cache_age = cache.health.cache_age().as_secs_f64();
+    if cache.leader.enabled() {
+        let leading = cache.leader.publishing();
+        exposition::encode_leader_status(leading, out);
+        if !leading {
+            exposition::encode_cache_age(cache_age, out);
+            return;
+        }
+    }
     let families = config.families;
     let capacity = families
         .need_capacity()
@@ -41,7 +51,7 @@ pub fn encode(cache: &Cache, config: &Config, snapshot: &Snapshot, out: &mut Str
             resources: &resources,
             families,
             label_groups: !config.label_groups.is_empty(),
-            cache_age_seconds: Some(cache.health.cache_age().as_secs_f64()),
+            cache_age_seconds: Some(cache_age),
         },
         out,
     );

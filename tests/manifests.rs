@@ -198,6 +198,61 @@ fn service_and_service_monitor_point_at_the_metrics_port() {
 }
 
 #[test]
+fn the_ha_variant_adds_only_lease_rights_and_leader_election() {
+    let role: k8s_openapi::api::rbac::v1::Role = typed("manifests/ha/role.yaml");
+    let rules = role.rules.unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        rules[0].api_groups.as_deref(),
+        Some(&["coordination.k8s.io".to_owned()][..])
+    );
+    assert_eq!(
+        rules[0].resources.as_deref(),
+        Some(&["leases".to_owned()][..])
+    );
+    assert_eq!(rules[0].verbs, ["get", "create", "update"]);
+    let binding: k8s_openapi::api::rbac::v1::RoleBinding = typed("manifests/ha/rolebinding.yaml");
+    assert_eq!(binding.role_ref.name, role.metadata.name.unwrap());
+    assert_eq!(binding.subjects.unwrap()[0].name, "binpacking-exporter");
+
+    let base: Deployment = typed("manifests/deployment.yaml");
+    let ha: Deployment = typed("manifests/ha/deployment.yaml");
+    assert_eq!(ha.spec.as_ref().unwrap().replicas, Some(2));
+    let base_c = &base
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0];
+    let ha_c = &ha
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0];
+    let args = ha_c.args.clone().unwrap();
+    assert!(args.contains(&"--leader-election".to_owned()));
+    let parsed = kube_cluster_binpacking_exporter::cli::split_flag_values(&args);
+    let parsed: Vec<&str> = parsed.iter().map(String::as_str).collect();
+    let flags: Flags = argh::FromArgs::from_args(&["exporter"], &parsed).unwrap();
+    assert!(Config::from_flags(&flags)
+        .unwrap()
+        .leader_election
+        .is_some());
+    // Everything else equals the base Deployment.
+    let mut same = ha_c.clone();
+    same.args.clone_from(&base_c.args);
+    same.env = None;
+    assert_eq!(&same, base_c);
+}
+
+#[test]
 fn kubectl_kustomize_renders_the_manifests() {
     let Ok(out) = std::process::Command::new("kubectl")
         .args(["kustomize", "manifests"])
@@ -217,6 +272,16 @@ fn kubectl_kustomize_renders_the_manifests() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
+    let ha = std::process::Command::new("kubectl")
+        .args(["kustomize", "manifests/ha"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        ha.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ha.stderr)
+    );
     let docs: Vec<Value> = serde_saphyr::from_str_multiple(&text).unwrap();
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     for kind in [

@@ -43,6 +43,8 @@ pub struct Api {
     pub bookmark_interval: Duration,
     /// Number of watch streams open now.
     pub open_watches: Arc<AtomicUsize>,
+    /// Leases for leader election.
+    pub leases: crate::leases::Leases,
 }
 
 /// A Status object's bytes.
@@ -119,6 +121,7 @@ fn classify(path: &str) -> &'static str {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["version"] => "version",
+        ["apis", "coordination.k8s.io", "v1", "namespaces", _, "leases", ..] => "leases",
         ["api"] | ["api", "v1"] | ["apis", ..] | ["openapi", ..] => "discovery",
         ["api", "v1", "nodes", ..] => "nodes",
         ["api", "v1", "pods"] | ["api", "v1", "namespaces", _, "pods", ..] => "pods",
@@ -288,6 +291,12 @@ impl Api {
             req.path.trim_end_matches('/'),
             req.header("host").unwrap_or("127.0.0.1"),
         ) {
+            return ex.send(resp);
+        }
+        if let Some(resp) = self.leases.handle(req) {
+            if self.faults.is_denied("leases") {
+                return ex.send(status_response(403, "Forbidden", "leases.coordination.k8s.io is forbidden: User \"system:serviceaccount:binpacking-exporter:binpacking-exporter\" cannot use resource \"leases\" in API group \"coordination.k8s.io\""));
+            }
             return ex.send(resp);
         }
         let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();

@@ -9,6 +9,7 @@ mod control;
 mod faults;
 mod generate;
 mod http;
+mod leases;
 mod object;
 mod paging;
 mod rng;
@@ -209,6 +210,7 @@ fn run(config: Config) -> Result<(), Failure> {
         faults: faults.clone(),
         bookmark_interval: config.bookmark_interval,
         open_watches: open_watches.clone(),
+        leases: crate::leases::Leases::default(),
     });
     let api_listener = TcpListener::bind(config.listen)
         .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.listen)))?;
