@@ -414,3 +414,30 @@ fn json_logs_are_one_object_per_line() {
         assert!(v["level"].is_string() && v["msg"].is_string());
     }
 }
+
+#[test]
+fn the_token_never_appears_in_logs_even_at_trace_level() {
+    let (sim, _, _dir) = start_small(&[]);
+    let kubeconfig = std::fs::read_to_string(&sim.kubeconfig).unwrap();
+    let token = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut child = Command::new(exporter_bin())
+        .arg("--kubeconfig")
+        .arg(&sim.kubeconfig)
+        .args(["--metrics-addr", "127.0.0.1:0", "--debug"])
+        .env("RUST_LOG", "trace")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.lines().count() > 10, "trace logging produced little: {logs}");
+    assert!(!logs.contains(&token), "the bearer token leaked into the logs");
+}
