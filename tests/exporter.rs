@@ -438,6 +438,71 @@ fn the_token_never_appears_in_logs_even_at_trace_level() {
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
     let logs = String::from_utf8_lossy(&out.stderr);
-    assert!(logs.lines().count() > 10, "trace logging produced little: {logs}");
-    assert!(!logs.contains(&token), "the bearer token leaked into the logs");
+    assert!(
+        logs.lines().count() > 10,
+        "trace logging produced little: {logs}"
+    );
+    assert!(
+        !logs.contains(&token),
+        "the bearer token leaked into the logs"
+    );
+}
+
+#[test]
+fn bad_quantities_are_skipped_logged_once_and_counted_and_odd_names_are_escaped() {
+    let (sim, exporter, _dir) = start_small(&["--label-group", "odd/label"]);
+    let mut bad = pod("web", "bad-cpu", Some("node-b"), "abc", "1Gi", None);
+    bad["spec"]["containers"][0]["resources"]["requests"]["cpu"] = json!("1.2.3");
+    sim.apply(&bad);
+    // The same bad object updated twice more: still one warning.
+    for i in 0..2 {
+        bad["metadata"]["labels"] = json!({ "rev": i.to_string() });
+        sim.apply(&bad);
+    }
+    // A node without allocatable, with a long unicode name and label value.
+    let name = format!("nöde-{}", "ü".repeat(100));
+    let label = "ä\"\\\n".repeat(10);
+    sim.apply(&json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"odd/label": label}}, "status": {}}));
+    let ok = wait_until(Duration::from_secs(10), || {
+        let m = exporter.metrics();
+        m.get(
+            "binpacking_node_allocated",
+            &[("node", "node-b"), ("resource", "memory")],
+        ) == Some(1_073_741_824.0)
+            && m.get(
+                "binpacking_node_allocatable",
+                &[("node", &name), ("resource", "cpu")],
+            ) == Some(0.0)
+    });
+    assert!(ok, "{}", exporter.get("/metrics").text());
+    let m = exporter.metrics();
+    // The bad cpu is skipped (0), the good memory counted.
+    assert_eq!(
+        node_value(&m, "binpacking_node_allocated", "node-b", "cpu"),
+        Some(0.0)
+    );
+    assert!(
+        m.get(
+            "binpacking_exporter_invalid_quantities_total",
+            &[("kind", "pod")]
+        )
+        .unwrap()
+            >= 3.0
+    );
+    let warnings: Vec<String> = exporter
+        .stderr
+        .all()
+        .into_iter()
+        .filter(|l| l.contains("skipping invalid quantity") && l.contains("web/bad-cpu"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("1.2.3"));
+    assert!(m
+        .get(
+            "binpacking_group_nodes",
+            &[("label_group", "odd/label"), ("label_group_value", &label)]
+        )
+        .is_some());
+    assert_eq!(exporter.get("/").status, 200);
 }

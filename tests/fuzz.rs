@@ -1,0 +1,270 @@
+//! Randomized robustness (a fuzzer without a nightly toolchain): millions of generated quantity
+//! strings through the parser and the unit conversions, and hundreds of thousands of mutated pod
+//! and node objects (byte-level damage and structural damage to real-shaped JSON) through the
+//! decoder and the accounting. Zero panics; every run prints how many inputs it tried. Deterministic
+//! (seeded); `FUZZ_SCALE=10` runs ten times as many.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+use std::time::{Duration, Instant};
+
+use kube_cluster_binpacking_exporter::accounting::{AccountingOptions, TrackedResources};
+use kube_cluster_binpacking_exporter::objects::{SlimNode, SlimPod};
+use kube_cluster_binpacking_exporter::quantity::{milli_ceil, parse_nanos, units_ceil};
+use serde_json::{json, Value};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn scale() -> usize {
+    std::env::var("FUZZ_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
+const PIECES: &[&str] = &[
+    "0",
+    "1",
+    "9",
+    "00",
+    "12345678901234567890",
+    ".",
+    "..",
+    "+",
+    "-",
+    "e",
+    "E",
+    "e-",
+    "e+",
+    "Ki",
+    "Mi",
+    "Gi",
+    "Ti",
+    "Pi",
+    "Ei",
+    "n",
+    "u",
+    "m",
+    "k",
+    "M",
+    "G",
+    "T",
+    "P",
+    "i",
+    " ",
+    "μ",
+    "\u{0}",
+    "9223372036854775808",
+    "1e400",
+    "e999999999999",
+    "0.000000000001",
+];
+
+fn random_quantity(rng: &mut Rng) -> String {
+    let parts = 1 + rng.below(5);
+    (0..parts)
+        .map(|_| PIECES[rng.below(PIECES.len())])
+        .collect()
+}
+
+#[test]
+fn quantity_parsing_never_panics_on_generated_strings() {
+    let mut rng = Rng(7);
+    let n = 1_000_000 * scale();
+    let started = Instant::now();
+    let mut valid = 0;
+    for _ in 0..n {
+        let q = random_quantity(&mut rng);
+        if let Ok(nanos) = parse_nanos(&q) {
+            valid += 1;
+            let _ = milli_ceil(nanos);
+            let _ = units_ceil(nanos);
+        }
+    }
+    eprintln!(
+        "quantity fuzz: {n} inputs ({valid} valid) in {:?}, 0 panics",
+        started.elapsed()
+    );
+    assert!(
+        valid > n / 20 && valid < n,
+        "the generator should hit both valid and invalid forms"
+    );
+}
+
+fn pod_template() -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "ns", "resourceVersion": "5",
+            "ownerReferences": [{"kind": "DaemonSet", "name": "d", "controller": true}],
+            "annotations": {"kubernetes.io/config.mirror": "x"}},
+        "spec": {"nodeName": "n1",
+            "initContainers": [{"name": "side", "restartPolicy": "Always", "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}}},
+                               {"name": "init", "resources": {"requests": {"cpu": "2", "nvidia.com/gpu": "1"}}}],
+            "containers": [{"name": "a", "resources": {"requests": {"cpu": "250m", "memory": "128Mi", "ephemeral-storage": "1Gi"}}},
+                           {"name": "b", "resources": {"requests": {"cpu": "0.5", "hugepages-2Mi": "4Mi"}}}],
+            "overhead": {"cpu": "10m"},
+            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}},
+        "status": {"phase": "Running",
+            "conditions": [{"type": "PodResizePending", "reason": "Infeasible"}],
+            "containerStatuses": [{"name": "a", "resources": {"requests": {"cpu": "300m"}}, "allocatedResources": {"cpu": "200m"}}],
+            "initContainerStatuses": [{"name": "side", "resources": {"requests": {"cpu": "60m"}}}]}
+    })
+}
+
+/// Replaces a random leaf (or subtree) with something hostile.
+fn damage(v: &mut Value, rng: &mut Rng) {
+    const HOSTILE: &[&str] = &[
+        "abc",
+        "1.2.3",
+        "-1",
+        "1e400",
+        "9223372036854775808",
+        "",
+        "\u{202e}",
+        "1Gi ",
+    ];
+    match v {
+        Value::Object(map) if !map.is_empty() && rng.below(4) > 0 => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            let key = &keys[rng.below(keys.len())];
+            damage(map.get_mut(key).unwrap(), rng);
+        }
+        Value::Array(items) if !items.is_empty() && rng.below(4) > 0 => {
+            let i = rng.below(items.len());
+            damage(&mut items[i], rng);
+        }
+        _ => {
+            *v = match rng.below(9) {
+                0 => Value::Null,
+                1 => json!(rng.next().cast_signed()),
+                2 => json!(f64::from(rng.below(1000) as u32) / 7.0),
+                3 => json!([]),
+                4 => json!({}),
+                5 => json!(true),
+                6 => json!("x".repeat(rng.below(5000))),
+                7 => {
+                    json!([{"name": "a", "resources": {"requests": {"cpu": HOSTILE[rng.below(HOSTILE.len())]}}}])
+                }
+                _ => json!(HOSTILE[rng.below(HOSTILE.len())]),
+            };
+        }
+    }
+}
+
+fn decode_pod(bytes: &[u8], tracked: &TrackedResources) {
+    if let Ok(pod) = serde_json::from_slice::<SlimPod>(bytes) {
+        for options in [
+            AccountingOptions {
+                pod_level_resources: true,
+                use_status_resources: true,
+            },
+            AccountingOptions {
+                pod_level_resources: false,
+                use_status_resources: false,
+            },
+        ] {
+            let _ = pod.facts(tracked, options);
+        }
+    }
+}
+
+#[test]
+fn object_decoding_never_panics_on_damaged_pods_and_nodes() {
+    let tracked = TrackedResources::new([
+        "cpu",
+        "memory",
+        "pods",
+        "ephemeral-storage",
+        "hugepages-2Mi",
+        "nvidia.com/gpu",
+    ])
+    .unwrap();
+    let template = pod_template();
+    let bytes = serde_json::to_vec(&template).unwrap();
+    let mut rng = Rng(11);
+    let n = 200_000 * scale();
+    let deadline = Instant::now() + Duration::from_secs(120 * scale() as u64);
+    let started = Instant::now();
+    let mut tried = 0;
+    let mut decoded = 0;
+    while tried < n && Instant::now() < deadline {
+        tried += 1;
+        if rng.below(2) == 0 {
+            // Structural damage: valid JSON with hostile values and shapes.
+            let mut v = template.clone();
+            for _ in 0..=rng.below(4) {
+                damage(&mut v, &mut rng);
+            }
+            let text = serde_json::to_vec(&v).unwrap();
+            if serde_json::from_slice::<SlimPod>(&text).is_ok() {
+                decoded += 1;
+            }
+            decode_pod(&text, &tracked);
+            let _ = serde_json::from_slice::<SlimNode>(&text);
+        } else {
+            // Byte damage: flips, insertions, deletions, truncation.
+            let mut b = bytes.clone();
+            for _ in 0..=rng.below(8) {
+                if b.is_empty() {
+                    break;
+                }
+                let i = rng.below(b.len());
+                match rng.below(4) {
+                    0 => b[i] = rng.next() as u8,
+                    1 => b.insert(i, b"{}[]\",:\\0123456789.eE-"[rng.below(22)]),
+                    2 if b.len() > 1 => {
+                        b.remove(i);
+                    }
+                    _ => b.truncate(i),
+                }
+            }
+            decode_pod(&b, &tracked);
+            let _ = serde_json::from_slice::<SlimNode>(&b);
+        }
+    }
+    eprintln!(
+        "object fuzz: {tried} damaged objects ({decoded} structurally damaged ones decoded) in {:?}, 0 panics",
+        started.elapsed()
+    );
+    assert!(tried >= 10_000);
+    assert!(decoded > 0);
+}
+
+#[test]
+fn hundreds_of_containers_and_huge_values_saturate_without_panicking() {
+    let containers: Vec<Value> = (0..500)
+        .map(|i| json!({"name": format!("c{i}"), "resources": {"requests": {"cpu": "8E", "memory": "8Ei", "nvidia.com/gpu": "9223372036854775807"}}}))
+        .collect();
+    let pod = json!({"metadata": {"name": "big", "namespace": "ns"},
+        "spec": {"nodeName": "n", "containers": containers, "initContainers": containers}, "status": {"phase": "Running"}});
+    let tracked = TrackedResources::new(["cpu", "memory", "nvidia.com/gpu", "pods"]).unwrap();
+    let decoded: SlimPod = serde_json::from_value(pod).unwrap();
+    let facts = decoded
+        .facts(
+            &tracked,
+            AccountingOptions {
+                pod_level_resources: true,
+                use_status_resources: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(facts.requests[0], u64::MAX, "saturated, not wrapped");
+    assert_eq!(facts.requests[3], 1);
+}
