@@ -33,11 +33,15 @@ pub async fn run(
     cache: Arc<Cache>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let work = async {
+    let watches = async {
         let options = discover_gates(&client, &config, &cache).await;
         let pods = watch_pods(client.clone(), &config, &cache, options);
         let nodes = watch_nodes(client.clone(), &config, &cache);
-        futures::join!(pods, nodes, resync(&config, &cache), progress(&cache));
+        futures::join!(pods, nodes, resync(&config, &cache));
+    };
+    // Progress is logged while the API server is still unreachable too.
+    let work = async {
+        futures::join!(watches, progress(&cache));
     };
     tokio::select! {
         () = work => {}
