@@ -22,7 +22,7 @@ run: ## run the exporter against your own kubeconfig (KUBECONFIG or ~/.kube/conf
 	$(CARGO) run --profile fast --bin $(BIN) -- $(ARGS)
 
 test: build check-alerts check-metrics ## every test: unit, simulator protocol, exporter integration, alert rules
-	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) test --workspace --no-fail-fast -- --show-output
 
 lint: ## rustfmt, clippy with -D warnings, rustdoc warnings
 	$(CARGO) fmt --all -- --check

@@ -21,7 +21,7 @@ echo "simulator: $(head -1 "$work/sim.out")"
 "$bin_dir/kube-cluster-binpacking-exporter" --kubeconfig "$work/kubeconfig" \
   --metrics-addr "${DEMO_ADDR:-127.0.0.1:9101}" \
   --resources cpu,memory,pods,nvidia.com/gpu \
-  --label-group topology.kubernetes.io/zone --label-group node-pool &
+  --label-group topology.kubernetes.io/zone --label-group eks.amazonaws.com/nodegroup &
 exp_pid=$!
 echo "exporter: metrics at http://localhost:9101/metrics, page at http://localhost:9101/ (Ctrl-C stops both)"
 wait -n "$sim_pid" "$exp_pid"

@@ -303,9 +303,15 @@ fn not_ready_until_the_api_server_answers() {
     let exporter = Exporter::start(&kubeconfig, &["--debug"]);
     std::thread::sleep(Duration::from_secs(2));
     let progress = exporter.stderr.wait_for(Duration::from_secs(8), |l| {
-        l.contains("waiting for first sync") && l.contains("nodes watch") && l.contains("pods watch")
+        l.contains("waiting for first sync")
+            && l.contains("nodes watch")
+            && l.contains("pods watch")
     });
-    assert!(progress.is_some(), "no progress line within 10 s: {}", exporter.stderr.text());
+    assert!(
+        progress.is_some(),
+        "no progress line within 10 s: {}",
+        exporter.stderr.text()
+    );
     assert_eq!(exporter.get("/healthz").status, 200);
     let ready = exporter.get("/readyz");
     assert_eq!(ready.status, 503);

@@ -237,3 +237,37 @@ fn check_passes_and_names_a_missing_permission() {
     assert!(report.contains("FAIL  list pods: forbidden"), "{report}");
     assert!(report.contains("ok    list nodes"), "{report}");
 }
+
+#[test]
+fn once_shows_listing_progress_on_a_terminal() {
+    // `script` (util-linux) runs the command on a pseudo-terminal, as a person would.
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "script (util-linux) is required in CI"
+        );
+        eprintln!("SKIPPED: script not installed");
+        return;
+    }
+    let dir = TempDir::new("once-tty");
+    let sim = start_sim(&dir);
+    // Slow the API down so a few progress ticks (every 200 ms) happen.
+    sim.post("/faults/latency?ms=300", "");
+    let command = format!(
+        "{} --kubeconfig {} --once --list-page-size 2",
+        exporter_bin().display(),
+        sim.kubeconfig.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains("syncing: "),
+        "no progress shown on a terminal: {screen}"
+    );
+    assert!(screen.contains("pods listed"), "{screen}");
+    assert!(screen.contains("1.95 / 14"), "the table follows: {screen}");
+}

@@ -1,5 +1,6 @@
 //! Background change at a bounded rate: pods created, deleted, bound or moved, pods changing phase
-//! (including to Succeeded and Failed), and now and then a node added or removed. The sequence of
+//! (including to Succeeded and Failed), and now and then a node added or removed (with its pods,
+//! as the pod garbage collector would). The sequence of
 //! operations is deterministic from the seed (timestamps are wall-clock).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -171,6 +172,12 @@ fn step(store: &Store, seed: u64, n: u64, rng: &mut Rng) {
                     .is_some_and(|o| o.label("node-role.kubernetes.io/control-plane").is_some());
                 if !is_control_plane {
                     store.delete(Kind::Node, &key);
+                    // The pod garbage collector deletes the pods of a node that is gone.
+                    for pod in store.all(Kind::Pod) {
+                        if *pod.node_name == *key {
+                            store.delete(Kind::Pod, &pod.key);
+                        }
+                    }
                 }
             }
             Ok(())

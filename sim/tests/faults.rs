@@ -121,8 +121,10 @@ fn churn_changes_the_cluster_at_a_bounded_rate_and_stops() {
     std::thread::sleep(Duration::from_millis(100));
     let after = sim.rv();
     let changes = after - rv;
+    // About 50 operations; a node removal also deletes that node's pods (pod GC), so the
+    // number of resourceVersion changes may exceed the operations.
     assert!(
-        (20..=80).contains(&changes),
+        (20..=200).contains(&changes),
         "{changes} changes in about a second at 50/s"
     );
     std::thread::sleep(Duration::from_millis(300));
