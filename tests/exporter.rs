@@ -285,21 +285,8 @@ fn http_endpoints_answer_as_documented() {
 fn not_ready_until_the_api_server_answers() {
     // A kubeconfig pointing at a port where nothing listens.
     let dir = TempDir::new("down");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let kubeconfig = dir.path("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\n\
-             users:\n- name: u\n  user:\n    token: secret-token-value\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n\
-             current-context: x\n"
-        ),
-    )
-    .unwrap();
+    let port = common::free_port();
+    let kubeconfig = common::kubeconfig_for_port(&dir, port, "secret-token-value");
     let exporter = Exporter::start(&kubeconfig, &["--debug"]);
     std::thread::sleep(Duration::from_secs(2));
     let progress = exporter.stderr.wait_for(Duration::from_secs(8), |l| {

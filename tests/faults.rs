@@ -15,7 +15,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{node, pod, small_cluster, wait_until, Exporter, Sim, TempDir};
+use common::{node, pod, small_cluster, wait_until, Exporter, Rng, Sim, TempDir};
 use serde_json::{json, Value};
 
 fn start_small(args: &[&str]) -> (Sim, Exporter, TempDir) {
@@ -60,21 +60,8 @@ fn lists(sim: &Sim) -> Vec<Value> {
 #[test]
 fn down_at_start_then_ready_without_restart() {
     let dir = TempDir::new("down-start");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let kubeconfig = dir.path("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\n\
-             users:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n\
-             current-context: x\n"
-        ),
-    )
-    .unwrap();
+    let port = common::free_port();
+    let kubeconfig = common::kubeconfig_for_port(&dir, port, "t");
     let exporter = Exporter::start(&kubeconfig, &[]);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(exporter.get("/healthz").status, 200);
@@ -275,24 +262,6 @@ fn missing_rbac_is_named_and_recovers_when_granted() {
     sim.post("/faults/allow?resource=pods", "");
     exporter.wait_ready(Duration::from_secs(40));
     eventually(&exporter, "node-a", Some(0.85), Duration::from_secs(5));
-}
-
-/// splitmix64, for a reproducible random run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn index(&mut self, len: usize) -> usize {
-        usize::try_from(self.below(len as u64)).unwrap()
-    }
 }
 
 /// The truth from the simulator's objects: per existing node, the millicores of the

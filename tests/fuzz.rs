@@ -11,26 +11,15 @@
     clippy::cast_possible_truncation
 )]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::Rng;
 use kube_cluster_binpacking_exporter::accounting::{AccountingOptions, TrackedResources};
 use kube_cluster_binpacking_exporter::objects::{SlimNode, SlimPod};
 use kube_cluster_binpacking_exporter::quantity::{milli_ceil, parse_nanos, units_ceil};
 use serde_json::{json, Value};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn scale() -> usize {
     std::env::var("FUZZ_SCALE")
@@ -78,9 +67,9 @@ const PIECES: &[&str] = &[
 ];
 
 fn random_quantity(rng: &mut Rng) -> String {
-    let parts = 1 + rng.below(5);
+    let parts = 1 + rng.index(5);
     (0..parts)
-        .map(|_| PIECES[rng.below(PIECES.len())])
+        .map(|_| PIECES[rng.index(PIECES.len())])
         .collect()
 }
 
@@ -141,28 +130,28 @@ fn damage(v: &mut Value, rng: &mut Rng) {
         "1Gi ",
     ];
     match v {
-        Value::Object(map) if !map.is_empty() && rng.below(4) > 0 => {
+        Value::Object(map) if !map.is_empty() && rng.index(4) > 0 => {
             let keys: Vec<String> = map.keys().cloned().collect();
-            let key = &keys[rng.below(keys.len())];
+            let key = &keys[rng.index(keys.len())];
             damage(map.get_mut(key).unwrap(), rng);
         }
-        Value::Array(items) if !items.is_empty() && rng.below(4) > 0 => {
-            let i = rng.below(items.len());
+        Value::Array(items) if !items.is_empty() && rng.index(4) > 0 => {
+            let i = rng.index(items.len());
             damage(&mut items[i], rng);
         }
         _ => {
-            *v = match rng.below(9) {
+            *v = match rng.index(9) {
                 0 => Value::Null,
                 1 => json!(rng.next().cast_signed()),
-                2 => json!(f64::from(rng.below(1000) as u32) / 7.0),
+                2 => json!(rng.below(1000) as f64 / 7.0),
                 3 => json!([]),
                 4 => json!({}),
                 5 => json!(true),
-                6 => json!("x".repeat(rng.below(5000))),
+                6 => json!("x".repeat(rng.index(5000))),
                 7 => {
-                    json!([{"name": "a", "resources": {"requests": {"cpu": HOSTILE[rng.below(HOSTILE.len())]}}}])
+                    json!([{"name": "a", "resources": {"requests": {"cpu": HOSTILE[rng.index(HOSTILE.len())]}}}])
                 }
-                _ => json!(HOSTILE[rng.below(HOSTILE.len())]),
+                _ => json!(HOSTILE[rng.index(HOSTILE.len())]),
             };
         }
     }
@@ -206,10 +195,10 @@ fn object_decoding_never_panics_on_damaged_pods_and_nodes() {
     let mut decoded = 0;
     while tried < n && Instant::now() < deadline {
         tried += 1;
-        if rng.below(2) == 0 {
+        if rng.index(2) == 0 {
             // Structural damage: valid JSON with hostile values and shapes.
             let mut v = template.clone();
-            for _ in 0..=rng.below(4) {
+            for _ in 0..=rng.index(4) {
                 damage(&mut v, &mut rng);
             }
             let text = serde_json::to_vec(&v).unwrap();
@@ -221,14 +210,14 @@ fn object_decoding_never_panics_on_damaged_pods_and_nodes() {
         } else {
             // Byte damage: flips, insertions, deletions, truncation.
             let mut b = bytes.clone();
-            for _ in 0..=rng.below(8) {
+            for _ in 0..=rng.index(8) {
                 if b.is_empty() {
                     break;
                 }
-                let i = rng.below(b.len());
-                match rng.below(4) {
+                let i = rng.index(b.len());
+                match rng.index(4) {
                     0 => b[i] = rng.next() as u8,
-                    1 => b.insert(i, b"{}[]\",:\\0123456789.eE-"[rng.below(22)]),
+                    1 => b.insert(i, b"{}[]\",:\\0123456789.eE-"[rng.index(22)]),
                     2 if b.len() > 1 => {
                         b.remove(i);
                     }
