@@ -88,6 +88,12 @@ pub struct Flags {
     #[argh(option, default = "500")]
     pub list_page_size: u32,
 
+    /// fetch the initial state with a streaming list (a watch with sendInitialEvents, Kubernetes
+    /// WatchList) instead of paged lists: no list page is ever buffered whole (needs the API
+    /// server's WatchList feature)
+    #[argh(switch)]
+    pub streaming_list: bool,
+
     /// how often the aggregates are recomputed from the cached records to detect drift, like
     /// client-go's resync it makes no API call (default "5m"; "0s" disables)
     #[argh(option, default = "String::from(\"5m\")")]
@@ -250,6 +256,8 @@ pub struct Config {
     pub shapes: Vec<Shape>,
     /// Page size of initial lists (`None` = unpaged).
     pub list_page_size: Option<u32>,
+    /// Initial state by streaming list instead of paged lists.
+    pub streaming_list: bool,
     /// Period of the local resync (`None` = disabled).
     pub resync_period: Option<Duration>,
     /// PodLevelResources gate.
@@ -340,6 +348,7 @@ impl Config {
             },
             shapes,
             list_page_size: (flags.list_page_size > 0).then_some(flags.list_page_size),
+            streaming_list: flags.streaming_list,
             resync_period: (!resync.is_zero()).then_some(resync),
             pod_level_resources: parse_gate("--pod-level-resources", &flags.pod_level_resources)?,
             in_place_resize: parse_gate(

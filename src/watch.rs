@@ -89,9 +89,14 @@ async fn discover_gates(client: &Client, config: &Config, cache: &Cache) -> Acco
 }
 
 fn watcher_config(config: &Config) -> watcher::Config {
-    watcher::Config {
+    let wc = watcher::Config {
         page_size: config.list_page_size,
         ..watcher::Config::default()
+    };
+    if config.streaming_list {
+        wc.streaming_lists()
+    } else {
+        wc
     }
 }
 

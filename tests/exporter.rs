@@ -503,3 +503,42 @@ fn bad_quantities_are_skipped_logged_once_and_counted_and_odd_names_are_escaped(
         .is_some());
     assert_eq!(exporter.get("/").status, 200);
 }
+
+#[test]
+fn a_streaming_list_gives_the_same_values_without_list_requests() {
+    let dir = TempDir::new("streaming");
+    let path = dir.path("scenario.json");
+    std::fs::write(&path, small_cluster().to_string()).unwrap();
+    let sim = Sim::start(&["--scenario", path.to_str().unwrap()]);
+    let exporter = Exporter::start(&sim.kubeconfig, &["--streaming-list"]);
+    exporter.wait_ready(Duration::from_secs(30));
+    let m = exporter.metrics();
+    assert_eq!(
+        m.get("binpacking_cluster_allocated", &[("resource", "cpu")]),
+        Some(1.95)
+    );
+    assert_eq!(
+        node_value(&m, "binpacking_node_allocated", "node-a", "cpu"),
+        Some(0.85)
+    );
+    let requests = sim.requests();
+    let lists: Vec<_> = requests
+        .iter()
+        .filter(|r| (r["resource"] == "pods" || r["resource"] == "nodes") && r["watch"] == false)
+        .collect();
+    assert!(lists.is_empty(), "{lists:?}");
+    assert!(requests.iter().any(|r| r["query"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("sendInitialEvents=true")));
+    sim.apply(&pod("web", "streamed", Some("node-b"), "400m", "1Mi", None));
+    let ok = wait_until(Duration::from_secs(10), || {
+        node_value(
+            &exporter.metrics(),
+            "binpacking_node_allocated",
+            "node-b",
+            "cpu",
+        ) == Some(0.4)
+    });
+    assert!(ok);
+}
