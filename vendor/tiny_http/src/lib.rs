@@ -350,10 +350,12 @@ impl Server {
                         }));
                     }
 
+                    // PATCH(binpacking-exporter): an accept error (a connection reset before it
+                    // was accepted, EMFILE, ...) must not end the accept loop: log it, pause
+                    // briefly so a persistent error does not spin, and go on.
                     Err(e) => {
-                        log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
+                        log::warn!("error accepting a new client: {}", e);
+                        thread::sleep(std::time::Duration::from_millis(20));
                     }
                 }
             }

@@ -69,11 +69,15 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
-            self.add_thread(Some(code));
-        } else {
+        // PATCH(binpacking-exporter): queue a task only when an idle thread is left for it.
+        // Upstream queued whenever any thread was waiting, so a burst of connections piled up
+        // behind the few idle threads; each of those then blocked on a silent connection and
+        // every later connection (a health probe too) waited for their read timeouts.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) > queue.len() {
             queue.push_back(code);
             self.sharing.condvar.notify_one();
+        } else {
+            self.add_thread(Some(code));
         }
     }
 
