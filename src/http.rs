@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::cache::Cache;
 use crate::cli::Config;
@@ -21,9 +21,6 @@ use crate::exposition;
 use crate::health::WatchKind;
 use crate::page;
 use crate::scrape;
-
-/// How long one response write may block on a client that does not read.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bodies above this size are written off the worker threads (smaller ones fit socket buffers).
 const INLINE_BODY_BYTES: usize = 64 * 1024;
@@ -245,7 +242,7 @@ impl Server {
     /// Binds the listener and starts the workers.
     pub fn start(site: Site) -> Result<Server, Error> {
         let addr = site.config.metrics_addr;
-        let listener = bind(addr).map_err(|source| Error::Listen {
+        let listener = TcpListener::bind(addr).map_err(|source| Error::Listen {
             addr: addr.to_string(),
             source,
         })?;
@@ -298,17 +295,6 @@ impl Server {
             }
         }
     }
-}
-
-/// Binds with a send timeout that accepted sockets inherit.
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let domain = socket2::Domain::for_address(addr);
-    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.set_write_timeout(Some(SEND_TIMEOUT))?;
-    socket.bind(&addr.into())?;
-    socket.listen(128)?;
-    Ok(socket.into())
 }
 
 fn serve(server: &tiny_http::Server, stopping: &AtomicBool, site: &Site) {
