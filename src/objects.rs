@@ -363,6 +363,32 @@ mod tests {
     }
 
     #[test]
+    fn pod_key_is_namespace_slash_name_whatever_the_encoding() {
+        let cases = [
+            (r#"{"metadata":{"name":"p","namespace":"ns"}}"#, "ns/p"),
+            (r#"{"metadata":{"namespace":"ns","name":"p"}}"#, "ns/p"),
+            (
+                r#"{"metadata":{"name":"a\"b","namespace":"n\u00e9"}}"#,
+                "né/a\"b",
+            ),
+            (
+                r#"{"metadata":{"name":"p","name":"q","namespace":"ns"}}"#,
+                "ns/q",
+            ),
+            (r#"{"metadata":{"name":"p","namespace":null}}"#, "/p"),
+            (r#"{"metadata":{"name":"p"}}"#, "/p"),
+            (r#"{"metadata":null}"#, "/"),
+            (r#"{}"#, "/"),
+        ];
+        for (json, want) in cases {
+            let from_slice: SlimPod = serde_json::from_slice(json.as_bytes()).unwrap();
+            let from_reader: SlimPod = serde_json::from_reader(json.as_bytes()).unwrap();
+            assert_eq!(from_slice.key(), want, "{json}");
+            assert_eq!(from_reader.key(), want, "{json}");
+        }
+    }
+
+    #[test]
     fn mirror_pods_are_static_whatever_the_order_of_fields() {
         for meta in [
             r#"{"annotations":{"kubernetes.io/config.mirror":"abc"},"ownerReferences":[{"kind":"Node","controller":true}]}"#,
