@@ -11,7 +11,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use crate::quantity::{milli_ceil, parse_non_negative_nanos, units_ceil, QuantityError};
@@ -156,29 +156,71 @@ fn is_extended_resource_name(name: &str) -> bool {
     short_ok && domain_ok
 }
 
-/// Exact quantities in nano-units keyed by resource name, as decoded (small: linear scans).
+/// The names with an inline slot in every [`ResourceList`], by slot: nearly every list holds
+/// only these, so decoding one allocates nothing.
+static BUILTIN: [ResourceName; 4] = [
+    ResourceName::Cpu,
+    ResourceName::Memory,
+    ResourceName::EphemeralStorage,
+    ResourceName::Pods,
+];
+
+impl ResourceName {
+    /// The inline slot of a built-in name (also when spelled as `Other`).
+    fn slot(&self) -> Option<usize> {
+        match self {
+            Self::Cpu => Some(0),
+            Self::Memory => Some(1),
+            Self::EphemeralStorage => Some(2),
+            Self::Pods => Some(3),
+            Self::Other(name) => BUILTIN.iter().position(|b| b.as_str() == &**name),
+        }
+    }
+}
+
+/// Exact quantities in nano-units keyed by resource name, as decoded. The built-in names live
+/// in fixed slots with presence bits (absent and present-0 differ for pod-level requests and
+/// allocatable); other names go to a `Vec` that stays unallocated when there are none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResourceList(Vec<(ResourceName, i128)>);
+pub struct ResourceList {
+    /// Values of the names in [`BUILTIN`], by slot; 0 where absent, so equality is by content.
+    builtin: [i128; BUILTIN.len()],
+    /// Bit `i` set when slot `i` is present.
+    present: u8,
+    /// Every other name, in decode order (small: linear scans).
+    other: Vec<(ResourceName, i128)>,
+}
 
 impl ResourceList {
     /// The quantity for `name` in nano-units, if the key is present.
     #[must_use]
     pub fn get(&self, name: &ResourceName) -> Option<i128> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|&(_, nanos)| nanos)
+        match name.slot() {
+            Some(slot) => (self.present & (1 << slot) != 0).then_some(self.builtin[slot]),
+            None => self
+                .other
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|&(_, nanos)| nanos),
+        }
     }
 
-    /// Every entry, in decode order.
+    /// Every entry: the present built-in names (cpu, memory, ephemeral-storage, pods), then the
+    /// other names in decode order.
     pub fn iter(&self) -> impl Iterator<Item = (&ResourceName, i128)> {
-        self.0.iter().map(|(name, nanos)| (name, *nanos))
+        BUILTIN
+            .iter()
+            .zip(self.builtin)
+            .enumerate()
+            .filter(|&(slot, _)| self.present & (1 << slot) != 0)
+            .map(|(_, entry)| entry)
+            .chain(self.other.iter().map(|(name, nanos)| (name, *nanos)))
     }
 
     /// Whether no key is present.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.present == 0 && self.other.is_empty()
     }
 
     /// Missing keys count as zero: every value is non-negative, so sums and maxima agree.
@@ -188,10 +230,96 @@ impl ResourceList {
 
     /// Like decoding a Go map, a repeated key keeps its last value.
     fn insert(&mut self, name: ResourceName, nanos: i128) {
-        match self.0.iter_mut().find(|(n, _)| *n == name) {
-            Some(entry) => entry.1 = nanos,
-            None => self.0.push((name, nanos)),
+        if let Some(slot) = name.slot() {
+            self.builtin[slot] = nanos;
+            self.present |= 1 << slot;
+            return;
         }
+        match self.other.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = nanos,
+            None => self.other.push((name, nanos)),
+        }
+    }
+}
+
+/// Bytes of a container name kept as text: a DNS label's maximum, so every valid name is whole.
+const NAME_TEXT: usize = 63;
+
+/// A container name that costs no allocation: a 64-bit FNV-1a hash of the whole name, with the
+/// first 63 bytes as text, matches a status to its container (a valid name is a DNS label of at
+/// most 63 bytes, so for those the text alone is exact); the text names the container in logs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ContainerName {
+    hash: u64,
+    len: usize,
+    truncated: bool,
+    text: [u8; NAME_TEXT],
+}
+
+impl ContainerName {
+    /// The name, cut to its first 63 bytes (at a character boundary) when longer.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
+    }
+}
+
+impl From<&str> for ContainerName {
+    fn from(name: &str) -> Self {
+        let mut len = name.len().min(NAME_TEXT);
+        while !name.is_char_boundary(len) {
+            len -= 1;
+        }
+        let mut text = [0; NAME_TEXT];
+        text[..len].copy_from_slice(&name.as_bytes()[..len]);
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+        Self {
+            hash,
+            len,
+            truncated: len < name.len(),
+            text,
+        }
+    }
+}
+
+impl Default for ContainerName {
+    /// A missing name is the empty name, as Go would decode it.
+    fn default() -> Self {
+        Self::from("")
+    }
+}
+
+impl fmt::Display for ContainerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())?;
+        if self.truncated {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ContainerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ContainerName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl Visitor<'_> for NameVisitor {
+            type Value = ContainerName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a container name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ContainerName, E> {
+                Ok(ContainerName::from(v))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
     }
 }
 
@@ -234,7 +362,7 @@ pub enum PodPhase {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerInput {
     /// `name`, matched against container statuses.
-    pub name: String,
+    pub name: ContainerName,
     /// `restartPolicy == "Always"`: on an init container, a sidecar.
     pub restart_policy_always: bool,
     /// `resources.requests`.
@@ -242,8 +370,7 @@ pub struct ContainerInput {
 }
 
 /// The parts of a Pod's `spec` that accounting reads; every other field is skipped unread.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(from = "Option<SpecWire>")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PodSpecInput {
     /// `nodeName`: the node the pod is bound to.
     pub node_name: Option<String>,
@@ -255,7 +382,7 @@ pub struct PodSpecInput {
     pub overhead: ResourceList,
     /// `resources.requests`: pod-level requests.
     pub pod_requests: ResourceList,
-    /// Quantities skipped while decoding.
+    /// Quantities skipped while decoding, in document order.
     pub bad_quantities: Vec<BadQuantity>,
 }
 
@@ -263,7 +390,7 @@ pub struct PodSpecInput {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerStatusInput {
     /// `name`, matched against the spec's containers.
-    pub name: String,
+    pub name: ContainerName,
     /// Whether `resources` is present (even empty): without it the status is not consulted.
     pub resources_present: bool,
     /// `resources.requests`: what the kubelet applied.
@@ -273,8 +400,7 @@ pub struct ContainerStatusInput {
 }
 
 /// The parts of a Pod's `status` that accounting reads; every other field is skipped unread.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(from = "Option<StatusWire>")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PodStatusInput {
     /// `phase`.
     pub phase: Option<PodPhase>,
@@ -284,14 +410,14 @@ pub struct PodStatusInput {
     pub container_statuses: Vec<ContainerStatusInput>,
     /// `initContainerStatuses`.
     pub init_container_statuses: Vec<ContainerStatusInput>,
-    /// Quantities skipped while decoding.
+    /// Quantities skipped while decoding, in document order.
     pub bad_quantities: Vec<BadQuantity>,
 }
 
 impl PodStatusInput {
     /// The status the helper's name-keyed map would hold: init statuses are inserted last.
-    fn container_status(&self, name: &str) -> Option<&ContainerStatusInput> {
-        let named = |s: &&ContainerStatusInput| s.name == name;
+    fn container_status(&self, name: &ContainerName) -> Option<&ContainerStatusInput> {
+        let named = |s: &&ContainerStatusInput| s.name == *name;
         self.init_container_statuses
             .iter()
             .rev()
@@ -301,14 +427,13 @@ impl PodStatusInput {
 }
 
 /// The parts of a Node's `status` that accounting reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(from = "Option<NodeStatusWire>")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeStatusInput {
     /// `allocatable`; `None` when the whole map is absent.
     pub allocatable: Option<ResourceList>,
     /// `capacity`.
     pub capacity: ResourceList,
-    /// Quantities skipped while decoding.
+    /// Quantities skipped while decoding, in document order.
     pub bad_quantities: Vec<BadQuantity>,
 }
 
@@ -479,7 +604,10 @@ pub fn explain(
                 Source::PodLevel => line.push_str(" from pod-level requests"),
                 Source::InitContainer(init) => {
                     line.push_str(" from init container `");
-                    line.push_str(init);
+                    line.push_str(init.as_str());
+                    if init.truncated {
+                        line.push('…');
+                    }
                     line.push('`');
                 }
                 Source::Containers if d.nanos > d.overhead_nanos => {
@@ -517,7 +645,7 @@ enum Source<'a> {
     /// Regular containers plus sidecars (also when nothing was requested).
     Containers,
     /// A regular init container (plus the sidecars started before it).
-    InitContainer(&'a str),
+    InitContainer(&'a ContainerName),
     /// `spec.resources.requests`.
     PodLevel,
 }
@@ -565,7 +693,7 @@ fn derive<'a>(
         .iter()
         .fold(0_i128, |sum, c| sum.saturating_add(effective(c, true)));
     let mut sidecars = 0_i128;
-    let mut init_peak: Option<(i128, &str)> = None;
+    let mut init_peak: Option<(i128, &ContainerName)> = None;
     for init in &spec.init_containers {
         let nanos = effective(init, init.restart_policy_always);
         let candidate = if init.restart_policy_always {
@@ -598,25 +726,164 @@ fn derive<'a>(
     }
 }
 
-// Wire shapes: derived decoders for the JSON objects. Unknown keys are skipped by serde with
-// `IgnoredAny` (no allocation); `null` and missing fields both decode as `None`.
+// Decoding: visitors fill the input types straight from the JSON, so a pod costs one `Vec` per
+// non-empty container (status) list and nothing per container or resource list. Unknown keys
+// are skipped with `IgnoredAny` (no allocation); `null` and missing fields both mean absent; a
+// field repeated in one object fails it, as serde's derived decoders do, while a repeated
+// resource name keeps its last value, as Go's map decoding does. Refused quantities are pushed
+// to the object's `bad_quantities` as they are met, under a path relative to their container
+// until its name (which may come last) is known.
 
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SpecWire {
-    node_name: Option<String>,
-    containers: Option<Vec<ContainerWire>>,
-    init_containers: Option<Vec<ContainerWire>>,
-    overhead: Option<QuantityMap>,
-    resources: Option<ResourcesWire>,
+/// Fails on a field seen twice in one object.
+fn first_time<E: de::Error>(seen: &mut bool, field: &'static str) -> Result<(), E> {
+    if std::mem::replace(seen, true) {
+        return Err(E::duplicate_field(field));
+    }
+    Ok(())
+}
+
+/// Puts `list[name].` in front of the container-relative paths of the quantities in `bad`.
+fn prefix_container(bad: &mut [BadQuantity], list: &str, name: &ContainerName) {
+    for b in bad {
+        b.field = format!("{list}[{name}].{}", b.field);
+    }
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ContainerWire {
-    name: Option<String>,
-    restart_policy: Option<RestartPolicy>,
-    resources: Option<ResourcesWire>,
+#[serde(field_identifier, rename_all = "camelCase")]
+enum SpecKey {
+    NodeName,
+    Containers,
+    InitContainers,
+    Overhead,
+    Resources,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for PodSpecInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_option(SpecVisitor)
+    }
+}
+
+struct SpecVisitor;
+
+impl<'de> Visitor<'de> for SpecVisitor {
+    type Value = PodSpecInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a pod spec")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<PodSpecInput, E> {
+        Ok(PodSpecInput::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<PodSpecInput, E> {
+        Ok(PodSpecInput::default())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<PodSpecInput, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PodSpecInput, A::Error> {
+        let mut spec = PodSpecInput::default();
+        let mut seen = [false; 5];
+        while let Some(key) = map.next_key::<SpecKey>()? {
+            let bad = &mut spec.bad_quantities;
+            match key {
+                SpecKey::NodeName => {
+                    first_time(&mut seen[0], "nodeName")?;
+                    spec.node_name = map.next_value()?;
+                }
+                SpecKey::Containers => {
+                    first_time(&mut seen[1], "containers")?;
+                    spec.containers = map.next_value_seed(ContainersSeed {
+                        list: "spec.containers",
+                        bad,
+                    })?;
+                }
+                SpecKey::InitContainers => {
+                    first_time(&mut seen[2], "initContainers")?;
+                    spec.init_containers = map.next_value_seed(ContainersSeed {
+                        list: "spec.initContainers",
+                        bad,
+                    })?;
+                }
+                SpecKey::Overhead => {
+                    first_time(&mut seen[3], "overhead")?;
+                    spec.overhead = map
+                        .next_value_seed(ListSeed {
+                            path: "spec.overhead",
+                            bad,
+                        })?
+                        .unwrap_or_default();
+                }
+                SpecKey::Resources => {
+                    first_time(&mut seen[4], "resources")?;
+                    spec.pod_requests = map
+                        .next_value_seed(ResourcesSeed {
+                            requests_path: "spec.resources.requests",
+                            bad,
+                        })?
+                        .unwrap_or_default();
+                }
+                SpecKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// `containers` or `initContainers`; `null` is empty.
+struct ContainersSeed<'b> {
+    list: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
+}
+
+impl<'de> DeserializeSeed<'de> for ContainersSeed<'_> {
+    type Value = Vec<ContainerInput>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContainersSeed<'_> {
+    type Value = Vec<ContainerInput>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of containers")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut containers = Vec::new();
+        while let Some(c) = seq.next_element_seed(ContainerSeed {
+            list: self.list,
+            bad: &mut *self.bad,
+        })? {
+            containers.push(c);
+        }
+        Ok(containers)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum ContainerKey {
+    Name,
+    RestartPolicy,
+    Resources,
+    #[serde(other)]
+    Other,
 }
 
 #[derive(Deserialize)]
@@ -626,82 +893,169 @@ enum RestartPolicy {
     Other,
 }
 
+/// One container of a list.
+struct ContainerSeed<'b> {
+    list: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
+}
+
+impl<'de> DeserializeSeed<'de> for ContainerSeed<'_> {
+    type Value = ContainerInput;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContainerSeed<'_> {
+    type Value = ContainerInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a container")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContainerInput, A::Error> {
+        let start = self.bad.len();
+        let mut c = ContainerInput::default();
+        let mut seen = [false; 3];
+        while let Some(key) = map.next_key::<ContainerKey>()? {
+            match key {
+                ContainerKey::Name => {
+                    first_time(&mut seen[0], "name")?;
+                    c.name = map.next_value::<Option<_>>()?.unwrap_or_default();
+                }
+                ContainerKey::RestartPolicy => {
+                    first_time(&mut seen[1], "restartPolicy")?;
+                    c.restart_policy_always =
+                        matches!(map.next_value()?, Some(RestartPolicy::Always));
+                }
+                ContainerKey::Resources => {
+                    first_time(&mut seen[2], "resources")?;
+                    c.requests = map
+                        .next_value_seed(ResourcesSeed {
+                            requests_path: "resources.requests",
+                            bad: &mut *self.bad,
+                        })?
+                        .unwrap_or_default();
+                }
+                ContainerKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        prefix_container(&mut self.bad[start..], self.list, &c.name);
+        Ok(c)
+    }
+}
+
 #[derive(Deserialize)]
-struct ResourcesWire {
-    requests: Option<QuantityMap>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusWire {
-    phase: Option<PodPhase>,
-    conditions: Option<Vec<ConditionWire>>,
-    container_statuses: Option<Vec<ContainerStatusWire>>,
-    init_container_statuses: Option<Vec<ContainerStatusWire>>,
-}
-
-#[derive(Deserialize)]
-struct ConditionWire {
-    #[serde(rename = "type")]
-    kind: Option<ConditionType>,
-    reason: Option<ConditionReason>,
-}
-
-#[derive(PartialEq, Deserialize)]
-enum ConditionType {
-    PodResizePending,
+#[serde(field_identifier, rename_all = "camelCase")]
+enum ResourcesKey {
+    Requests,
     #[serde(other)]
     Other,
 }
 
-#[derive(PartialEq, Deserialize)]
-enum ConditionReason {
-    Infeasible,
-    #[serde(other)]
-    Other,
+/// A `resources` object down to its requests: `None` when `null`, empty without `requests`.
+struct ResourcesSeed<'b> {
+    requests_path: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ContainerStatusWire {
-    name: Option<String>,
-    resources: Option<ResourcesWire>,
-    allocated_resources: Option<QuantityMap>,
+impl<'de> DeserializeSeed<'de> for ResourcesSeed<'_> {
+    type Value = Option<ResourceList>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
 }
 
-#[derive(Default, Deserialize)]
-struct NodeStatusWire {
-    allocatable: Option<QuantityMap>,
-    capacity: Option<QuantityMap>,
+impl<'de> Visitor<'de> for ResourcesSeed<'_> {
+    type Value = Option<ResourceList>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("resource requirements")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut requests = ResourceList::default();
+        let mut seen = false;
+        while let Some(key) = map.next_key::<ResourcesKey>()? {
+            match key {
+                ResourcesKey::Requests => {
+                    first_time(&mut seen, "requests")?;
+                    requests = map
+                        .next_value_seed(ListSeed {
+                            path: self.requests_path,
+                            bad: &mut *self.bad,
+                        })?
+                        .unwrap_or_default();
+                }
+                ResourcesKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(requests))
+    }
 }
 
-/// A decoded `ResourceList` whose bad values wait for their field path.
-struct QuantityMap(Vec<(ResourceName, Result<i128, Refused>)>);
+/// A `ResourceList` object: `None` when `null`; refused values are recorded under `path`.
+struct ListSeed<'b> {
+    path: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
+}
+
+impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
+    type Value = Option<ResourceList>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListSeed<'_> {
+    type Value = Option<ResourceList>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of resource names to quantities")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut list = ResourceList::default();
+        while let Some((name, QuantityValue(value))) = map.next_entry::<ResourceName, _>()? {
+            match value {
+                Ok(nanos) => list.insert(name, nanos),
+                Err(Refused { value, error }) => self.bad.push(BadQuantity {
+                    field: format!("{}.{name}", self.path),
+                    value,
+                    error,
+                }),
+            }
+        }
+        Ok(Some(list))
+    }
+}
 
 /// A quantity value that was refused, with its text.
 struct Refused {
     value: String,
     error: QuantityError,
-}
-
-impl<'de> Deserialize<'de> for QuantityMap {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MapVisitor;
-        impl<'de> Visitor<'de> for MapVisitor {
-            type Value = QuantityMap;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of resource names to quantities")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<QuantityMap, A::Error> {
-                let mut entries = Vec::new();
-                while let Some((name, QuantityValue(value))) = map.next_entry()? {
-                    entries.push((name, value));
-                }
-                Ok(QuantityMap(entries))
-            }
-        }
-        deserializer.deserialize_map(MapVisitor)
-    }
 }
 
 /// One quantity value. Like Go's `Quantity.UnmarshalJSON` it accepts strings (trimmed),
@@ -759,138 +1113,305 @@ fn refused(value: String) -> QuantityValue {
     }))
 }
 
-/// Keeps the good values of `map` and records the bad ones under `path()`.`name`.
-fn resolve(
-    map: Option<QuantityMap>,
-    path: impl Fn() -> String,
-    bad: &mut Vec<BadQuantity>,
-) -> ResourceList {
-    let mut list = ResourceList::default();
-    for (name, value) in map.map(|m| m.0).unwrap_or_default() {
-        match value {
-            Ok(nanos) => list.insert(name, nanos),
-            Err(Refused { value, error }) => bad.push(BadQuantity {
-                field: format!("{}.{name}", path()),
-                value,
-                error,
-            }),
-        }
-    }
-    list
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum StatusKey {
+    Phase,
+    Conditions,
+    ContainerStatuses,
+    InitContainerStatuses,
+    #[serde(other)]
+    Other,
 }
 
-fn containers(
-    wire: Option<Vec<ContainerWire>>,
-    list: &str,
-    bad: &mut Vec<BadQuantity>,
-) -> Vec<ContainerInput> {
-    let wire = wire.unwrap_or_default();
-    wire.into_iter()
-        .map(|c| {
-            let name = c.name.unwrap_or_default();
-            let requests = resolve(
-                c.resources.and_then(|r| r.requests),
-                || format!("{list}[{name}].resources.requests"),
-                bad,
-            );
-            ContainerInput {
-                name,
-                restart_policy_always: matches!(c.restart_policy, Some(RestartPolicy::Always)),
-                requests,
+impl<'de> Deserialize<'de> for PodStatusInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_option(StatusVisitor)
+    }
+}
+
+struct StatusVisitor;
+
+impl<'de> Visitor<'de> for StatusVisitor {
+    type Value = PodStatusInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a pod status")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<PodStatusInput, E> {
+        Ok(PodStatusInput::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<PodStatusInput, E> {
+        Ok(PodStatusInput::default())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<PodStatusInput, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PodStatusInput, A::Error> {
+        let mut status = PodStatusInput::default();
+        let mut seen = [false; 4];
+        while let Some(key) = map.next_key::<StatusKey>()? {
+            let bad = &mut status.bad_quantities;
+            match key {
+                StatusKey::Phase => {
+                    first_time(&mut seen[0], "phase")?;
+                    status.phase = map.next_value()?;
+                }
+                StatusKey::Conditions => {
+                    first_time(&mut seen[1], "conditions")?;
+                    status.resize_infeasible = map.next_value_seed(ResizeInfeasibleSeed)?;
+                }
+                StatusKey::ContainerStatuses => {
+                    first_time(&mut seen[2], "containerStatuses")?;
+                    status.container_statuses = map.next_value_seed(ContainerStatusesSeed {
+                        list: "status.containerStatuses",
+                        bad,
+                    })?;
+                }
+                StatusKey::InitContainerStatuses => {
+                    first_time(&mut seen[3], "initContainerStatuses")?;
+                    status.init_container_statuses =
+                        map.next_value_seed(ContainerStatusesSeed {
+                            list: "status.initContainerStatuses",
+                            bad,
+                        })?;
+                }
+                StatusKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
-        })
-        .collect()
+        }
+        Ok(status)
+    }
 }
 
-fn container_statuses(
-    wire: Option<Vec<ContainerStatusWire>>,
-    list: &str,
-    bad: &mut Vec<BadQuantity>,
-) -> Vec<ContainerStatusInput> {
-    let wire = wire.unwrap_or_default();
-    wire.into_iter()
-        .map(|cs| {
-            let name = cs.name.unwrap_or_default();
-            let resources_present = cs.resources.is_some();
-            let requests = resolve(
-                cs.resources.and_then(|r| r.requests),
-                || format!("{list}[{name}].resources.requests"),
-                bad,
-            );
-            let allocated = resolve(
-                cs.allocated_resources,
-                || format!("{list}[{name}].allocatedResources"),
-                bad,
-            );
-            ContainerStatusInput {
-                name,
-                resources_present,
-                requests,
-                allocated,
+#[derive(Deserialize)]
+struct ConditionWire {
+    #[serde(rename = "type")]
+    kind: Option<ConditionType>,
+    reason: Option<ConditionReason>,
+}
+
+#[derive(PartialEq, Deserialize)]
+enum ConditionType {
+    PodResizePending,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(PartialEq, Deserialize)]
+enum ConditionReason {
+    Infeasible,
+    #[serde(other)]
+    Other,
+}
+
+/// `conditions`, down to whether the first `PodResizePending` one has reason `Infeasible`.
+struct ResizeInfeasibleSeed;
+
+impl<'de> DeserializeSeed<'de> for ResizeInfeasibleSeed {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResizeInfeasibleSeed {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of pod conditions")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut first_pending = None;
+        while let Some(c) = seq.next_element::<ConditionWire>()? {
+            if first_pending.is_none() && c.kind == Some(ConditionType::PodResizePending) {
+                first_pending = Some(c.reason == Some(ConditionReason::Infeasible));
             }
-        })
-        .collect()
-}
-
-impl From<Option<SpecWire>> for PodSpecInput {
-    fn from(wire: Option<SpecWire>) -> Self {
-        let wire = wire.unwrap_or_default();
-        let mut bad = Vec::new();
-        Self {
-            containers: containers(wire.containers, "spec.containers", &mut bad),
-            init_containers: containers(wire.init_containers, "spec.initContainers", &mut bad),
-            overhead: resolve(wire.overhead, || "spec.overhead".to_owned(), &mut bad),
-            pod_requests: resolve(
-                wire.resources.and_then(|r| r.requests),
-                || "spec.resources.requests".to_owned(),
-                &mut bad,
-            ),
-            node_name: wire.node_name,
-            bad_quantities: bad,
         }
+        Ok(first_pending.unwrap_or(false))
     }
 }
 
-impl From<Option<StatusWire>> for PodStatusInput {
-    fn from(wire: Option<StatusWire>) -> Self {
-        let wire = wire.unwrap_or_default();
-        let mut bad = Vec::new();
-        let resize_pending = wire
-            .conditions
-            .unwrap_or_default()
-            .into_iter()
-            .find(|c| c.kind == Some(ConditionType::PodResizePending));
-        Self {
-            phase: wire.phase,
-            resize_infeasible: resize_pending
-                .is_some_and(|c| c.reason == Some(ConditionReason::Infeasible)),
-            container_statuses: container_statuses(
-                wire.container_statuses,
-                "status.containerStatuses",
-                &mut bad,
-            ),
-            init_container_statuses: container_statuses(
-                wire.init_container_statuses,
-                "status.initContainerStatuses",
-                &mut bad,
-            ),
-            bad_quantities: bad,
-        }
+/// `containerStatuses` or `initContainerStatuses`; `null` is empty.
+struct ContainerStatusesSeed<'b> {
+    list: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
+}
+
+impl<'de> DeserializeSeed<'de> for ContainerStatusesSeed<'_> {
+    type Value = Vec<ContainerStatusInput>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
     }
 }
 
-impl From<Option<NodeStatusWire>> for NodeStatusInput {
-    fn from(wire: Option<NodeStatusWire>) -> Self {
-        let wire = wire.unwrap_or_default();
-        let mut bad = Vec::new();
-        let allocatable = wire
-            .allocatable
-            .map(|map| resolve(Some(map), || "status.allocatable".to_owned(), &mut bad));
-        Self {
-            allocatable,
-            capacity: resolve(wire.capacity, || "status.capacity".to_owned(), &mut bad),
-            bad_quantities: bad,
+impl<'de> Visitor<'de> for ContainerStatusesSeed<'_> {
+    type Value = Vec<ContainerStatusInput>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of container statuses")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut statuses = Vec::new();
+        while let Some(s) = seq.next_element_seed(ContainerStatusSeed {
+            list: self.list,
+            bad: &mut *self.bad,
+        })? {
+            statuses.push(s);
         }
+        Ok(statuses)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum ContainerStatusKey {
+    Name,
+    Resources,
+    AllocatedResources,
+    #[serde(other)]
+    Other,
+}
+
+/// One container status of a list.
+struct ContainerStatusSeed<'b> {
+    list: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
+}
+
+impl<'de> DeserializeSeed<'de> for ContainerStatusSeed<'_> {
+    type Value = ContainerStatusInput;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContainerStatusSeed<'_> {
+    type Value = ContainerStatusInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a container status")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContainerStatusInput, A::Error> {
+        let start = self.bad.len();
+        let mut s = ContainerStatusInput::default();
+        let mut seen = [false; 3];
+        while let Some(key) = map.next_key::<ContainerStatusKey>()? {
+            match key {
+                ContainerStatusKey::Name => {
+                    first_time(&mut seen[0], "name")?;
+                    s.name = map.next_value::<Option<_>>()?.unwrap_or_default();
+                }
+                ContainerStatusKey::Resources => {
+                    first_time(&mut seen[1], "resources")?;
+                    let requests = map.next_value_seed(ResourcesSeed {
+                        requests_path: "resources.requests",
+                        bad: &mut *self.bad,
+                    })?;
+                    s.resources_present = requests.is_some();
+                    s.requests = requests.unwrap_or_default();
+                }
+                ContainerStatusKey::AllocatedResources => {
+                    first_time(&mut seen[2], "allocatedResources")?;
+                    s.allocated = map
+                        .next_value_seed(ListSeed {
+                            path: "allocatedResources",
+                            bad: &mut *self.bad,
+                        })?
+                        .unwrap_or_default();
+                }
+                ContainerStatusKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        prefix_container(&mut self.bad[start..], self.list, &s.name);
+        Ok(s)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum NodeStatusKey {
+    Allocatable,
+    Capacity,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for NodeStatusInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_option(NodeStatusVisitor)
+    }
+}
+
+struct NodeStatusVisitor;
+
+impl<'de> Visitor<'de> for NodeStatusVisitor {
+    type Value = NodeStatusInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a node status")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<NodeStatusInput, E> {
+        Ok(NodeStatusInput::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<NodeStatusInput, E> {
+        Ok(NodeStatusInput::default())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<NodeStatusInput, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeStatusInput, A::Error> {
+        let mut status = NodeStatusInput::default();
+        let mut seen = [false; 2];
+        while let Some(key) = map.next_key::<NodeStatusKey>()? {
+            let bad = &mut status.bad_quantities;
+            match key {
+                NodeStatusKey::Allocatable => {
+                    first_time(&mut seen[0], "allocatable")?;
+                    status.allocatable = map.next_value_seed(ListSeed {
+                        path: "status.allocatable",
+                        bad,
+                    })?;
+                }
+                NodeStatusKey::Capacity => {
+                    first_time(&mut seen[1], "capacity")?;
+                    status.capacity = map
+                        .next_value_seed(ListSeed {
+                            path: "status.capacity",
+                            bad,
+                        })?
+                        .unwrap_or_default();
+                }
+                NodeStatusKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(status)
     }
 }
 
@@ -1206,14 +1727,13 @@ mod tests {
                 "spec.resources.requests.cpu",
             ]
         );
-        let mut got = fields(&status.bad_quantities);
-        got.sort();
         assert_eq!(
-            got,
+            fields(&status.bad_quantities),
             [
                 "status.initContainerStatuses[s].allocatedResources.cpu",
                 "status.initContainerStatuses[s].resources.requests.cpu",
-            ]
+            ],
+            "document order"
         );
     }
 

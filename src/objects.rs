@@ -378,7 +378,7 @@ mod tests {
             (r#"{"metadata":{"name":"p","namespace":null}}"#, "/p"),
             (r#"{"metadata":{"name":"p"}}"#, "/p"),
             (r#"{"metadata":null}"#, "/"),
-            (r#"{}"#, "/"),
+            ("{}", "/"),
         ];
         for (json, want) in cases {
             let from_slice: SlimPod = serde_json::from_slice(json.as_bytes()).unwrap();
