@@ -156,13 +156,12 @@ fn is_extended_resource_name(name: &str) -> bool {
     short_ok && domain_ok
 }
 
-/// The names with an inline slot in every [`ResourceList`], by slot: nearly every list holds
-/// only these, so decoding one allocates nothing.
-static BUILTIN: [ResourceName; 4] = [
+/// The names with an inline slot in every [`ResourceList`], by slot: nearly every container
+/// list holds only these, so decoding one allocates nothing.
+static BUILTIN: [ResourceName; 3] = [
     ResourceName::Cpu,
     ResourceName::Memory,
     ResourceName::EphemeralStorage,
-    ResourceName::Pods,
 ];
 
 impl ResourceName {
@@ -172,7 +171,7 @@ impl ResourceName {
             Self::Cpu => Some(0),
             Self::Memory => Some(1),
             Self::EphemeralStorage => Some(2),
-            Self::Pods => Some(3),
+            Self::Pods => None,
             Self::Other(name) => BUILTIN.iter().position(|b| b.as_str() == &**name),
         }
     }
@@ -205,8 +204,8 @@ impl ResourceList {
         }
     }
 
-    /// Every entry: the present built-in names (cpu, memory, ephemeral-storage, pods), then the
-    /// other names in decode order.
+    /// Every entry: the present built-in names (cpu, memory, ephemeral-storage), then the other
+    /// names in decode order.
     pub fn iter(&self) -> impl Iterator<Item = (&ResourceName, i128)> {
         BUILTIN
             .iter()
@@ -242,45 +241,17 @@ impl ResourceList {
     }
 }
 
-/// Bytes of a container name kept as text: a DNS label's maximum, so every valid name is whole.
-const NAME_TEXT: usize = 63;
-
-/// A container name that costs no allocation: a 64-bit FNV-1a hash of the whole name, with the
-/// first 63 bytes as text, matches a status to its container (a valid name is a DNS label of at
-/// most 63 bytes, so for those the text alone is exact); the text names the container in logs.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct ContainerName {
-    hash: u64,
-    len: usize,
-    truncated: bool,
-    text: [u8; NAME_TEXT],
-}
-
-impl ContainerName {
-    /// The name, cut to its first 63 bytes (at a character boundary) when longer.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
-    }
-}
+/// A container name as a 64-bit FNV-1a hash: all that matching a status to its container needs,
+/// and it costs neither an allocation nor 63 bytes of text per container (a collision between
+/// two names of one pod has odds of 2⁻⁶⁴). Bad-quantity paths get the text while decoding.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContainerName(u64);
 
 impl From<&str> for ContainerName {
     fn from(name: &str) -> Self {
-        let mut len = name.len().min(NAME_TEXT);
-        while !name.is_char_boundary(len) {
-            len -= 1;
-        }
-        let mut text = [0; NAME_TEXT];
-        text[..len].copy_from_slice(&name.as_bytes()[..len]);
-        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        Self(name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
-        Self {
-            hash,
-            len,
-            truncated: len < name.len(),
-            text,
-        }
+        }))
     }
 }
 
@@ -291,9 +262,50 @@ impl Default for ContainerName {
     }
 }
 
-impl fmt::Display for ContainerName {
+impl fmt::Debug for ContainerName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())?;
+        write!(f, "ContainerName({:#018x})", self.0)
+    }
+}
+
+/// Bytes of a container name kept while its container decodes, for bad-quantity paths: a DNS
+/// label's maximum, so every valid name is whole.
+const NAME_TEXT: usize = 63;
+
+/// A container name being decoded: its hash, and its text on the stack for bad-quantity paths.
+struct DecodedName {
+    name: ContainerName,
+    len: usize,
+    truncated: bool,
+    text: [u8; NAME_TEXT],
+}
+
+impl DecodedName {
+    fn new(name: &str) -> Self {
+        let mut len = name.len().min(NAME_TEXT);
+        while !name.is_char_boundary(len) {
+            len -= 1;
+        }
+        let mut text = [0; NAME_TEXT];
+        text[..len].copy_from_slice(&name.as_bytes()[..len]);
+        Self {
+            name: ContainerName::from(name),
+            len,
+            truncated: len < name.len(),
+            text,
+        }
+    }
+}
+
+impl Default for DecodedName {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
+impl fmt::Display for DecodedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(std::str::from_utf8(&self.text[..self.len]).unwrap_or_default())?;
         if self.truncated {
             f.write_str("…")?;
         }
@@ -301,22 +313,16 @@ impl fmt::Display for ContainerName {
     }
 }
 
-impl fmt::Debug for ContainerName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for ContainerName {
+impl<'de> Deserialize<'de> for DecodedName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct NameVisitor;
         impl Visitor<'_> for NameVisitor {
-            type Value = ContainerName;
+            type Value = DecodedName;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a container name")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ContainerName, E> {
-                Ok(ContainerName::from(v))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DecodedName, E> {
+                Ok(DecodedName::new(v))
             }
         }
         deserializer.deserialize_str(NameVisitor)
@@ -416,8 +422,8 @@ pub struct PodStatusInput {
 
 impl PodStatusInput {
     /// The status the helper's name-keyed map would hold: init statuses are inserted last.
-    fn container_status(&self, name: &ContainerName) -> Option<&ContainerStatusInput> {
-        let named = |s: &&ContainerStatusInput| s.name == *name;
+    fn container_status(&self, name: ContainerName) -> Option<&ContainerStatusInput> {
+        let named = |s: &&ContainerStatusInput| s.name == name;
         self.init_container_statuses
             .iter()
             .rev()
@@ -582,7 +588,7 @@ pub fn node_pod_slots(status: &NodeStatusInput) -> u64 {
 }
 
 /// One line for debug logs saying, per tracked resource, what determined the pod's value,
-/// e.g. ``cpu=2100m from init container `migrate` +overhead; memory=0; pods=1``.
+/// e.g. `cpu=2100m from spec.initContainers[0] +overhead; memory=0; pods=1`.
 #[must_use]
 pub fn explain(
     spec: &PodSpecInput,
@@ -602,13 +608,10 @@ pub fn explain(
             let mut line = format!("{name}={}{unit}", scheduler_units(name, d.nanos));
             match d.source {
                 Source::PodLevel => line.push_str(" from pod-level requests"),
-                Source::InitContainer(init) => {
-                    line.push_str(" from init container `");
-                    line.push_str(init.as_str());
-                    if init.truncated {
-                        line.push('…');
-                    }
-                    line.push('`');
+                Source::InitContainer(index) => {
+                    line.push_str(" from spec.initContainers[");
+                    line.push_str(&index.to_string());
+                    line.push(']');
                 }
                 Source::Containers if d.nanos > d.overhead_nanos => {
                     line.push_str(" from containers");
@@ -641,19 +644,20 @@ fn scheduler_units(name: &ResourceName, nanos: i128) -> u64 {
 }
 
 /// What set a resource's pod total.
-enum Source<'a> {
+enum Source {
     /// Regular containers plus sidecars (also when nothing was requested).
     Containers,
-    /// A regular init container (plus the sidecars started before it).
-    InitContainer(&'a ContainerName),
+    /// A regular init container (plus the sidecars started before it), by index: names are
+    /// kept only as hashes.
+    InitContainer(usize),
     /// `spec.resources.requests`.
     PodLevel,
 }
 
 /// One resource's exact pod total and how it came about.
-struct Derivation<'a> {
+struct Derivation {
     nanos: i128,
-    source: Source<'a>,
+    source: Source,
     overhead_nanos: i128,
     /// In-place resize status moved some container's effective request away from its spec.
     status_changed: bool,
@@ -661,18 +665,18 @@ struct Derivation<'a> {
 
 /// `PodRequests` (component-helpers, 1.33–1.35) for a single resource. Every step is keywise, so
 /// resources are independent and a missing key is 0 (`ACCOUNTING.md` §2 steps 1–7).
-fn derive<'a>(
-    spec: &'a PodSpecInput,
+fn derive(
+    spec: &PodSpecInput,
     status: &PodStatusInput,
     name: &ResourceName,
     opts: AccountingOptions,
-) -> Derivation<'a> {
+) -> Derivation {
     let infeasible = opts.use_status_resources && status.resize_infeasible;
     let mut status_changed = false;
     let mut effective = |c: &ContainerInput, status_allowed: bool| {
         let from_spec = c.requests.nanos(name);
         let Some(cs) = (opts.use_status_resources && status_allowed)
-            .then(|| status.container_status(&c.name))
+            .then(|| status.container_status(c.name))
             .flatten()
             .filter(|cs| cs.resources_present)
         else {
@@ -693,8 +697,8 @@ fn derive<'a>(
         .iter()
         .fold(0_i128, |sum, c| sum.saturating_add(effective(c, true)));
     let mut sidecars = 0_i128;
-    let mut init_peak: Option<(i128, &ContainerName)> = None;
-    for init in &spec.init_containers {
+    let mut init_peak: Option<(i128, usize)> = None;
+    for (index, init) in spec.init_containers.iter().enumerate() {
         let nanos = effective(init, init.restart_policy_always);
         let candidate = if init.restart_policy_always {
             total = total.saturating_add(nanos);
@@ -704,7 +708,7 @@ fn derive<'a>(
             nanos.saturating_add(sidecars)
         };
         if init_peak.is_none_or(|(peak, _)| candidate > peak) {
-            init_peak = Some((candidate, &init.name));
+            init_peak = Some((candidate, index));
         }
     }
     let (mut nanos, mut source) = match init_peak {
@@ -734,6 +738,44 @@ fn derive<'a>(
 // to the object's `bad_quantities` as they are met, under a path relative to their container
 // until its name (which may come last) is known.
 
+/// Collects list elements on the stack first, so the `Vec` is allocated once at its exact size:
+/// musl's allocator maps and unmaps whole groups of equal-sized blocks, and a `Vec` grown to
+/// capacity 4 for one container made the decode of a page of pods mostly `mmap`/`munmap`.
+struct ExactVec<T> {
+    head: [T; 8],
+    len: usize,
+    tail: Vec<T>,
+}
+
+impl<T: Default> Default for ExactVec<T> {
+    fn default() -> Self {
+        Self {
+            head: Default::default(),
+            len: 0,
+            tail: Vec::new(),
+        }
+    }
+}
+
+impl<T: Default> ExactVec<T> {
+    fn push(&mut self, value: T) {
+        match self.head.get_mut(self.len) {
+            Some(slot) => {
+                *slot = value;
+                self.len += 1;
+            }
+            None => self.tail.push(value),
+        }
+    }
+
+    fn into_vec(mut self) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.len + self.tail.len());
+        out.extend(self.head[..self.len].iter_mut().map(std::mem::take));
+        out.append(&mut self.tail);
+        out
+    }
+}
+
 /// Fails on a field seen twice in one object.
 fn first_time<E: de::Error>(seen: &mut bool, field: &'static str) -> Result<(), E> {
     if std::mem::replace(seen, true) {
@@ -743,7 +785,7 @@ fn first_time<E: de::Error>(seen: &mut bool, field: &'static str) -> Result<(), 
 }
 
 /// Puts `list[name].` in front of the container-relative paths of the quantities in `bad`.
-fn prefix_container(bad: &mut [BadQuantity], list: &str, name: &ContainerName) {
+fn prefix_container(bad: &mut [BadQuantity], list: &str, name: &DecodedName) {
     for b in bad {
         b.field = format!("{list}[{name}].{}", b.field);
     }
@@ -865,14 +907,14 @@ impl<'de> Visitor<'de> for ContainersSeed<'_> {
         d.deserialize_seq(self)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut containers = Vec::new();
+        let mut containers = ExactVec::default();
         while let Some(c) = seq.next_element_seed(ContainerSeed {
             list: self.list,
             bad: &mut *self.bad,
         })? {
             containers.push(c);
         }
-        Ok(containers)
+        Ok(containers.into_vec())
     }
 }
 
@@ -916,12 +958,14 @@ impl<'de> Visitor<'de> for ContainerSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContainerInput, A::Error> {
         let start = self.bad.len();
         let mut c = ContainerInput::default();
+        let mut name = DecodedName::default();
         let mut seen = [false; 3];
         while let Some(key) = map.next_key::<ContainerKey>()? {
             match key {
                 ContainerKey::Name => {
                     first_time(&mut seen[0], "name")?;
-                    c.name = map.next_value::<Option<_>>()?.unwrap_or_default();
+                    name = map.next_value::<Option<_>>()?.unwrap_or_default();
+                    c.name = name.name;
                 }
                 ContainerKey::RestartPolicy => {
                     first_time(&mut seen[1], "restartPolicy")?;
@@ -942,7 +986,7 @@ impl<'de> Visitor<'de> for ContainerSeed<'_> {
                 }
             }
         }
-        prefix_container(&mut self.bad[start..], self.list, &c.name);
+        prefix_container(&mut self.bad[start..], self.list, &name);
         Ok(c)
     }
 }
@@ -1273,14 +1317,14 @@ impl<'de> Visitor<'de> for ContainerStatusesSeed<'_> {
         d.deserialize_seq(self)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut statuses = Vec::new();
+        let mut statuses = ExactVec::default();
         while let Some(s) = seq.next_element_seed(ContainerStatusSeed {
             list: self.list,
             bad: &mut *self.bad,
         })? {
             statuses.push(s);
         }
-        Ok(statuses)
+        Ok(statuses.into_vec())
     }
 }
 
@@ -1317,12 +1361,14 @@ impl<'de> Visitor<'de> for ContainerStatusSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContainerStatusInput, A::Error> {
         let start = self.bad.len();
         let mut s = ContainerStatusInput::default();
+        let mut name = DecodedName::default();
         let mut seen = [false; 3];
         while let Some(key) = map.next_key::<ContainerStatusKey>()? {
             match key {
                 ContainerStatusKey::Name => {
                     first_time(&mut seen[0], "name")?;
-                    s.name = map.next_value::<Option<_>>()?.unwrap_or_default();
+                    name = map.next_value::<Option<_>>()?.unwrap_or_default();
+                    s.name = name.name;
                 }
                 ContainerStatusKey::Resources => {
                     first_time(&mut seen[1], "resources")?;
@@ -1347,7 +1393,7 @@ impl<'de> Visitor<'de> for ContainerStatusSeed<'_> {
                 }
             }
         }
-        prefix_container(&mut self.bad[start..], self.list, &s.name);
+        prefix_container(&mut self.bad[start..], self.list, &name);
         Ok(s)
     }
 }
@@ -1641,7 +1687,8 @@ mod tests {
             [10_000]
         );
         let spec: PodSpecInput = serde_json::from_reader(
-            br#"{"initContainers": [{"name": "caf\u00e9", "resources": {"requests": {"cpu": "5"}}}]}"#
+            br#"{"initContainers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}},
+                {"name": "caf\u00e9", "resources": {"requests": {"cpu": "5", "memory": "?"}}}]}"#
                 .as_slice(),
         )
         .unwrap();
@@ -1652,7 +1699,12 @@ mod tests {
                 &tracked(&["cpu"]),
                 ALL_GATES
             ),
-            "cpu=5000m from init container `café`"
+            "cpu=5000m from spec.initContainers[1]",
+            "names are kept only as hashes"
+        );
+        assert_eq!(
+            spec.bad_quantities[0].field,
+            "spec.initContainers[café].resources.requests.memory"
         );
     }
 
@@ -2041,7 +2093,7 @@ mod tests {
         let t = tracked(&["cpu", "memory", "ephemeral-storage", "pods"]);
         assert_eq!(
             explain(&spec, &status, &t, ALL_GATES),
-            "cpu=2100m from init container `migrate` +overhead; \
+            "cpu=2100m from spec.initContainers[0] +overhead; \
              memory=2147483648 from pod-level requests (resize status); ephemeral-storage=0; pods=1"
         );
     }
