@@ -227,6 +227,23 @@ impl ResourceList {
         self.get(name).unwrap_or(0)
     }
 
+    /// Keeps, per key, the larger of the two values (a key in one list only keeps its value).
+    fn merge_max(&mut self, other: ResourceList) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        for (name, nanos) in other.iter() {
+            let max = self.get(name).map_or(nanos, |mine| mine.max(nanos));
+            self.insert(name.clone(), max);
+        }
+    }
+
+    /// Boxed when not empty, for the rare lists kept out of line.
+    fn boxed(self) -> Option<Box<ResourceList>> {
+        (!self.is_empty()).then(|| Box::new(self))
+    }
+
     /// Like decoding a Go map, a repeated key keeps its last value.
     fn insert(&mut self, name: ResourceName, nanos: i128) {
         if let Some(slot) = name.slot() {
@@ -384,10 +401,11 @@ pub struct PodSpecInput {
     pub containers: Vec<ContainerInput>,
     /// `initContainers`, in declaration order (sidecars included).
     pub init_containers: Vec<ContainerInput>,
-    /// `overhead`, set from the `RuntimeClass` at admission.
-    pub overhead: ResourceList,
-    /// `resources.requests`: pod-level requests.
-    pub pod_requests: ResourceList,
+    /// `overhead`, set from the `RuntimeClass` at admission; `None` when absent or empty. Boxed
+    /// because it is rare: every pod of a page is held at once, so bytes per pod count.
+    pub overhead: Option<Box<ResourceList>>,
+    /// `resources.requests`: pod-level requests; `None` when absent or empty (boxed likewise).
+    pub pod_requests: Option<Box<ResourceList>>,
     /// Quantities skipped while decoding, in document order.
     pub bad_quantities: Vec<BadQuantity>,
 }
@@ -399,10 +417,10 @@ pub struct ContainerStatusInput {
     pub name: ContainerName,
     /// Whether `resources` is present (even empty): without it the status is not consulted.
     pub resources_present: bool,
-    /// `resources.requests`: what the kubelet applied.
+    /// Keywise maximum of `resources.requests` (what the kubelet applied) and
+    /// `allocatedResources` (what it admitted): the only way the resize rule reads them, so one
+    /// list is kept instead of two.
     pub requests: ResourceList,
-    /// `allocatedResources`: what the kubelet admitted.
-    pub allocated: ResourceList,
 }
 
 /// The parts of a Pod's `status` that accounting reads; every other field is skipped unread.
@@ -682,7 +700,7 @@ fn derive(
         else {
             return from_spec;
         };
-        let from_status = cs.requests.nanos(name).max(cs.allocated.nanos(name));
+        let from_status = cs.requests.nanos(name);
         let nanos = if infeasible {
             from_status
         } else {
@@ -717,11 +735,11 @@ fn derive(
     };
 
     if opts.pod_level_resources && name.is_supported_at_pod_level() {
-        if let Some(pod_level) = spec.pod_requests.get(name) {
+        if let Some(pod_level) = spec.pod_requests.as_ref().and_then(|l| l.get(name)) {
             (nanos, source) = (pod_level, Source::PodLevel);
         }
     }
-    let overhead_nanos = spec.overhead.nanos(name);
+    let overhead_nanos = spec.overhead.as_ref().map_or(0, |l| l.nanos(name));
     Derivation {
         nanos: nanos.saturating_add(overhead_nanos),
         source,
@@ -857,7 +875,7 @@ impl<'de> Visitor<'de> for SpecVisitor {
                             path: "spec.overhead",
                             bad,
                         })?
-                        .unwrap_or_default();
+                        .and_then(ResourceList::boxed);
                 }
                 SpecKey::Resources => {
                     first_time(&mut seen[4], "resources")?;
@@ -866,7 +884,7 @@ impl<'de> Visitor<'de> for SpecVisitor {
                             requests_path: "spec.resources.requests",
                             bad,
                         })?
-                        .unwrap_or_default();
+                        .and_then(ResourceList::boxed);
                 }
                 SpecKey::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -1377,16 +1395,15 @@ impl<'de> Visitor<'de> for ContainerStatusSeed<'_> {
                         bad: &mut *self.bad,
                     })?;
                     s.resources_present = requests.is_some();
-                    s.requests = requests.unwrap_or_default();
+                    s.requests.merge_max(requests.unwrap_or_default());
                 }
                 ContainerStatusKey::AllocatedResources => {
                     first_time(&mut seen[2], "allocatedResources")?;
-                    s.allocated = map
-                        .next_value_seed(ListSeed {
-                            path: "allocatedResources",
-                            bad: &mut *self.bad,
-                        })?
-                        .unwrap_or_default();
+                    let allocated = map.next_value_seed(ListSeed {
+                        path: "allocatedResources",
+                        bad: &mut *self.bad,
+                    })?;
+                    s.requests.merge_max(allocated.unwrap_or_default());
                 }
                 ContainerStatusKey::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -2184,6 +2201,8 @@ mod tests {
         .unwrap();
         let overhead: Vec<(String, i128)> = spec
             .overhead
+            .as_deref()
+            .unwrap()
             .iter()
             .map(|(n, v)| (n.to_string(), v))
             .collect();

@@ -21,16 +21,19 @@ use crate::state::{Owner, PodFacts};
 /// The annotation that marks the mirror pod of a static pod.
 const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
+// Defaults per field, not for the whole struct: a struct-level default builds a whole default
+// pod (and its key) before decoding each one.
 /// A Pod reduced to what accounting and the records need.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
 pub struct SlimPod {
-    /// Name, namespace and resourceVersion only.
-    #[serde(deserialize_with = "pod_meta")]
+    /// `namespace/name`, resourceVersion and the owner class only.
+    #[serde(default, deserialize_with = "pod_meta")]
     pub metadata: PodMeta,
     /// The spec fields accounting reads.
+    #[serde(default)]
     pub spec: PodSpecInput,
     /// The status fields accounting reads.
+    #[serde(default)]
     pub status: PodStatusInput,
 }
 
