@@ -794,6 +794,40 @@ impl<T: Default> ExactVec<T> {
     }
 }
 
+/// Declares the keys of interest of one JSON object as an enum (plus `Other`) decoded from the
+/// key's bytes: keys are only compared with ASCII names, so serde_json's UTF-8 check of every key
+/// at the levels decoded (about a tenth of the decode) is skipped. Escaped keys still unescape.
+macro_rules! field_keys {
+    ($name:ident { $($variant:ident = $key:literal,)+ }) => {
+        enum $name {
+            $($variant,)+
+            Other,
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct KeyVisitor;
+                impl Visitor<'_> for KeyVisitor {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a field name")
+                    }
+                    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<$name, E> {
+                        Ok(match v {
+                            $($key => $name::$variant,)+
+                            _ => $name::Other,
+                        })
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
+                        self.visit_bytes(v.as_bytes())
+                    }
+                }
+                deserializer.deserialize_bytes(KeyVisitor)
+            }
+        }
+    };
+}
+
 /// Fails on a field seen twice in one object.
 fn first_time<E: de::Error>(seen: &mut bool, field: &'static str) -> Result<(), E> {
     if std::mem::replace(seen, true) {
@@ -809,16 +843,14 @@ fn prefix_container(bad: &mut [BadQuantity], list: &str, name: &DecodedName) {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "camelCase")]
-enum SpecKey {
-    NodeName,
-    Containers,
-    InitContainers,
-    Overhead,
-    Resources,
-    #[serde(other)]
-    Other,
+field_keys! {
+    SpecKey {
+        NodeName = b"nodeName",
+        Containers = b"containers",
+        InitContainers = b"initContainers",
+        Overhead = b"overhead",
+        Resources = b"resources",
+    }
 }
 
 impl<'de> Deserialize<'de> for PodSpecInput {
@@ -936,14 +968,12 @@ impl<'de> Visitor<'de> for ContainersSeed<'_> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "camelCase")]
-enum ContainerKey {
-    Name,
-    RestartPolicy,
-    Resources,
-    #[serde(other)]
-    Other,
+field_keys! {
+    ContainerKey {
+        Name = b"name",
+        RestartPolicy = b"restartPolicy",
+        Resources = b"resources",
+    }
 }
 
 #[derive(Deserialize)]
@@ -1009,12 +1039,10 @@ impl<'de> Visitor<'de> for ContainerSeed<'_> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "camelCase")]
-enum ResourcesKey {
-    Requests,
-    #[serde(other)]
-    Other,
+field_keys! {
+    ResourcesKey {
+        Requests = b"requests",
+    }
 }
 
 /// A `resources` object down to its requests: `None` when `null`, empty without `requests`.
@@ -1175,15 +1203,13 @@ fn refused(value: String) -> QuantityValue {
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "camelCase")]
-enum StatusKey {
-    Phase,
-    Conditions,
-    ContainerStatuses,
-    InitContainerStatuses,
-    #[serde(other)]
-    Other,
+field_keys! {
+    StatusKey {
+        Phase = b"phase",
+        Conditions = b"conditions",
+        ContainerStatuses = b"containerStatuses",
+        InitContainerStatuses = b"initContainerStatuses",
+    }
 }
 
 impl<'de> Deserialize<'de> for PodStatusInput {
@@ -1247,11 +1273,53 @@ impl<'de> Visitor<'de> for StatusVisitor {
     }
 }
 
-#[derive(Deserialize)]
+field_keys! {
+    ConditionKey {
+        Type = b"type",
+        Reason = b"reason",
+    }
+}
+
+/// One pod condition, as far as the resize rule reads it.
 struct ConditionWire {
-    #[serde(rename = "type")]
     kind: Option<ConditionType>,
     reason: Option<ConditionReason>,
+}
+
+impl<'de> Deserialize<'de> for ConditionWire {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ConditionVisitor;
+        impl<'de> Visitor<'de> for ConditionVisitor {
+            type Value = ConditionWire;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a pod condition")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ConditionWire, A::Error> {
+                let mut condition = ConditionWire {
+                    kind: None,
+                    reason: None,
+                };
+                let mut seen = [false; 2];
+                while let Some(key) = map.next_key::<ConditionKey>()? {
+                    match key {
+                        ConditionKey::Type => {
+                            first_time(&mut seen[0], "type")?;
+                            condition.kind = map.next_value()?;
+                        }
+                        ConditionKey::Reason => {
+                            first_time(&mut seen[1], "reason")?;
+                            condition.reason = map.next_value()?;
+                        }
+                        ConditionKey::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(condition)
+            }
+        }
+        deserializer.deserialize_map(ConditionVisitor)
+    }
 }
 
 #[derive(PartialEq, Deserialize)]
@@ -1346,14 +1414,12 @@ impl<'de> Visitor<'de> for ContainerStatusesSeed<'_> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "camelCase")]
-enum ContainerStatusKey {
-    Name,
-    Resources,
-    AllocatedResources,
-    #[serde(other)]
-    Other,
+field_keys! {
+    ContainerStatusKey {
+        Name = b"name",
+        Resources = b"resources",
+        AllocatedResources = b"allocatedResources",
+    }
 }
 
 /// One container status of a list.
@@ -1415,13 +1481,11 @@ impl<'de> Visitor<'de> for ContainerStatusSeed<'_> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "camelCase")]
-enum NodeStatusKey {
-    Allocatable,
-    Capacity,
-    #[serde(other)]
-    Other,
+field_keys! {
+    NodeStatusKey {
+        Allocatable = b"allocatable",
+        Capacity = b"capacity",
+    }
 }
 
 impl<'de> Deserialize<'de> for NodeStatusInput {
@@ -1804,6 +1868,30 @@ mod tests {
             ],
             "document order"
         );
+    }
+
+    #[test]
+    fn escaped_keys_are_recognised() {
+        let spec = r#"{"node\u004eame": "n1", "c\u006fntainers": [{"n\u0061me": "a",
+            "resources": {"requ\u0065sts": {"cpu": "1"}}}]}"#;
+        let status = r#"{"c\u006fnditions": [{"typ\u0065": "PodResizePending", "reason": "Infeasible"}],
+            "containerStatuses": [{"name": "a", "resources": {}, "allocatedR\u0065sources": {"cpu": "2"}}]}"#;
+        let slice: (PodSpecInput, PodStatusInput) = (
+            serde_json::from_str(spec).unwrap(),
+            serde_json::from_str(status).unwrap(),
+        );
+        let value = decode(
+            serde_json::from_str(spec).unwrap(),
+            serde_json::from_str(status).unwrap(),
+        );
+        for (spec, status) in [slice, value] {
+            assert_eq!(spec.node_name.as_deref(), Some("n1"));
+            assert!(status.resize_infeasible);
+            assert_eq!(
+                *pod_requests(&spec, &status, &tracked(&["cpu"]), ALL_GATES),
+                [2000]
+            );
+        }
     }
 
     #[test]

@@ -270,19 +270,24 @@ impl<'de> Deserialize<'de> for MetaKey {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a metadata field name")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<MetaKey, E> {
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<MetaKey, E> {
                 Ok(match v {
-                    "name" => MetaKey::Name,
-                    "namespace" => MetaKey::Namespace,
-                    "resourceVersion" => MetaKey::ResourceVersion,
-                    "ownerReferences" => MetaKey::OwnerReferences,
-                    "annotations" => MetaKey::Annotations,
-                    "labels" => MetaKey::Labels,
+                    b"name" => MetaKey::Name,
+                    b"namespace" => MetaKey::Namespace,
+                    b"resourceVersion" => MetaKey::ResourceVersion,
+                    b"ownerReferences" => MetaKey::OwnerReferences,
+                    b"annotations" => MetaKey::Annotations,
+                    b"labels" => MetaKey::Labels,
                     _ => MetaKey::Other,
                 })
             }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MetaKey, E> {
+                self.visit_bytes(v.as_bytes())
+            }
         }
-        d.deserialize_identifier(KeyVisitor)
+        // Bytes, not str: the key is only compared with ASCII names, so serde_json's UTF-8
+        // check is not needed.
+        d.deserialize_bytes(KeyVisitor)
     }
 }
 
@@ -460,6 +465,7 @@ mod tests {
     fn pod_key_is_namespace_slash_name_whatever_the_encoding() {
         let cases = [
             (r#"{"metadata":{"name":"p","namespace":"ns"}}"#, "ns/p"),
+            (r#"{"metadata":{"n\u0061me":"p","namespace":"ns"}}"#, "ns/p"),
             (r#"{"metadata":{"namespace":"ns","name":"p"}}"#, "ns/p"),
             (
                 r#"{"metadata":{"name":"a\"b","namespace":"n\u00e9"}}"#,
