@@ -11,7 +11,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use crate::quantity::{milli_ceil, parse_non_negative_nanos, units_ceil, QuantityError};
@@ -156,29 +156,70 @@ fn is_extended_resource_name(name: &str) -> bool {
     short_ok && domain_ok
 }
 
-/// Exact quantities in nano-units keyed by resource name, as decoded (small: linear scans).
+/// The names with an inline slot in every [`ResourceList`], by slot: nearly every container
+/// list holds only these, so decoding one allocates nothing.
+static BUILTIN: [ResourceName; 3] = [
+    ResourceName::Cpu,
+    ResourceName::Memory,
+    ResourceName::EphemeralStorage,
+];
+
+impl ResourceName {
+    /// The inline slot of a built-in name (also when spelled as `Other`).
+    fn slot(&self) -> Option<usize> {
+        match self {
+            Self::Cpu => Some(0),
+            Self::Memory => Some(1),
+            Self::EphemeralStorage => Some(2),
+            Self::Pods => None,
+            Self::Other(name) => BUILTIN.iter().position(|b| b.as_str() == &**name),
+        }
+    }
+}
+
+/// Exact quantities in nano-units keyed by resource name, as decoded. The built-in names live
+/// in fixed slots with presence bits (absent and present-0 differ for pod-level requests and
+/// allocatable); other names go to a `Vec` that stays unallocated when there are none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResourceList(Vec<(ResourceName, i128)>);
+pub struct ResourceList {
+    /// Values of the names in [`BUILTIN`], by slot; 0 where absent, so equality is by content.
+    builtin: [i128; BUILTIN.len()],
+    /// Bit `i` set when slot `i` is present.
+    present: u8,
+    /// Every other name, in decode order (small: linear scans).
+    other: Vec<(ResourceName, i128)>,
+}
 
 impl ResourceList {
     /// The quantity for `name` in nano-units, if the key is present.
     #[must_use]
     pub fn get(&self, name: &ResourceName) -> Option<i128> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|&(_, nanos)| nanos)
+        match name.slot() {
+            Some(slot) => (self.present & (1 << slot) != 0).then_some(self.builtin[slot]),
+            None => self
+                .other
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|&(_, nanos)| nanos),
+        }
     }
 
-    /// Every entry, in decode order.
+    /// Every entry: the present built-in names (cpu, memory, ephemeral-storage), then the other
+    /// names in decode order.
     pub fn iter(&self) -> impl Iterator<Item = (&ResourceName, i128)> {
-        self.0.iter().map(|(name, nanos)| (name, *nanos))
+        BUILTIN
+            .iter()
+            .zip(self.builtin)
+            .enumerate()
+            .filter(|&(slot, _)| self.present & (1 << slot) != 0)
+            .map(|(_, entry)| entry)
+            .chain(self.other.iter().map(|(name, nanos)| (name, *nanos)))
     }
 
     /// Whether no key is present.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.present == 0 && self.other.is_empty()
     }
 
     /// Missing keys count as zero: every value is non-negative, so sums and maxima agree.
@@ -186,12 +227,122 @@ impl ResourceList {
         self.get(name).unwrap_or(0)
     }
 
+    /// Keeps, per key, the larger of the two values (a key in one list only keeps its value).
+    fn merge_max(&mut self, other: ResourceList) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        for (name, nanos) in other.iter() {
+            let max = self.get(name).map_or(nanos, |mine| mine.max(nanos));
+            self.insert(name.clone(), max);
+        }
+    }
+
+    /// Boxed when not empty, for the rare lists kept out of line.
+    fn boxed(self) -> Option<Box<ResourceList>> {
+        (!self.is_empty()).then(|| Box::new(self))
+    }
+
     /// Like decoding a Go map, a repeated key keeps its last value.
     fn insert(&mut self, name: ResourceName, nanos: i128) {
-        match self.0.iter_mut().find(|(n, _)| *n == name) {
-            Some(entry) => entry.1 = nanos,
-            None => self.0.push((name, nanos)),
+        if let Some(slot) = name.slot() {
+            self.builtin[slot] = nanos;
+            self.present |= 1 << slot;
+            return;
         }
+        match self.other.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = nanos,
+            None => self.other.push((name, nanos)),
+        }
+    }
+}
+
+/// A container name as a 64-bit FNV-1a hash: all that matching a status to its container needs,
+/// and it costs neither an allocation nor 63 bytes of text per container (a collision between
+/// two names of one pod has odds of 2⁻⁶⁴). Bad-quantity paths get the text while decoding.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContainerName(u64);
+
+impl From<&str> for ContainerName {
+    fn from(name: &str) -> Self {
+        Self(name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        }))
+    }
+}
+
+impl Default for ContainerName {
+    /// A missing name is the empty name, as Go would decode it.
+    fn default() -> Self {
+        Self::from("")
+    }
+}
+
+impl fmt::Debug for ContainerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContainerName({:#018x})", self.0)
+    }
+}
+
+/// Bytes of a container name kept while its container decodes, for bad-quantity paths: a DNS
+/// label's maximum, so every valid name is whole.
+const NAME_TEXT: usize = 63;
+
+/// A container name being decoded: its hash, and its text on the stack for bad-quantity paths.
+struct DecodedName {
+    name: ContainerName,
+    len: usize,
+    truncated: bool,
+    text: [u8; NAME_TEXT],
+}
+
+impl DecodedName {
+    fn new(name: &str) -> Self {
+        let mut len = name.len().min(NAME_TEXT);
+        while !name.is_char_boundary(len) {
+            len -= 1;
+        }
+        let mut text = [0; NAME_TEXT];
+        text[..len].copy_from_slice(&name.as_bytes()[..len]);
+        Self {
+            name: ContainerName::from(name),
+            len,
+            truncated: len < name.len(),
+            text,
+        }
+    }
+}
+
+impl Default for DecodedName {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
+impl fmt::Display for DecodedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(std::str::from_utf8(&self.text[..self.len]).unwrap_or_default())?;
+        if self.truncated {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for DecodedName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl Visitor<'_> for NameVisitor {
+            type Value = DecodedName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a container name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DecodedName, E> {
+                Ok(DecodedName::new(v))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
     }
 }
 
@@ -234,7 +385,7 @@ pub enum PodPhase {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerInput {
     /// `name`, matched against container statuses.
-    pub name: String,
+    pub name: ContainerName,
     /// `restartPolicy == "Always"`: on an init container, a sidecar.
     pub restart_policy_always: bool,
     /// `resources.requests`.
@@ -242,8 +393,7 @@ pub struct ContainerInput {
 }
 
 /// The parts of a Pod's `spec` that accounting reads; every other field is skipped unread.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(from = "Option<SpecWire>")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PodSpecInput {
     /// `nodeName`: the node the pod is bound to.
     pub node_name: Option<String>,
@@ -251,11 +401,12 @@ pub struct PodSpecInput {
     pub containers: Vec<ContainerInput>,
     /// `initContainers`, in declaration order (sidecars included).
     pub init_containers: Vec<ContainerInput>,
-    /// `overhead`, set from the `RuntimeClass` at admission.
-    pub overhead: ResourceList,
-    /// `resources.requests`: pod-level requests.
-    pub pod_requests: ResourceList,
-    /// Quantities skipped while decoding.
+    /// `overhead`, set from the `RuntimeClass` at admission; `None` when absent or empty. Boxed
+    /// because it is rare: every pod of a page is held at once, so bytes per pod count.
+    pub overhead: Option<Box<ResourceList>>,
+    /// `resources.requests`: pod-level requests; `None` when absent or empty (boxed likewise).
+    pub pod_requests: Option<Box<ResourceList>>,
+    /// Quantities skipped while decoding, in document order.
     pub bad_quantities: Vec<BadQuantity>,
 }
 
@@ -263,18 +414,17 @@ pub struct PodSpecInput {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerStatusInput {
     /// `name`, matched against the spec's containers.
-    pub name: String,
+    pub name: ContainerName,
     /// Whether `resources` is present (even empty): without it the status is not consulted.
     pub resources_present: bool,
-    /// `resources.requests`: what the kubelet applied.
+    /// Keywise maximum of `resources.requests` (what the kubelet applied) and
+    /// `allocatedResources` (what it admitted): the only way the resize rule reads them, so one
+    /// list is kept instead of two.
     pub requests: ResourceList,
-    /// `allocatedResources`: what the kubelet admitted.
-    pub allocated: ResourceList,
 }
 
 /// The parts of a Pod's `status` that accounting reads; every other field is skipped unread.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(from = "Option<StatusWire>")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PodStatusInput {
     /// `phase`.
     pub phase: Option<PodPhase>,
@@ -284,13 +434,13 @@ pub struct PodStatusInput {
     pub container_statuses: Vec<ContainerStatusInput>,
     /// `initContainerStatuses`.
     pub init_container_statuses: Vec<ContainerStatusInput>,
-    /// Quantities skipped while decoding.
+    /// Quantities skipped while decoding, in document order.
     pub bad_quantities: Vec<BadQuantity>,
 }
 
 impl PodStatusInput {
     /// The status the helper's name-keyed map would hold: init statuses are inserted last.
-    fn container_status(&self, name: &str) -> Option<&ContainerStatusInput> {
+    fn container_status(&self, name: ContainerName) -> Option<&ContainerStatusInput> {
         let named = |s: &&ContainerStatusInput| s.name == name;
         self.init_container_statuses
             .iter()
@@ -301,14 +451,13 @@ impl PodStatusInput {
 }
 
 /// The parts of a Node's `status` that accounting reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(from = "Option<NodeStatusWire>")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeStatusInput {
     /// `allocatable`; `None` when the whole map is absent.
     pub allocatable: Option<ResourceList>,
     /// `capacity`.
     pub capacity: ResourceList,
-    /// Quantities skipped while decoding.
+    /// Quantities skipped while decoding, in document order.
     pub bad_quantities: Vec<BadQuantity>,
 }
 
@@ -457,7 +606,7 @@ pub fn node_pod_slots(status: &NodeStatusInput) -> u64 {
 }
 
 /// One line for debug logs saying, per tracked resource, what determined the pod's value,
-/// e.g. ``cpu=2100m from init container `migrate` +overhead; memory=0; pods=1``.
+/// e.g. `cpu=2100m from spec.initContainers[0] +overhead; memory=0; pods=1`.
 #[must_use]
 pub fn explain(
     spec: &PodSpecInput,
@@ -477,10 +626,10 @@ pub fn explain(
             let mut line = format!("{name}={}{unit}", scheduler_units(name, d.nanos));
             match d.source {
                 Source::PodLevel => line.push_str(" from pod-level requests"),
-                Source::InitContainer(init) => {
-                    line.push_str(" from init container `");
-                    line.push_str(init);
-                    line.push('`');
+                Source::InitContainer(index) => {
+                    line.push_str(" from spec.initContainers[");
+                    line.push_str(&index.to_string());
+                    line.push(']');
                 }
                 Source::Containers if d.nanos > d.overhead_nanos => {
                     line.push_str(" from containers");
@@ -513,19 +662,20 @@ fn scheduler_units(name: &ResourceName, nanos: i128) -> u64 {
 }
 
 /// What set a resource's pod total.
-enum Source<'a> {
+enum Source {
     /// Regular containers plus sidecars (also when nothing was requested).
     Containers,
-    /// A regular init container (plus the sidecars started before it).
-    InitContainer(&'a str),
+    /// A regular init container (plus the sidecars started before it), by index: names are
+    /// kept only as hashes.
+    InitContainer(usize),
     /// `spec.resources.requests`.
     PodLevel,
 }
 
 /// One resource's exact pod total and how it came about.
-struct Derivation<'a> {
+struct Derivation {
     nanos: i128,
-    source: Source<'a>,
+    source: Source,
     overhead_nanos: i128,
     /// In-place resize status moved some container's effective request away from its spec.
     status_changed: bool,
@@ -533,24 +683,24 @@ struct Derivation<'a> {
 
 /// `PodRequests` (component-helpers, 1.33–1.35) for a single resource. Every step is keywise, so
 /// resources are independent and a missing key is 0 (`ACCOUNTING.md` §2 steps 1–7).
-fn derive<'a>(
-    spec: &'a PodSpecInput,
+fn derive(
+    spec: &PodSpecInput,
     status: &PodStatusInput,
     name: &ResourceName,
     opts: AccountingOptions,
-) -> Derivation<'a> {
+) -> Derivation {
     let infeasible = opts.use_status_resources && status.resize_infeasible;
     let mut status_changed = false;
     let mut effective = |c: &ContainerInput, status_allowed: bool| {
         let from_spec = c.requests.nanos(name);
         let Some(cs) = (opts.use_status_resources && status_allowed)
-            .then(|| status.container_status(&c.name))
+            .then(|| status.container_status(c.name))
             .flatten()
             .filter(|cs| cs.resources_present)
         else {
             return from_spec;
         };
-        let from_status = cs.requests.nanos(name).max(cs.allocated.nanos(name));
+        let from_status = cs.requests.nanos(name);
         let nanos = if infeasible {
             from_status
         } else {
@@ -565,8 +715,8 @@ fn derive<'a>(
         .iter()
         .fold(0_i128, |sum, c| sum.saturating_add(effective(c, true)));
     let mut sidecars = 0_i128;
-    let mut init_peak: Option<(i128, &str)> = None;
-    for init in &spec.init_containers {
+    let mut init_peak: Option<(i128, usize)> = None;
+    for (index, init) in spec.init_containers.iter().enumerate() {
         let nanos = effective(init, init.restart_policy_always);
         let candidate = if init.restart_policy_always {
             total = total.saturating_add(nanos);
@@ -576,7 +726,7 @@ fn derive<'a>(
             nanos.saturating_add(sidecars)
         };
         if init_peak.is_none_or(|(peak, _)| candidate > peak) {
-            init_peak = Some((candidate, &init.name));
+            init_peak = Some((candidate, index));
         }
     }
     let (mut nanos, mut source) = match init_peak {
@@ -585,11 +735,11 @@ fn derive<'a>(
     };
 
     if opts.pod_level_resources && name.is_supported_at_pod_level() {
-        if let Some(pod_level) = spec.pod_requests.get(name) {
+        if let Some(pod_level) = spec.pod_requests.as_ref().and_then(|l| l.get(name)) {
             (nanos, source) = (pod_level, Source::PodLevel);
         }
     }
-    let overhead_nanos = spec.overhead.nanos(name);
+    let overhead_nanos = spec.overhead.as_ref().map_or(0, |l| l.nanos(name));
     Derivation {
         nanos: nanos.saturating_add(overhead_nanos),
         source,
@@ -598,25 +748,232 @@ fn derive<'a>(
     }
 }
 
-// Wire shapes: derived decoders for the JSON objects. Unknown keys are skipped by serde with
-// `IgnoredAny` (no allocation); `null` and missing fields both decode as `None`.
+// Decoding: visitors fill the input types straight from the JSON, so a pod costs one `Vec` per
+// non-empty container (status) list and nothing per container or resource list. Unknown keys
+// are skipped with `IgnoredAny` (no allocation); `null` and missing fields both mean absent; a
+// field repeated in one object fails it, as serde's derived decoders do, while a repeated
+// resource name keeps its last value, as Go's map decoding does. Refused quantities are pushed
+// to the object's `bad_quantities` as they are met, under a path relative to their container
+// until its name (which may come last) is known.
 
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SpecWire {
-    node_name: Option<String>,
-    containers: Option<Vec<ContainerWire>>,
-    init_containers: Option<Vec<ContainerWire>>,
-    overhead: Option<QuantityMap>,
-    resources: Option<ResourcesWire>,
+/// Collects list elements on the stack first, so the `Vec` is allocated once at its exact size:
+/// musl's allocator maps and unmaps whole groups of equal-sized blocks, and a `Vec` grown to
+/// capacity 4 for one container made the decode of a page of pods mostly `mmap`/`munmap`.
+struct ExactVec<T> {
+    head: [T; 8],
+    len: usize,
+    tail: Vec<T>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ContainerWire {
-    name: Option<String>,
-    restart_policy: Option<RestartPolicy>,
-    resources: Option<ResourcesWire>,
+impl<T: Default> Default for ExactVec<T> {
+    fn default() -> Self {
+        Self {
+            head: Default::default(),
+            len: 0,
+            tail: Vec::new(),
+        }
+    }
+}
+
+impl<T: Default> ExactVec<T> {
+    fn push(&mut self, value: T) {
+        match self.head.get_mut(self.len) {
+            Some(slot) => {
+                *slot = value;
+                self.len += 1;
+            }
+            None => self.tail.push(value),
+        }
+    }
+
+    fn into_vec(mut self) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.len + self.tail.len());
+        out.extend(self.head[..self.len].iter_mut().map(std::mem::take));
+        out.append(&mut self.tail);
+        out
+    }
+}
+
+/// Declares the keys of interest of one JSON object as an enum (plus `Other`) decoded from the
+/// key's bytes: keys are only compared with ASCII names, so serde_json's UTF-8 check of every key
+/// at the levels decoded (about a tenth of the decode) is skipped. Escaped keys still unescape.
+macro_rules! field_keys {
+    ($name:ident { $($variant:ident = $key:literal,)+ }) => {
+        enum $name {
+            $($variant,)+
+            Other,
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct KeyVisitor;
+                impl Visitor<'_> for KeyVisitor {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a field name")
+                    }
+                    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<$name, E> {
+                        Ok(match v {
+                            $($key => $name::$variant,)+
+                            _ => $name::Other,
+                        })
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
+                        self.visit_bytes(v.as_bytes())
+                    }
+                }
+                deserializer.deserialize_bytes(KeyVisitor)
+            }
+        }
+    };
+}
+
+/// Fails on a field seen twice in one object.
+fn first_time<E: de::Error>(seen: &mut bool, field: &'static str) -> Result<(), E> {
+    if std::mem::replace(seen, true) {
+        return Err(E::duplicate_field(field));
+    }
+    Ok(())
+}
+
+/// Puts `list[name].` in front of the container-relative paths of the quantities in `bad`.
+fn prefix_container(bad: &mut [BadQuantity], list: &str, name: &DecodedName) {
+    for b in bad {
+        b.field = format!("{list}[{name}].{}", b.field);
+    }
+}
+
+field_keys! {
+    SpecKey {
+        NodeName = b"nodeName",
+        Containers = b"containers",
+        InitContainers = b"initContainers",
+        Overhead = b"overhead",
+        Resources = b"resources",
+    }
+}
+
+impl<'de> Deserialize<'de> for PodSpecInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_option(SpecVisitor)
+    }
+}
+
+struct SpecVisitor;
+
+impl<'de> Visitor<'de> for SpecVisitor {
+    type Value = PodSpecInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a pod spec")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<PodSpecInput, E> {
+        Ok(PodSpecInput::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<PodSpecInput, E> {
+        Ok(PodSpecInput::default())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<PodSpecInput, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PodSpecInput, A::Error> {
+        let mut spec = PodSpecInput::default();
+        let mut seen = [false; 5];
+        while let Some(key) = map.next_key::<SpecKey>()? {
+            let bad = &mut spec.bad_quantities;
+            match key {
+                SpecKey::NodeName => {
+                    first_time(&mut seen[0], "nodeName")?;
+                    spec.node_name = map.next_value()?;
+                }
+                SpecKey::Containers => {
+                    first_time(&mut seen[1], "containers")?;
+                    spec.containers = map.next_value_seed(ContainersSeed {
+                        list: "spec.containers",
+                        bad,
+                    })?;
+                }
+                SpecKey::InitContainers => {
+                    first_time(&mut seen[2], "initContainers")?;
+                    spec.init_containers = map.next_value_seed(ContainersSeed {
+                        list: "spec.initContainers",
+                        bad,
+                    })?;
+                }
+                SpecKey::Overhead => {
+                    first_time(&mut seen[3], "overhead")?;
+                    spec.overhead = map
+                        .next_value_seed(ListSeed {
+                            path: "spec.overhead",
+                            bad,
+                        })?
+                        .and_then(ResourceList::boxed);
+                }
+                SpecKey::Resources => {
+                    first_time(&mut seen[4], "resources")?;
+                    spec.pod_requests = map
+                        .next_value_seed(ResourcesSeed {
+                            requests_path: "spec.resources.requests",
+                            bad,
+                        })?
+                        .and_then(ResourceList::boxed);
+                }
+                SpecKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// `containers` or `initContainers`; `null` is empty.
+struct ContainersSeed<'b> {
+    list: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
+}
+
+impl<'de> DeserializeSeed<'de> for ContainersSeed<'_> {
+    type Value = Vec<ContainerInput>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContainersSeed<'_> {
+    type Value = Vec<ContainerInput>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of containers")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut containers = ExactVec::default();
+        while let Some(c) = seq.next_element_seed(ContainerSeed {
+            list: self.list,
+            bad: &mut *self.bad,
+        })? {
+            containers.push(c);
+        }
+        Ok(containers.into_vec())
+    }
+}
+
+field_keys! {
+    ContainerKey {
+        Name = b"name",
+        RestartPolicy = b"restartPolicy",
+        Resources = b"resources",
+    }
 }
 
 #[derive(Deserialize)]
@@ -626,82 +983,169 @@ enum RestartPolicy {
     Other,
 }
 
-#[derive(Deserialize)]
-struct ResourcesWire {
-    requests: Option<QuantityMap>,
+/// One container of a list.
+struct ContainerSeed<'b> {
+    list: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
 }
 
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusWire {
-    phase: Option<PodPhase>,
-    conditions: Option<Vec<ConditionWire>>,
-    container_statuses: Option<Vec<ContainerStatusWire>>,
-    init_container_statuses: Option<Vec<ContainerStatusWire>>,
+impl<'de> DeserializeSeed<'de> for ContainerSeed<'_> {
+    type Value = ContainerInput;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
 }
 
-#[derive(Deserialize)]
-struct ConditionWire {
-    #[serde(rename = "type")]
-    kind: Option<ConditionType>,
-    reason: Option<ConditionReason>,
+impl<'de> Visitor<'de> for ContainerSeed<'_> {
+    type Value = ContainerInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a container")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContainerInput, A::Error> {
+        let start = self.bad.len();
+        let mut c = ContainerInput::default();
+        let mut name = DecodedName::default();
+        let mut seen = [false; 3];
+        while let Some(key) = map.next_key::<ContainerKey>()? {
+            match key {
+                ContainerKey::Name => {
+                    first_time(&mut seen[0], "name")?;
+                    name = map.next_value::<Option<_>>()?.unwrap_or_default();
+                    c.name = name.name;
+                }
+                ContainerKey::RestartPolicy => {
+                    first_time(&mut seen[1], "restartPolicy")?;
+                    c.restart_policy_always =
+                        matches!(map.next_value()?, Some(RestartPolicy::Always));
+                }
+                ContainerKey::Resources => {
+                    first_time(&mut seen[2], "resources")?;
+                    c.requests = map
+                        .next_value_seed(ResourcesSeed {
+                            requests_path: "resources.requests",
+                            bad: &mut *self.bad,
+                        })?
+                        .unwrap_or_default();
+                }
+                ContainerKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        prefix_container(&mut self.bad[start..], self.list, &name);
+        Ok(c)
+    }
 }
 
-#[derive(PartialEq, Deserialize)]
-enum ConditionType {
-    PodResizePending,
-    #[serde(other)]
-    Other,
+field_keys! {
+    ResourcesKey {
+        Requests = b"requests",
+    }
 }
 
-#[derive(PartialEq, Deserialize)]
-enum ConditionReason {
-    Infeasible,
-    #[serde(other)]
-    Other,
+/// A `resources` object down to its requests: `None` when `null`, empty without `requests`.
+struct ResourcesSeed<'b> {
+    requests_path: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ContainerStatusWire {
-    name: Option<String>,
-    resources: Option<ResourcesWire>,
-    allocated_resources: Option<QuantityMap>,
+impl<'de> DeserializeSeed<'de> for ResourcesSeed<'_> {
+    type Value = Option<ResourceList>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
 }
 
-#[derive(Default, Deserialize)]
-struct NodeStatusWire {
-    allocatable: Option<QuantityMap>,
-    capacity: Option<QuantityMap>,
+impl<'de> Visitor<'de> for ResourcesSeed<'_> {
+    type Value = Option<ResourceList>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("resource requirements")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut requests = ResourceList::default();
+        let mut seen = false;
+        while let Some(key) = map.next_key::<ResourcesKey>()? {
+            match key {
+                ResourcesKey::Requests => {
+                    first_time(&mut seen, "requests")?;
+                    requests = map
+                        .next_value_seed(ListSeed {
+                            path: self.requests_path,
+                            bad: &mut *self.bad,
+                        })?
+                        .unwrap_or_default();
+                }
+                ResourcesKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(requests))
+    }
 }
 
-/// A decoded `ResourceList` whose bad values wait for their field path.
-struct QuantityMap(Vec<(ResourceName, Result<i128, Refused>)>);
+/// A `ResourceList` object: `None` when `null`; refused values are recorded under `path`.
+struct ListSeed<'b> {
+    path: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
+}
+
+impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
+    type Value = Option<ResourceList>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListSeed<'_> {
+    type Value = Option<ResourceList>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of resource names to quantities")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut list = ResourceList::default();
+        while let Some((name, QuantityValue(value))) = map.next_entry::<ResourceName, _>()? {
+            match value {
+                Ok(nanos) => list.insert(name, nanos),
+                Err(Refused { value, error }) => self.bad.push(BadQuantity {
+                    field: format!("{}.{name}", self.path),
+                    value,
+                    error,
+                }),
+            }
+        }
+        Ok(Some(list))
+    }
+}
 
 /// A quantity value that was refused, with its text.
 struct Refused {
     value: String,
     error: QuantityError,
-}
-
-impl<'de> Deserialize<'de> for QuantityMap {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MapVisitor;
-        impl<'de> Visitor<'de> for MapVisitor {
-            type Value = QuantityMap;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of resource names to quantities")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<QuantityMap, A::Error> {
-                let mut entries = Vec::new();
-                while let Some((name, QuantityValue(value))) = map.next_entry()? {
-                    entries.push((name, value));
-                }
-                Ok(QuantityMap(entries))
-            }
-        }
-        deserializer.deserialize_map(MapVisitor)
-    }
 }
 
 /// One quantity value. Like Go's `Quantity.UnmarshalJSON` it accepts strings (trimmed),
@@ -759,138 +1203,342 @@ fn refused(value: String) -> QuantityValue {
     }))
 }
 
-/// Keeps the good values of `map` and records the bad ones under `path()`.`name`.
-fn resolve(
-    map: Option<QuantityMap>,
-    path: impl Fn() -> String,
-    bad: &mut Vec<BadQuantity>,
-) -> ResourceList {
-    let mut list = ResourceList::default();
-    for (name, value) in map.map(|m| m.0).unwrap_or_default() {
-        match value {
-            Ok(nanos) => list.insert(name, nanos),
-            Err(Refused { value, error }) => bad.push(BadQuantity {
-                field: format!("{}.{name}", path()),
-                value,
-                error,
-            }),
-        }
+field_keys! {
+    StatusKey {
+        Phase = b"phase",
+        Conditions = b"conditions",
+        ContainerStatuses = b"containerStatuses",
+        InitContainerStatuses = b"initContainerStatuses",
     }
-    list
 }
 
-fn containers(
-    wire: Option<Vec<ContainerWire>>,
-    list: &str,
-    bad: &mut Vec<BadQuantity>,
-) -> Vec<ContainerInput> {
-    let wire = wire.unwrap_or_default();
-    wire.into_iter()
-        .map(|c| {
-            let name = c.name.unwrap_or_default();
-            let requests = resolve(
-                c.resources.and_then(|r| r.requests),
-                || format!("{list}[{name}].resources.requests"),
-                bad,
-            );
-            ContainerInput {
-                name,
-                restart_policy_always: matches!(c.restart_policy, Some(RestartPolicy::Always)),
-                requests,
+impl<'de> Deserialize<'de> for PodStatusInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_option(StatusVisitor)
+    }
+}
+
+struct StatusVisitor;
+
+impl<'de> Visitor<'de> for StatusVisitor {
+    type Value = PodStatusInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a pod status")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<PodStatusInput, E> {
+        Ok(PodStatusInput::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<PodStatusInput, E> {
+        Ok(PodStatusInput::default())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<PodStatusInput, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PodStatusInput, A::Error> {
+        let mut status = PodStatusInput::default();
+        let mut seen = [false; 4];
+        while let Some(key) = map.next_key::<StatusKey>()? {
+            let bad = &mut status.bad_quantities;
+            match key {
+                StatusKey::Phase => {
+                    first_time(&mut seen[0], "phase")?;
+                    status.phase = map.next_value()?;
+                }
+                StatusKey::Conditions => {
+                    first_time(&mut seen[1], "conditions")?;
+                    status.resize_infeasible = map.next_value_seed(ResizeInfeasibleSeed)?;
+                }
+                StatusKey::ContainerStatuses => {
+                    first_time(&mut seen[2], "containerStatuses")?;
+                    status.container_statuses = map.next_value_seed(ContainerStatusesSeed {
+                        list: "status.containerStatuses",
+                        bad,
+                    })?;
+                }
+                StatusKey::InitContainerStatuses => {
+                    first_time(&mut seen[3], "initContainerStatuses")?;
+                    status.init_container_statuses =
+                        map.next_value_seed(ContainerStatusesSeed {
+                            list: "status.initContainerStatuses",
+                            bad,
+                        })?;
+                }
+                StatusKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
-        })
-        .collect()
+        }
+        Ok(status)
+    }
 }
 
-fn container_statuses(
-    wire: Option<Vec<ContainerStatusWire>>,
-    list: &str,
-    bad: &mut Vec<BadQuantity>,
-) -> Vec<ContainerStatusInput> {
-    let wire = wire.unwrap_or_default();
-    wire.into_iter()
-        .map(|cs| {
-            let name = cs.name.unwrap_or_default();
-            let resources_present = cs.resources.is_some();
-            let requests = resolve(
-                cs.resources.and_then(|r| r.requests),
-                || format!("{list}[{name}].resources.requests"),
-                bad,
-            );
-            let allocated = resolve(
-                cs.allocated_resources,
-                || format!("{list}[{name}].allocatedResources"),
-                bad,
-            );
-            ContainerStatusInput {
-                name,
-                resources_present,
-                requests,
-                allocated,
+field_keys! {
+    ConditionKey {
+        Type = b"type",
+        Reason = b"reason",
+    }
+}
+
+/// One pod condition, as far as the resize rule reads it.
+struct ConditionWire {
+    kind: Option<ConditionType>,
+    reason: Option<ConditionReason>,
+}
+
+impl<'de> Deserialize<'de> for ConditionWire {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ConditionVisitor;
+        impl<'de> Visitor<'de> for ConditionVisitor {
+            type Value = ConditionWire;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a pod condition")
             }
-        })
-        .collect()
-}
-
-impl From<Option<SpecWire>> for PodSpecInput {
-    fn from(wire: Option<SpecWire>) -> Self {
-        let wire = wire.unwrap_or_default();
-        let mut bad = Vec::new();
-        Self {
-            containers: containers(wire.containers, "spec.containers", &mut bad),
-            init_containers: containers(wire.init_containers, "spec.initContainers", &mut bad),
-            overhead: resolve(wire.overhead, || "spec.overhead".to_owned(), &mut bad),
-            pod_requests: resolve(
-                wire.resources.and_then(|r| r.requests),
-                || "spec.resources.requests".to_owned(),
-                &mut bad,
-            ),
-            node_name: wire.node_name,
-            bad_quantities: bad,
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ConditionWire, A::Error> {
+                let mut condition = ConditionWire {
+                    kind: None,
+                    reason: None,
+                };
+                let mut seen = [false; 2];
+                while let Some(key) = map.next_key::<ConditionKey>()? {
+                    match key {
+                        ConditionKey::Type => {
+                            first_time(&mut seen[0], "type")?;
+                            condition.kind = map.next_value()?;
+                        }
+                        ConditionKey::Reason => {
+                            first_time(&mut seen[1], "reason")?;
+                            condition.reason = map.next_value()?;
+                        }
+                        ConditionKey::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(condition)
+            }
         }
+        deserializer.deserialize_map(ConditionVisitor)
     }
 }
 
-impl From<Option<StatusWire>> for PodStatusInput {
-    fn from(wire: Option<StatusWire>) -> Self {
-        let wire = wire.unwrap_or_default();
-        let mut bad = Vec::new();
-        let resize_pending = wire
-            .conditions
-            .unwrap_or_default()
-            .into_iter()
-            .find(|c| c.kind == Some(ConditionType::PodResizePending));
-        Self {
-            phase: wire.phase,
-            resize_infeasible: resize_pending
-                .is_some_and(|c| c.reason == Some(ConditionReason::Infeasible)),
-            container_statuses: container_statuses(
-                wire.container_statuses,
-                "status.containerStatuses",
-                &mut bad,
-            ),
-            init_container_statuses: container_statuses(
-                wire.init_container_statuses,
-                "status.initContainerStatuses",
-                &mut bad,
-            ),
-            bad_quantities: bad,
-        }
+#[derive(PartialEq, Deserialize)]
+enum ConditionType {
+    PodResizePending,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(PartialEq, Deserialize)]
+enum ConditionReason {
+    Infeasible,
+    #[serde(other)]
+    Other,
+}
+
+/// `conditions`, down to whether the first `PodResizePending` one has reason `Infeasible`.
+struct ResizeInfeasibleSeed;
+
+impl<'de> DeserializeSeed<'de> for ResizeInfeasibleSeed {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_option(self)
     }
 }
 
-impl From<Option<NodeStatusWire>> for NodeStatusInput {
-    fn from(wire: Option<NodeStatusWire>) -> Self {
-        let wire = wire.unwrap_or_default();
-        let mut bad = Vec::new();
-        let allocatable = wire
-            .allocatable
-            .map(|map| resolve(Some(map), || "status.allocatable".to_owned(), &mut bad));
-        Self {
-            allocatable,
-            capacity: resolve(wire.capacity, || "status.capacity".to_owned(), &mut bad),
-            bad_quantities: bad,
+impl<'de> Visitor<'de> for ResizeInfeasibleSeed {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of pod conditions")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut first_pending = None;
+        while let Some(c) = seq.next_element::<ConditionWire>()? {
+            if first_pending.is_none() && c.kind == Some(ConditionType::PodResizePending) {
+                first_pending = Some(c.reason == Some(ConditionReason::Infeasible));
+            }
         }
+        Ok(first_pending.unwrap_or(false))
+    }
+}
+
+/// `containerStatuses` or `initContainerStatuses`; `null` is empty.
+struct ContainerStatusesSeed<'b> {
+    list: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
+}
+
+impl<'de> DeserializeSeed<'de> for ContainerStatusesSeed<'_> {
+    type Value = Vec<ContainerStatusInput>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContainerStatusesSeed<'_> {
+    type Value = Vec<ContainerStatusInput>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of container statuses")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut statuses = ExactVec::default();
+        while let Some(s) = seq.next_element_seed(ContainerStatusSeed {
+            list: self.list,
+            bad: &mut *self.bad,
+        })? {
+            statuses.push(s);
+        }
+        Ok(statuses.into_vec())
+    }
+}
+
+field_keys! {
+    ContainerStatusKey {
+        Name = b"name",
+        Resources = b"resources",
+        AllocatedResources = b"allocatedResources",
+    }
+}
+
+/// One container status of a list.
+struct ContainerStatusSeed<'b> {
+    list: &'static str,
+    bad: &'b mut Vec<BadQuantity>,
+}
+
+impl<'de> DeserializeSeed<'de> for ContainerStatusSeed<'_> {
+    type Value = ContainerStatusInput;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContainerStatusSeed<'_> {
+    type Value = ContainerStatusInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a container status")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContainerStatusInput, A::Error> {
+        let start = self.bad.len();
+        let mut s = ContainerStatusInput::default();
+        let mut name = DecodedName::default();
+        let mut seen = [false; 3];
+        while let Some(key) = map.next_key::<ContainerStatusKey>()? {
+            match key {
+                ContainerStatusKey::Name => {
+                    first_time(&mut seen[0], "name")?;
+                    name = map.next_value::<Option<_>>()?.unwrap_or_default();
+                    s.name = name.name;
+                }
+                ContainerStatusKey::Resources => {
+                    first_time(&mut seen[1], "resources")?;
+                    let requests = map.next_value_seed(ResourcesSeed {
+                        requests_path: "resources.requests",
+                        bad: &mut *self.bad,
+                    })?;
+                    s.resources_present = requests.is_some();
+                    s.requests.merge_max(requests.unwrap_or_default());
+                }
+                ContainerStatusKey::AllocatedResources => {
+                    first_time(&mut seen[2], "allocatedResources")?;
+                    let allocated = map.next_value_seed(ListSeed {
+                        path: "allocatedResources",
+                        bad: &mut *self.bad,
+                    })?;
+                    s.requests.merge_max(allocated.unwrap_or_default());
+                }
+                ContainerStatusKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        prefix_container(&mut self.bad[start..], self.list, &name);
+        Ok(s)
+    }
+}
+
+field_keys! {
+    NodeStatusKey {
+        Allocatable = b"allocatable",
+        Capacity = b"capacity",
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeStatusInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_option(NodeStatusVisitor)
+    }
+}
+
+struct NodeStatusVisitor;
+
+impl<'de> Visitor<'de> for NodeStatusVisitor {
+    type Value = NodeStatusInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a node status")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<NodeStatusInput, E> {
+        Ok(NodeStatusInput::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<NodeStatusInput, E> {
+        Ok(NodeStatusInput::default())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<NodeStatusInput, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeStatusInput, A::Error> {
+        let mut status = NodeStatusInput::default();
+        let mut seen = [false; 2];
+        while let Some(key) = map.next_key::<NodeStatusKey>()? {
+            let bad = &mut status.bad_quantities;
+            match key {
+                NodeStatusKey::Allocatable => {
+                    first_time(&mut seen[0], "allocatable")?;
+                    status.allocatable = map.next_value_seed(ListSeed {
+                        path: "status.allocatable",
+                        bad,
+                    })?;
+                }
+                NodeStatusKey::Capacity => {
+                    first_time(&mut seen[1], "capacity")?;
+                    status.capacity = map
+                        .next_value_seed(ListSeed {
+                            path: "status.capacity",
+                            bad,
+                        })?
+                        .unwrap_or_default();
+                }
+                NodeStatusKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(status)
     }
 }
 
@@ -1089,6 +1737,180 @@ mod tests {
             "pod vectors failed:\n{}",
             failures.join("\n")
         );
+    }
+
+    #[test]
+    fn escaped_and_long_container_names_still_match_their_statuses() {
+        // `from_str` hands escaped strings to the decoder as transient text, plain ones borrowed.
+        let long_a = format!("{}-a", "x".repeat(70));
+        let long_b = format!("{}-b", "x".repeat(70));
+        let spec = format!(
+            r#"{{"containers": [
+                {{"name": "a\"b", "resources": {{"requests": {{"cpu": "1"}}}}}},
+                {{"name": "caf\u00e9", "resources": {{"requests": {{"cpu": "1"}}}}}},
+                {{"name": "{long_a}", "resources": {{"requests": {{"cpu": "1"}}}}}},
+                {{"name": "plain", "resources": {{"requests": {{"cpu": "1"}}}}}}
+            ]}}"#
+        );
+        let status = format!(
+            r#"{{"containerStatuses": [
+                {{"name": "a\u0022b", "resources": {{"requests": {{"cpu": "2"}}}}}},
+                {{"name": "café", "resources": {{"requests": {{"cpu": "3"}}}}}},
+                {{"name": "{long_b}", "resources": {{"requests": {{"cpu": "9"}}}}}},
+                {{"name": "pl\u0061in", "resources": {{"requests": {{"cpu": "4"}}}}}}
+            ]}}"#
+        );
+        let spec: PodSpecInput = serde_json::from_str(&spec).unwrap();
+        let status: PodStatusInput = serde_json::from_str(&status).unwrap();
+        // 2 + 3 + 1 (the long names differ after their 70 common bytes) + 4.
+        assert_eq!(
+            *pod_requests(&spec, &status, &tracked(&["cpu"]), ALL_GATES),
+            [10_000]
+        );
+        let spec: PodSpecInput = serde_json::from_reader(
+            br#"{"initContainers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}},
+                {"name": "caf\u00e9", "resources": {"requests": {"cpu": "5", "memory": "?"}}}]}"#
+                .as_slice(),
+        )
+        .unwrap();
+        assert_eq!(
+            explain(
+                &spec,
+                &PodStatusInput::default(),
+                &tracked(&["cpu"]),
+                ALL_GATES
+            ),
+            "cpu=5000m from spec.initContainers[1]",
+            "names are kept only as hashes"
+        );
+        assert_eq!(
+            spec.bad_quantities[0].field,
+            "spec.initContainers[café].resources.requests.memory"
+        );
+    }
+
+    #[test]
+    fn repeated_fields_fail_the_object_but_repeated_resource_names_keep_the_last() {
+        for spec in [
+            r#"{"containers": [], "containers": []}"#,
+            r#"{"nodeName": "a", "nodeName": "b"}"#,
+            r#"{"containers": [{"name": "a", "name": "b"}]}"#,
+            r#"{"containers": [{"resources": {"requests": {}, "requests": {}}}]}"#,
+            r#"{"containers": [{"restartPolicy": "Always", "restartPolicy": null}]}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<PodSpecInput>(spec).is_err(),
+                "{spec}"
+            );
+        }
+        for status in [
+            r#"{"phase": "Running", "phase": "Running"}"#,
+            r#"{"conditions": [{"type": "PodResizePending", "type": "Other"}]}"#,
+            r#"{"containerStatuses": [], "containerStatuses": []}"#,
+            r#"{"containerStatuses": [{"allocatedResources": {}, "allocatedResources": {}}]}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<PodStatusInput>(status).is_err(),
+                "{status}"
+            );
+        }
+        assert!(
+            serde_json::from_str::<NodeStatusInput>(r#"{"capacity": {}, "capacity": {}}"#).is_err()
+        );
+        let spec: PodSpecInput = serde_json::from_str(
+            r#"{"containers": [{"name": "a", "resources": {"requests": {"cpu": "1", "memory": "2", "cpu": "bad", "cpu": "3", "x.io/a": "1", "x.io/a": "4"}}}]}"#,
+        )
+        .unwrap();
+        let want = [
+            ("cpu".to_owned(), 3),
+            ("memory".to_owned(), 2),
+            ("x.io/a".to_owned(), 4),
+        ];
+        let got: Vec<(String, i128)> = spec.containers[0]
+            .requests
+            .iter()
+            .map(|(n, v)| (n.to_string(), v / 1_000_000_000))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(spec.bad_quantities.len(), 1);
+    }
+
+    #[test]
+    fn bad_quantity_paths_name_the_container_whatever_the_key_order() {
+        let (spec, status) = decode(
+            json!({
+                "initContainers": [
+                    {"resources": {"requests": {"cpu": "x"}}, "name": "late"},
+                    {"name": "early", "resources": {"requests": {"memory": "y"}}},
+                    {"resources": {"requests": {"memory": "z"}}},
+                ],
+                "resources": {"requests": {"cpu": "-1"}},
+            }),
+            json!({"initContainerStatuses": [
+                {"allocatedResources": {"cpu": "q"}, "resources": {"requests": {"cpu": "r"}}, "name": "s"},
+            ]}),
+        );
+        let fields = |bad: &[BadQuantity]| bad.iter().map(|b| b.field.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            fields(&spec.bad_quantities),
+            [
+                "spec.initContainers[late].resources.requests.cpu",
+                "spec.initContainers[early].resources.requests.memory",
+                "spec.initContainers[].resources.requests.memory",
+                "spec.resources.requests.cpu",
+            ]
+        );
+        assert_eq!(
+            fields(&status.bad_quantities),
+            [
+                "status.initContainerStatuses[s].allocatedResources.cpu",
+                "status.initContainerStatuses[s].resources.requests.cpu",
+            ],
+            "document order"
+        );
+    }
+
+    #[test]
+    fn escaped_keys_are_recognised() {
+        let spec = r#"{"node\u004eame": "n1", "c\u006fntainers": [{"n\u0061me": "a",
+            "resources": {"requ\u0065sts": {"cpu": "1"}}}]}"#;
+        let status = r#"{"c\u006fnditions": [{"typ\u0065": "PodResizePending", "reason": "Infeasible"}],
+            "containerStatuses": [{"name": "a", "resources": {}, "allocatedR\u0065sources": {"cpu": "2"}}]}"#;
+        let slice: (PodSpecInput, PodStatusInput) = (
+            serde_json::from_str(spec).unwrap(),
+            serde_json::from_str(status).unwrap(),
+        );
+        let value = decode(
+            serde_json::from_str(spec).unwrap(),
+            serde_json::from_str(status).unwrap(),
+        );
+        for (spec, status) in [slice, value] {
+            assert_eq!(spec.node_name.as_deref(), Some("n1"));
+            assert!(status.resize_infeasible);
+            assert_eq!(
+                *pod_requests(&spec, &status, &tracked(&["cpu"]), ALL_GATES),
+                [2000]
+            );
+        }
+    }
+
+    #[test]
+    fn null_names_and_lists_are_absent() {
+        let (spec, status) = decode(
+            json!({"nodeName": null, "containers": [{"name": null, "restartPolicy": null,
+                "resources": {"requests": {"cpu": "1"}}}], "resources": null}),
+            json!({"phase": null, "initContainerStatuses": null, "containerStatuses": [{"name": null,
+                "resources": {"requests": null}, "allocatedResources": null}]}),
+        );
+        assert_eq!(spec.node_name, None);
+        assert_eq!(status.phase, None);
+        // Both names are empty, so the status (present, all zero) applies: max(1, 0) = 1.
+        assert_eq!(
+            *pod_requests(&spec, &status, &tracked(&["cpu"]), ALL_GATES),
+            [1000]
+        );
+        assert!(status.container_statuses[0].resources_present);
+        assert!(status.container_statuses[0].requests.is_empty());
     }
 
     #[test]
@@ -1376,7 +2198,7 @@ mod tests {
         let t = tracked(&["cpu", "memory", "ephemeral-storage", "pods"]);
         assert_eq!(
             explain(&spec, &status, &t, ALL_GATES),
-            "cpu=2100m from init container `migrate` +overhead; \
+            "cpu=2100m from spec.initContainers[0] +overhead; \
              memory=2147483648 from pod-level requests (resize status); ephemeral-storage=0; pods=1"
         );
     }
@@ -1467,6 +2289,8 @@ mod tests {
         .unwrap();
         let overhead: Vec<(String, i128)> = spec
             .overhead
+            .as_deref()
+            .unwrap()
             .iter()
             .map(|(n, v)| (n.to_string(), v))
             .collect();

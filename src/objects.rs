@@ -21,26 +21,53 @@ use crate::state::{Owner, PodFacts};
 /// The annotation that marks the mirror pod of a static pod.
 const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
+// Defaults per field, not for the whole struct: a struct-level default builds a whole default
+// pod (and its key) before decoding each one.
 /// A Pod reduced to what accounting and the records need.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
 pub struct SlimPod {
-    /// Name, namespace and resourceVersion only.
-    #[serde(deserialize_with = "pod_meta")]
+    /// `namespace/name`, resourceVersion and the owner class only.
+    #[serde(default, deserialize_with = "pod_meta")]
     pub metadata: PodMeta,
     /// The spec fields accounting reads.
+    #[serde(default)]
     pub spec: PodSpecInput,
     /// The status fields accounting reads.
+    #[serde(default)]
     pub status: PodStatusInput,
 }
 
-/// Pod metadata kept: the kube `ObjectMeta` (name, namespace, resourceVersion) and the owner class.
-#[derive(Debug, Clone, Default)]
+/// Pod metadata kept: `namespace/name`, the kube `ObjectMeta` with only resourceVersion, and the
+/// owner class.
+#[derive(Debug, Clone)]
 pub struct PodMeta {
-    /// For kube's watcher: name, namespace, resourceVersion.
+    /// For kube's watcher, which reads only `resourceVersion` (kube-runtime 5 `watcher.rs`);
+    /// name and namespace are left out, as they live in `key`.
     pub meta: ObjectMeta,
+    /// `namespace/name`, built once while decoding from the borrowed input text.
+    pub key: String,
     /// Workload, DaemonSet or static (mirror) pod.
     pub owner: Owner,
+}
+
+impl Default for PodMeta {
+    fn default() -> Self {
+        Self {
+            meta: ObjectMeta::default(),
+            key: pod_key(None, None),
+            owner: Owner::default(),
+        }
+    }
+}
+
+/// `namespace/name` in one allocation of the exact size (absent parts are empty).
+fn pod_key(namespace: Option<&str>, name: Option<&str>) -> String {
+    let (namespace, name) = (namespace.unwrap_or_default(), name.unwrap_or_default());
+    let mut key = String::with_capacity(namespace.len() + 1 + name.len());
+    key.push_str(namespace);
+    key.push('/');
+    key.push_str(name);
+    key
 }
 
 /// A Node reduced to allocatable, capacity, labels and cordon state.
@@ -91,13 +118,8 @@ impl SlimPod {
     }
 
     /// `namespace/name`, the pod's key in the state.
-    pub fn key(&self) -> String {
-        let m = &self.metadata.meta;
-        format!(
-            "{}/{}",
-            m.namespace.as_deref().unwrap_or_default(),
-            m.name.as_deref().unwrap_or_default()
-        )
+    pub fn key(&self) -> &str {
+        &self.metadata.key
     }
 }
 
@@ -147,58 +169,66 @@ enum MetaKind {
 
 struct MetaVisitor(MetaKind);
 
-/// Metadata as decoded, before it is split into kube's `ObjectMeta` and our flags.
+/// Metadata as decoded, before it is split into kube's `ObjectMeta` and our flags; name and
+/// namespace borrow from the input when they have no escapes.
 #[derive(Default)]
-struct DecodedMeta {
+struct DecodedMeta<'de> {
     meta: ObjectMeta,
+    name: Option<Cow<'de, str>>,
+    namespace: Option<Cow<'de, str>>,
     owner: Option<Owner>,
 }
 
 fn pod_meta<'de, D: Deserializer<'de>>(d: D) -> Result<PodMeta, D::Error> {
     let decoded = d.deserialize_option(OptionalMeta(MetaKind::Pod))?;
     Ok(PodMeta {
+        key: pod_key(decoded.namespace.as_deref(), decoded.name.as_deref()),
         meta: decoded.meta,
         owner: decoded.owner.unwrap_or(Owner::Workload),
     })
 }
 
 fn node_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
-    Ok(d.deserialize_option(OptionalMeta(MetaKind::Node))?.meta)
+    let decoded = d.deserialize_option(OptionalMeta(MetaKind::Node))?;
+    Ok(ObjectMeta {
+        name: decoded.name.map(Cow::into_owned),
+        ..decoded.meta
+    })
 }
 
 /// Accepts `null` as empty metadata.
 struct OptionalMeta(MetaKind);
 
 impl<'de> Visitor<'de> for OptionalMeta {
-    type Value = DecodedMeta;
+    type Value = DecodedMeta<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("object metadata")
     }
-    fn visit_none<E: de::Error>(self) -> Result<DecodedMeta, E> {
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(DecodedMeta::default())
     }
-    fn visit_unit<E: de::Error>(self) -> Result<DecodedMeta, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(DecodedMeta::default())
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<DecodedMeta, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(MetaVisitor(self.0))
     }
 }
 
 impl<'de> Visitor<'de> for MetaVisitor {
-    type Value = DecodedMeta;
+    type Value = DecodedMeta<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("object metadata")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DecodedMeta, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = DecodedMeta::default();
         while let Some(key) = map.next_key::<MetaKey>()? {
             match (key, self.0) {
-                (MetaKey::Name, _) => out.meta.name = map.next_value()?,
-                (MetaKey::Namespace, _) => out.meta.namespace = map.next_value()?,
+                (MetaKey::Name, _) => out.name = map.next_value_seed(Text)?,
+                (MetaKey::Namespace, MetaKind::Pod) => out.namespace = map.next_value_seed(Text)?,
                 (MetaKey::ResourceVersion, _) => out.meta.resource_version = map.next_value()?,
                 (MetaKey::OwnerReferences, MetaKind::Pod) => {
                     let owner = map.next_value_seed(OwnerSeed)?;
@@ -240,19 +270,24 @@ impl<'de> Deserialize<'de> for MetaKey {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a metadata field name")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<MetaKey, E> {
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<MetaKey, E> {
                 Ok(match v {
-                    "name" => MetaKey::Name,
-                    "namespace" => MetaKey::Namespace,
-                    "resourceVersion" => MetaKey::ResourceVersion,
-                    "ownerReferences" => MetaKey::OwnerReferences,
-                    "annotations" => MetaKey::Annotations,
-                    "labels" => MetaKey::Labels,
+                    b"name" => MetaKey::Name,
+                    b"namespace" => MetaKey::Namespace,
+                    b"resourceVersion" => MetaKey::ResourceVersion,
+                    b"ownerReferences" => MetaKey::OwnerReferences,
+                    b"annotations" => MetaKey::Annotations,
+                    b"labels" => MetaKey::Labels,
                     _ => MetaKey::Other,
                 })
             }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MetaKey, E> {
+                self.visit_bytes(v.as_bytes())
+            }
         }
-        d.deserialize_identifier(KeyVisitor)
+        // Bytes, not str: the key is only compared with ASCII names, so serde_json's UTF-8
+        // check is not needed.
+        d.deserialize_bytes(KeyVisitor)
     }
 }
 
@@ -333,11 +368,71 @@ impl<'de> Visitor<'de> for HasKey {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         let mut found = false;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            found |= key == self.0;
+        while let Some(is_key) = map.next_key_seed(IsKey(self.0))? {
+            found |= is_key;
             map.next_value::<IgnoredAny>()?;
         }
         Ok(found)
+    }
+}
+
+/// Whether a map key is the given one; compared in place, never copied.
+struct IsKey(&'static str);
+
+impl<'de> DeserializeSeed<'de> for IsKey {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for IsKey {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(v == self.0)
+    }
+}
+
+/// An optional string, borrowed from the input when it has no escapes (serde_json `from_slice`)
+/// and copied only otherwise.
+struct Text;
+
+impl<'de> DeserializeSeed<'de> for Text {
+    type Value = Option<Cow<'de, str>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Text {
+    type Value = Option<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v)))
     }
 }
 
@@ -360,6 +455,37 @@ mod tests {
         assert_eq!(pod.metadata.owner, Owner::DaemonSet);
         assert!(pod.metadata.meta.labels.is_none());
         assert!(pod.metadata.meta.annotations.is_none());
+        assert!(
+            pod.metadata.meta.name.is_none() && pod.metadata.meta.namespace.is_none(),
+            "kube's watcher reads only resourceVersion; the key holds namespace/name"
+        );
+    }
+
+    #[test]
+    fn pod_key_is_namespace_slash_name_whatever_the_encoding() {
+        let cases = [
+            (r#"{"metadata":{"name":"p","namespace":"ns"}}"#, "ns/p"),
+            (r#"{"metadata":{"n\u0061me":"p","namespace":"ns"}}"#, "ns/p"),
+            (r#"{"metadata":{"namespace":"ns","name":"p"}}"#, "ns/p"),
+            (
+                r#"{"metadata":{"name":"a\"b","namespace":"n\u00e9"}}"#,
+                "né/a\"b",
+            ),
+            (
+                r#"{"metadata":{"name":"p","name":"q","namespace":"ns"}}"#,
+                "ns/q",
+            ),
+            (r#"{"metadata":{"name":"p","namespace":null}}"#, "/p"),
+            (r#"{"metadata":{"name":"p"}}"#, "/p"),
+            (r#"{"metadata":null}"#, "/"),
+            ("{}", "/"),
+        ];
+        for (json, want) in cases {
+            let from_slice: SlimPod = serde_json::from_slice(json.as_bytes()).unwrap();
+            let from_reader: SlimPod = serde_json::from_reader(json.as_bytes()).unwrap();
+            assert_eq!(from_slice.key(), want, "{json}");
+            assert_eq!(from_reader.key(), want, "{json}");
+        }
     }
 
     #[test]

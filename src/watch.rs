@@ -113,10 +113,10 @@ async fn watch_pods(client: Client, config: &Config, cache: &Cache, options: Acc
         |state, event, warned: &mut Warned| {
             match event {
                 Event::Init => state.begin_pod_relist(),
-                Event::InitApply(pod) => state.relist_pod(&pod.key(), convert(&pod, warned)),
+                Event::InitApply(pod) => state.relist_pod(pod.key(), convert(&pod, warned)),
                 Event::InitDone => state.finish_pod_relist(),
-                Event::Apply(pod) => state.apply_pod(&pod.key(), convert(&pod, warned)),
-                Event::Delete(pod) => state.delete_pod(&pod.key()),
+                Event::Apply(pod) => state.apply_pod(pod.key(), convert(&pod, warned)),
+                Event::Delete(pod) => state.delete_pod(pod.key()),
             }
             state.counts().pods as u64
         },
