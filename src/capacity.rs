@@ -262,10 +262,25 @@ fn pending_fit(snapshot: &Snapshot, nodes: &[NodeRoom]) -> u64 {
     };
     let mut pods: Vec<&[u64]> = snapshot.pending_requests.iter().map(|r| &r[..]).collect();
     pods.sort_by(|a, b| size(b).total_cmp(&size(a)));
-    let mut room: Vec<(Vec<u128>, u128)> =
-        nodes.iter().map(|n| (n.free.clone(), n.slots)).collect();
+    // Only nodes with a free slot can take anything.
+    let mut room: Vec<(Vec<u128>, u128)> = nodes
+        .iter()
+        .filter(|n| n.slots > 0)
+        .map(|n| (n.free.clone(), n.slots))
+        .collect();
+    // Per resource, no node has more free than this: a pod above it fits nowhere, and is
+    // skipped without a scan (placing pods only lowers free room, so the bound stays valid).
+    let mut upper: Vec<u128> = vec![0; allocatable.len()];
+    for (free, _) in &room {
+        for (u, f) in upper.iter_mut().zip(free) {
+            *u = (*u).max(*f);
+        }
+    }
     let mut placed = 0;
     for pod in pods {
+        if pod.iter().zip(&upper).any(|(v, u)| u128::from(*v) > *u) {
+            continue;
+        }
         let fits = |(free, slots): &(Vec<u128>, u128)| {
             *slots > 0 && free.iter().zip(pod).all(|(f, v)| *f >= u128::from(*v))
         };

@@ -165,10 +165,16 @@ pub fn encode(
             (escaped, is_cpu(r))
         })
         .collect();
+    // Series end with `resource="NAME"} `: built once per scrape, not once per series.
+    let tails: Vec<String> = resources
+        .iter()
+        .map(|(name, _)| format!("resource=\"{name}\"}} "))
+        .collect();
     let f = opts.families;
     let enc = Encoder {
         order: &order,
         resources: &resources,
+        tails: &tails,
         families: f,
         shapes: capacity.map(|c| &c.shapes[..]).unwrap_or_default(),
     };
@@ -290,6 +296,7 @@ pub fn encode_leader_status(leading: bool, out: &mut String) {
 struct Encoder<'a> {
     order: &'a [usize],
     resources: &'a [(String, bool)],
+    tails: &'a [String],
     families: Families,
     shapes: &'a [String],
 }
@@ -298,41 +305,43 @@ impl Encoder<'_> {
     /// Every per-resource family of one scope (`cluster`, `group`, `node`).
     fn scope(&self, out: &mut String, scope: &str, scope_desc: &str, items: &[Item<'_>]) {
         for family in RESOURCE_FAMILIES {
-            header(
-                out,
-                &format!("binpacking_{scope}_{}", family.suffix),
-                &format!("{} ({scope_desc})", family.help),
-            );
+            let name = format!("binpacking_{scope}_{}", family.suffix);
+            header(out, &name, &format!("{} ({scope_desc})", family.help));
+            let prefix = format!("{name}{{");
             for item in items {
                 for &r in self.order {
-                    let (name, cpu) = &self.resources[r];
-                    let _ = write!(
-                        out,
-                        "binpacking_{scope}_{}{{{}resource=\"{name}\"}} ",
-                        family.suffix, item.labels
-                    );
-                    (family.value)(item.totals, r, *cpu, out);
+                    series_start(out, &prefix, &item.labels, &self.tails[r]);
+                    (family.value)(item.totals, r, self.resources[r].1, out);
                     out.push('\n');
                 }
             }
         }
         if self.families.owner {
+            let name = format!("binpacking_{scope}_allocated_by_owner");
             header(
                 out,
-                &format!("binpacking_{scope}_allocated_by_owner"),
+                &name,
                 &format!("allocated split by pod owner: workload (any controller but a DaemonSet, or none), daemonset, static (mirror pods) ({scope_desc})"),
             );
+            let prefix = format!("{name}{{");
+            let owner_tails: Vec<Vec<String>> = Owner::ALL
+                .iter()
+                .map(|o| {
+                    self.tails
+                        .iter()
+                        .map(|t| format!("owner=\"{}\",{t}", o.as_str()))
+                        .collect()
+                })
+                .collect();
             for item in items {
                 for owner in Owner::ALL {
                     for &r in self.order {
-                        let (name, cpu) = &self.resources[r];
-                        let _ = write!(
+                        series_start(out, &prefix, &item.labels, &owner_tails[owner as usize][r]);
+                        write_amount(
                             out,
-                            "binpacking_{scope}_allocated_by_owner{{{}owner=\"{}\",resource=\"{name}\"}} ",
-                            item.labels,
-                            owner.as_str()
+                            item.totals.by_owner[owner as usize][r],
+                            self.resources[r].1,
                         );
-                        write_amount(out, item.totals.by_owner[owner as usize][r], *cpu);
                         out.push('\n');
                     }
                 }
@@ -342,21 +351,14 @@ impl Encoder<'_> {
             if scope == "node" {
                 continue;
             }
-            header(
-                out,
-                &format!("binpacking_{scope}_{}", family.suffix),
-                &format!("{} ({scope_desc})", family.help),
-            );
+            let name = format!("binpacking_{scope}_{}", family.suffix);
+            header(out, &name, &format!("{} ({scope_desc})", family.help));
+            let prefix = format!("{name}{{");
             for item in items {
                 let Some(room) = item.room else { continue };
                 for &r in self.order {
-                    let (name, cpu) = &self.resources[r];
-                    let _ = write!(
-                        out,
-                        "binpacking_{scope}_{}{{{}resource=\"{name}\"}} ",
-                        family.suffix, item.labels
-                    );
-                    (family.value)(room, r, *cpu, out);
+                    series_start(out, &prefix, &item.labels, &self.tails[r]);
+                    (family.value)(room, r, self.resources[r].1, out);
                     out.push('\n');
                 }
             }
@@ -478,16 +480,47 @@ fn header(out: &mut String, name: &str, help: &str) {
 /// Writes an exact amount: millicores as cores for cpu, plain integers otherwise.
 fn write_amount(out: &mut String, value: u128, cpu: bool) {
     if !cpu {
-        let _ = write!(out, "{value}");
+        write_int(out, value);
         return;
     }
     let (whole, frac) = (value / 1000, value % 1000);
-    if frac == 0 {
-        let _ = write!(out, "{whole}");
-    } else {
-        let digits = format!("{frac:03}");
-        let _ = write!(out, "{whole}.{}", digits.trim_end_matches('0'));
+    write_int(out, whole);
+    if frac != 0 {
+        // Three decimals without trailing zeros: 850 → ".85", 1 → ".001". Each is below 10.
+        #[allow(clippy::cast_possible_truncation)]
+        let digits = [
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        let len = if digits[2] != b'0' {
+            3
+        } else if digits[1] != b'0' {
+            2
+        } else {
+            1
+        };
+        out.push('.');
+        for &d in &digits[..len] {
+            out.push(char::from(d));
+        }
     }
+}
+
+/// Writes an integer; the common 64-bit case avoids 128-bit division.
+fn write_int(out: &mut String, value: u128) {
+    let mut buffer = itoa::Buffer::new();
+    match u64::try_from(value) {
+        Ok(small) => out.push_str(buffer.format(small)),
+        Err(_) => out.push_str(buffer.format(value)),
+    }
+}
+
+/// The start of a series: `name{`, the item's labels, and the label tail up to the value.
+fn series_start(out: &mut String, prefix: &str, labels: &str, tail: &str) {
+    out.push_str(prefix);
+    out.push_str(labels);
+    out.push_str(tail);
 }
 
 /// Writes `num / den`, or 0 when `den` is 0.
@@ -500,14 +533,20 @@ fn write_ratio(out: &mut String, num: u128, den: u128) {
     write_float(out, ratio);
 }
 
-/// Writes a float in a form Prometheus parses; non-finite values are spelled as Prometheus does.
+/// Writes a float in a form Prometheus parses: integers without a fraction, others in the
+/// shortest form that reads back to the same value; non-finite values as Prometheus spells them.
 fn write_float(out: &mut String, value: f64) {
     if value.is_nan() {
         out.push_str("NaN");
     } else if value.is_infinite() {
         out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 {
+        // Exactly an integer below 2^53: the cast is lossless.
+        #[allow(clippy::cast_possible_truncation)]
+        let integer = value as i64;
+        out.push_str(itoa::Buffer::new().format(integer));
     } else {
-        let _ = write!(out, "{value}");
+        out.push_str(zmij::Buffer::new().format_finite(value));
     }
 }
 
@@ -573,6 +612,35 @@ mod tests {
         let mut s = String::new();
         write_float(&mut s, f64::NAN);
         assert_eq!(s, "NaN");
+    }
+
+    #[test]
+    fn floats_are_shortest_and_integers_plain() {
+        let f = |v: f64| {
+            let mut s = String::new();
+            write_float(&mut s, v);
+            s
+        };
+        assert_eq!(f(0.0), "0");
+        assert_eq!(f(-0.0), "0");
+        assert_eq!(f(3.0), "3");
+        assert_eq!(f(0.25), "0.25");
+        assert_eq!(f(1.5), "1.5");
+        for v in [
+            0.191_326_530_612_244_92,
+            1e-7,
+            2.0 / 3.0,
+            1e300,
+            123_456.789,
+        ] {
+            assert_eq!(
+                f(v).parse::<f64>().unwrap().to_bits(),
+                v.to_bits(),
+                "{}",
+                f(v)
+            );
+        }
+        assert_eq!(f(f64::INFINITY), "+Inf");
     }
 
     #[test]

@@ -1,0 +1,142 @@
+//! In-process scrape benchmark: a cluster state of 5,000 nodes and 150,000 pods (and the same
+//! nodes with 10× fewer pods), then snapshot → capacity figures → exposition → gzip, timed stage by
+//! stage over repeated runs (median and p99). Shows that the scrape is O(nodes), not O(pods).
+//!
+//! `cargo bench --bench scrape`
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+use std::hint::black_box;
+use std::io::Write;
+use std::time::Instant;
+
+use kube_cluster_binpacking_exporter::capacity::{self, Shape};
+use kube_cluster_binpacking_exporter::exposition::{encode, Families, Options};
+use kube_cluster_binpacking_exporter::snapshot::{LabelGroups, Snapshot};
+use kube_cluster_binpacking_exporter::state::{ClusterState, NodeRecord, Owner, PodFacts};
+
+fn cluster(nodes: usize, pods: usize, pending: usize) -> ClusterState {
+    let mut s = ClusterState::new(2);
+    for n in 0..nodes {
+        s.apply_node(
+            &format!("ip-10-16-{}-{}.ec2.internal", n / 250, n % 250),
+            NodeRecord {
+                allocatable: vec![3920, 16_274_762_752].into(),
+                capacity: vec![4000, 16_674_762_752].into(),
+                labels: vec![Some(format!("us-east-1{}", ["a", "b", "c"][n % 3]).into())].into(),
+                pod_slots: 110,
+                unschedulable: n % 97 == 0,
+            },
+        );
+    }
+    for p in 0..pods + pending {
+        let n = p % nodes;
+        let node = (p < pods).then(|| format!("ip-10-16-{}-{}.ec2.internal", n / 250, n % 250));
+        let owner = if p % 10 == 0 {
+            Owner::DaemonSet
+        } else {
+            Owner::Workload
+        };
+        s.apply_pod(
+            &format!("ns-{}/pod-{p}", p % 50),
+            Some(PodFacts {
+                node,
+                requests: vec![50 + (p as u64 % 7) * 25, 64 << 20].into(),
+                owner,
+            }),
+        );
+    }
+    s
+}
+
+fn stats(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[(v.len() * 99 / 100).min(v.len() - 1)])
+}
+
+fn run(label: &str, state: &ClusterState) {
+    let groups = LabelGroups::new(&[vec!["topology.kubernetes.io/zone".into()]]);
+    let resources = vec!["cpu".to_owned(), "memory".to_owned()];
+    let shapes = [Shape {
+        name: "small".into(),
+        requests: vec![250, 256 << 20],
+    }];
+    let all = Families {
+        node: true,
+        shape_fit: true,
+        free: true,
+        compaction: true,
+        pending: true,
+        owner: true,
+        reserved: true,
+    };
+    let limit = capacity::pending_limit(state.counts().nodes);
+    let (mut snap_t, mut cap_t, mut enc_t, mut base_t, mut gz_t) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let mut sizes = (0, 0, 0);
+    for _ in 0..40 {
+        let t = Instant::now();
+        let snapshot = Snapshot::take(state, &groups, limit);
+        snap_t.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let cap = capacity::compute(&snapshot, &shapes);
+        cap_t.push(t.elapsed().as_secs_f64() * 1e3);
+        let opts = |families| Options {
+            resources: &resources,
+            families,
+            label_groups: true,
+            cache_age_seconds: Some(1.0),
+        };
+        let t = Instant::now();
+        let mut out = String::with_capacity(12 << 20);
+        encode(&snapshot, Some(&cap), &opts(all), &mut out);
+        enc_t.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let mut base = String::with_capacity(6 << 20);
+        encode(&snapshot, None, &opts(Families::BASE), &mut base);
+        base_t.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(out.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        gz_t.push(t.elapsed().as_secs_f64() * 1e3);
+        sizes = (out.len(), base.len(), gz.len());
+        black_box((out, base, gz));
+    }
+    let f = |v: Vec<f64>| {
+        let (p50, p99) = stats(v);
+        format!("{p50:>6.2} / {p99:>6.2} ms")
+    };
+    println!(
+        "{label}: {} nodes, {} pods",
+        state.counts().nodes,
+        state.counts().pods
+    );
+    println!("  snapshot              {}", f(snap_t));
+    println!("  capacity figures      {}", f(cap_t));
+    println!(
+        "  encode, all families  {}  ({} KB)",
+        f(enc_t),
+        sizes.0 / 1000
+    );
+    println!(
+        "  encode, base families {}  ({} KB)",
+        f(base_t),
+        sizes.1 / 1000
+    );
+    println!(
+        "  gzip level 1          {}  ({} KB)",
+        f(gz_t),
+        sizes.2 / 1000
+    );
+}
+
+fn main() {
+    run("large", &cluster(5000, 150_000, 1000));
+    run("large, 10x fewer pods", &cluster(5000, 15_000, 100));
+}
