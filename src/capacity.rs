@@ -296,9 +296,10 @@ fn pending_fit(snapshot: &Snapshot, nodes: &[NodeRoom]) -> u64 {
 }
 
 /// How many pending pods the estimate may consider for `nodes` nodes: first-fit costs up to
-/// pods × nodes checks, kept below two million per scrape.
+/// pods × nodes checks, kept below two million per scrape, and at most 1,000 pods so that the
+/// scrape stays O(nodes) however many pods are pending.
 pub fn pending_limit(nodes: usize) -> usize {
-    (2_000_000 / nodes.max(1)).clamp(1, 10_000)
+    (2_000_000 / nodes.max(1)).clamp(1, 1_000)
 }
 
 #[cfg(test)]
@@ -418,7 +419,8 @@ mod tests {
     #[test]
     fn pending_work_is_bounded() {
         assert_eq!(pending_limit(5000), 400);
-        assert_eq!(pending_limit(0), 10_000);
+        assert_eq!(pending_limit(500), 1_000);
+        assert_eq!(pending_limit(0), 1_000);
         assert_eq!(pending_limit(10_000_000), 1);
     }
 }
