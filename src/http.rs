@@ -31,6 +31,9 @@ pub const MAX_WRITERS: usize = 16;
 /// Large responses being written now.
 static WRITERS: AtomicUsize = AtomicUsize::new(0);
 
+/// Size of the last metrics body plus an eighth, the capacity of the next one.
+static LAST_BODY_BYTES: AtomicUsize = AtomicUsize::new(0);
+
 /// A response, before it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -158,7 +161,8 @@ fn accepts_gzip(value: &str) -> bool {
 fn metrics(site: &Site) -> Reply {
     let started = Instant::now();
     let snapshot = scrape::snapshot(&site.cache, &site.config);
-    let mut body = String::with_capacity(4096 + snapshot.nodes.len() * 1024);
+    // Sized from the previous scrape so the body is not regrown (and copied) while encoding.
+    let mut body = String::with_capacity(LAST_BODY_BYTES.load(Ordering::Relaxed).max(64 * 1024));
     scrape::encode(&site.cache, &site.config, &snapshot, &mut body);
     site.cache
         .metrics
@@ -167,6 +171,7 @@ fn metrics(site: &Site) -> Reply {
     let ready = site.cache.health.readiness().is_ok();
     site.cache.metrics.ready.set(i64::from(ready));
     site.cache.metrics.encode(&mut body);
+    LAST_BODY_BYTES.store(body.len() + body.len() / 8, Ordering::Relaxed);
     Reply {
         status: 200,
         content_type: exposition::CONTENT_TYPE,
