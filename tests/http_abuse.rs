@@ -94,7 +94,7 @@ fn abuse(exporter: &Exporter) -> usize {
     ] {
         let _ = raw(&exporter.addr, junk);
     }
-    responsive(&exporter, "malformed requests");
+    responsive(exporter, "malformed requests");
 
     // Oversized headers: 20 requests with an 8 MiB header line each.
     let huge = vec![b'a'; 8 << 20];
@@ -111,7 +111,7 @@ fn abuse(exporter: &Exporter) -> usize {
     }
     many.extend_from_slice(b"\r\n");
     let _ = raw(&exporter.addr, &many);
-    responsive(&exporter, "oversized headers");
+    responsive(exporter, "oversized headers");
 
     // A body on GET is read and ignored.
     let r = http(&exporter.addr, "GET", "/healthz", &[], b"0123456789");
@@ -121,7 +121,7 @@ fn abuse(exporter: &Exporter) -> usize {
     let idle: Vec<TcpStream> = (0..100)
         .map(|_| TcpStream::connect(&exporter.addr).unwrap())
         .collect();
-    responsive(&exporter, "100 idle connections");
+    responsive(exporter, "100 idle connections");
 
     // Clients that ask for /metrics and never read the body.
     let stalled: Vec<TcpStream> = (0..10)
@@ -133,7 +133,7 @@ fn abuse(exporter: &Exporter) -> usize {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(500));
-    responsive(&exporter, "10 clients that never read /metrics");
+    responsive(exporter, "10 clients that never read /metrics");
 
     // 200 concurrent scrapes.
     let addr = exporter.addr.clone();
@@ -160,7 +160,7 @@ fn abuse(exporter: &Exporter) -> usize {
         "{statuses:?}"
     );
     assert!(ok >= 100, "{ok} of 200 concurrent scrapes answered 200");
-    responsive(&exporter, "200 concurrent scrapes");
+    responsive(exporter, "200 concurrent scrapes");
 
     drop(idle);
     drop(stalled);
