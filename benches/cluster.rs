@@ -18,12 +18,15 @@
     clippy::cast_sign_loss
 )]
 
+mod common;
+
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{http, spawn_sim};
 
 const TICKS_PER_SECOND: f64 = 100.0;
 
@@ -35,15 +38,6 @@ fn exporter_binary() -> PathBuf {
     let p =
         root().join("target/x86_64-unknown-linux-musl/release/kube-cluster-binpacking-exporter");
     assert!(p.exists(), "run `make static` first ({})", p.display());
-    p
-}
-
-fn sim_binary() -> PathBuf {
-    let p = root().join("target/fast/kube-sim");
-    assert!(
-        p.exists(),
-        "run `cargo build --profile fast -p kube-sim` first"
-    );
     p
 }
 
@@ -95,62 +89,22 @@ struct Sim {
 fn start_sim(nodes: usize, pods: usize, dir: &Path) -> Sim {
     let kubeconfig = dir.join(format!("kubeconfig-{nodes}-{pods}"));
     let started = Instant::now();
-    let mut child = Command::new(sim_binary())
-        .args([
-            "--nodes",
-            &nodes.to_string(),
-            "--pods",
-            &pods.to_string(),
-            "--seed",
-            "5",
-        ])
-        .arg("--kubeconfig-out")
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, _, control) = spawn_sim(&[
+        "--nodes",
+        &nodes.to_string(),
+        "--pods",
+        &pods.to_string(),
+        "--seed",
+        "5",
+        "--kubeconfig-out",
+        kubeconfig.to_str().unwrap(),
+    ]);
     let load_seconds = started.elapsed().as_secs_f64();
-    let control = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("control=http://"))
-        .unwrap()
-        .to_owned();
     Sim {
         _proc: Proc { child },
         control,
         kubeconfig,
         load_seconds,
-    }
-}
-
-struct Http {
-    status: u16,
-    body: Vec<u8>,
-}
-
-fn http(addr: &str, method: &str, path: &str, headers: &str) -> Http {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n{headers}\r\n").unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(raw.len().saturating_sub(4));
-    let status = String::from_utf8_lossy(&raw[..end.min(raw.len())])
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Http {
-        status,
-        body: raw[(end + 4).min(raw.len())..].to_vec(),
     }
 }
 

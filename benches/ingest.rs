@@ -9,86 +9,32 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
+mod common;
+
+use common::{http, spawn_sim};
 use kube::core::ObjectList;
 use kube_cluster_binpacking_exporter::accounting::{AccountingOptions, TrackedResources};
 use kube_cluster_binpacking_exporter::objects::SlimPod;
 use serde::de::IgnoredAny;
 
-fn sim_binary() -> std::path::PathBuf {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for profile in ["fast", "release", "debug"] {
-        let p = root.join("target").join(profile).join("kube-sim");
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("build the simulator first: cargo build --profile fast -p kube-sim");
-}
-
-fn get(addr: &str, path: &str) -> Vec<u8> {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..end]).to_lowercase();
-    let body = &raw[end + 4..];
-    if !head.contains("transfer-encoding: chunked") {
-        return body.to_vec();
-    }
-    let mut out = Vec::new();
-    let mut rest = body;
-    while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&rest[nl + 2..nl + 2 + size]);
-        rest = &rest[nl + 4 + size..];
-    }
-    out
-}
-
 /// Records the pod list pages (limit 500) of a generated cluster.
 fn record_pages(pods: usize) -> Vec<Vec<u8>> {
     let nodes = (pods / 30).max(10).to_string();
-    let mut child = Command::new(sim_binary())
-        .args([
-            "--nodes",
-            &nodes,
-            "--pods",
-            &pods.to_string(),
-            "--seed",
-            "3",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let api = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("api=http://"))
-        .unwrap()
-        .to_owned();
+    let (mut child, api, _) = spawn_sim(&[
+        "--nodes",
+        &nodes,
+        "--pods",
+        &pods.to_string(),
+        "--seed",
+        "3",
+    ]);
     let mut pages = Vec::new();
     let mut token = String::new();
     loop {
         let path = format!("/api/v1/pods?limit=500&continue={token}");
-        let page = get(&api, &path);
+        let page = http(&api, "GET", &path, "Accept: application/json\r\n").body;
         let v: serde_json::Value = serde_json::from_slice(&page).unwrap();
         v["metadata"]["continue"]
             .as_str()

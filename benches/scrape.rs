@@ -66,15 +66,7 @@ fn run(label: &str, state: &ClusterState) {
         name: "small".into(),
         requests: vec![250, 256 << 20],
     }];
-    let all = Families {
-        node: true,
-        shape_fit: true,
-        free: true,
-        compaction: true,
-        pending: true,
-        owner: true,
-        reserved: true,
-    };
+    let all = Families::ALL;
     let limit = capacity::pending_limit(state.counts().nodes);
     let (mut snap_t, mut cap_t, mut enc_t, mut base_t, mut gz_t) =
         (vec![], vec![], vec![], vec![], vec![]);

@@ -46,6 +46,17 @@ impl Families {
         reserved: false,
     };
 
+    /// Every family.
+    pub const ALL: Families = Families {
+        node: true,
+        shape_fit: true,
+        free: true,
+        compaction: true,
+        pending: true,
+        owner: true,
+        reserved: true,
+    };
+
     /// Whether any family needs the [`Capacity`] figures.
     pub fn need_capacity(self) -> bool {
         self.shape_fit || self.free || self.compaction || self.pending

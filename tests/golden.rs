@@ -85,15 +85,7 @@ fn render() -> String {
         Some(&capacity),
         &Options {
             resources: &resources,
-            families: Families {
-                node: true,
-                shape_fit: true,
-                free: true,
-                compaction: true,
-                pending: true,
-                owner: true,
-                reserved: true,
-            },
+            families: Families::ALL,
             label_groups: true,
             cache_age_seconds: Some(2.5),
         },

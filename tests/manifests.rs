@@ -57,6 +57,17 @@ fn missing_fields(original: &Value, back: &Value, at: &str, lost: &mut Vec<Strin
     }
 }
 
+fn first_container(d: &Deployment) -> &k8s_openapi::api::core::v1::Container {
+    &d.spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+}
+
 fn kustomization_resources() -> Vec<String> {
     yaml("manifests/Kustomization")["resources"]
         .as_array()
@@ -218,24 +229,8 @@ fn the_ha_variant_adds_only_lease_rights_and_leader_election() {
     let base: Deployment = typed("manifests/deployment.yaml");
     let ha: Deployment = typed("manifests/ha/deployment.yaml");
     assert_eq!(ha.spec.as_ref().unwrap().replicas, Some(2));
-    let base_c = &base
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap()
-        .containers[0];
-    let ha_c = &ha
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap()
-        .containers[0];
+    let base_c = first_container(&base);
+    let ha_c = first_container(&ha);
     let args = ha_c.args.clone().unwrap();
     assert!(args.contains(&"--leader-election".to_owned()));
     let parsed = kube_cluster_binpacking_exporter::cli::split_flag_values(&args);
