@@ -85,11 +85,13 @@ impl Prometheus {
             _dir: dir,
         };
         assert!(
-            wait_until(Duration::from_secs(30), || std::net::TcpStream::connect(
+            // Listening is not enough: the query API answers 503 until the TSDB has started.
+            wait_until(Duration::from_secs(60), || std::net::TcpStream::connect(
                 &p.addr
             )
-            .is_ok()),
-            "prometheus did not listen"
+            .is_ok()
+                && http(&p.addr, "GET", "/-/ready", &[], b"").status == 200),
+            "prometheus did not become ready"
         );
         p
     }
