@@ -81,6 +81,21 @@ fn main() {
         use_status_resources: true,
     };
     let samples = 9;
+    // INGEST_PROFILE=1: only the decode under test, many passes (for perf).
+    if std::env::var_os("INGEST_PROFILE").is_some() {
+        for _ in 0..40 {
+            for page in &pages {
+                let list: ObjectList<SlimPod> = serde_json::from_slice(page).unwrap();
+                black_box(
+                    list.items
+                        .iter()
+                        .filter_map(|p| p.facts(&tracked, options).map(|f| (p.key(), f)))
+                        .count(),
+                );
+            }
+        }
+        return;
+    }
 
     let floor = measure(&pages, samples, |page| {
         serde_json::from_slice::<IgnoredAny>(page)

@@ -71,7 +71,11 @@ fn run(label: &str, state: &ClusterState) {
     let (mut snap_t, mut cap_t, mut enc_t, mut base_t, mut gz_t) =
         (vec![], vec![], vec![], vec![], vec![]);
     let mut sizes = (0, 0, 0);
-    for _ in 0..40 {
+    let runs = std::env::var("SCRAPE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    for _ in 0..runs {
         let t = Instant::now();
         let snapshot = Snapshot::take(state, &groups, limit);
         snap_t.push(t.elapsed().as_secs_f64() * 1e3);
@@ -85,16 +89,16 @@ fn run(label: &str, state: &ClusterState) {
             cache_age_seconds: Some(1.0),
         };
         let t = Instant::now();
-        let mut out = String::with_capacity(12 << 20);
+        let mut out = Vec::with_capacity(12 << 20);
         encode(&snapshot, Some(&cap), &opts(all), &mut out);
         enc_t.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
-        let mut base = String::with_capacity(6 << 20);
+        let mut base = Vec::with_capacity(6 << 20);
         encode(&snapshot, None, &opts(Families::BASE), &mut base);
         base_t.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(out.as_bytes()).unwrap();
+        gz.write_all(&out).unwrap();
         let gz = gz.finish().unwrap();
         gz_t.push(t.elapsed().as_secs_f64() * 1e3);
         sizes = (out.len(), base.len(), gz.len());

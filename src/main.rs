@@ -191,15 +191,15 @@ fn run_once(
     let resources = scrape::resource_names(config);
     let snapshot = scrape::snapshot(cache, config);
     let text = match output {
-        Output::Table => report::table(&snapshot, &resources),
-        Output::Json => report::json(&snapshot, &resources),
+        Output::Table => report::table(&snapshot, &resources).into_bytes(),
+        Output::Json => report::json(&snapshot, &resources).into_bytes(),
         Output::Prometheus => {
-            let mut out = String::new();
+            let mut out = Vec::new();
             scrape::encode(cache, config, &snapshot, &mut out);
             out
         }
     };
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    let _ = std::io::stdout().write_all(&text);
     Ok(())
 }
 

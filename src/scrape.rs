@@ -29,7 +29,7 @@ pub fn resource_names(config: &Config) -> Vec<String> {
 
 /// Appends the binpacking families of `snapshot` to `out`; a standby (leader election on, not
 /// the leader) publishes only `binpacking_leader_status 0` and the cache age.
-pub fn encode(cache: &Cache, config: &Config, snapshot: &Snapshot, out: &mut String) {
+pub fn encode(cache: &Cache, config: &Config, snapshot: &Snapshot, out: &mut Vec<u8>) {
     let cache_age = cache.health.cache_age().as_secs_f64();
     if cache.leader.enabled() {
         let leading = cache.leader.publishing();

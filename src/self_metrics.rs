@@ -3,8 +3,8 @@
 //! resync drift, rejected quantities, scrape duration, and process metrics.
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Handles to every operational metric.
@@ -118,8 +118,8 @@ impl SelfMetrics {
     }
 
     /// Appends the text exposition of every operational metric.
-    pub fn encode(&self, out: &mut String) {
-        if let Err(err) = TextEncoder::new().encode_utf8(&self.registry.gather(), out) {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), out) {
             log::warn!("encoding operational metrics failed error={err}");
         }
     }
@@ -133,8 +133,9 @@ mod tests {
     fn operational_metrics_include_build_info_and_process_metrics() {
         let m = SelfMetrics::new("1.2.3").unwrap();
         m.watch_events.with_label_values(&["pods", "apply"]).inc();
-        let mut out = String::new();
+        let mut out = Vec::new();
         m.encode(&mut out);
+        let out = String::from_utf8(out).unwrap();
         assert!(out.contains("binpacking_exporter_build_info{version=\"1.2.3\"} 1"));
         assert!(out.contains(
             "binpacking_exporter_watch_events_total{resource=\"pods\",type=\"apply\"} 1"

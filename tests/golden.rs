@@ -79,7 +79,7 @@ fn render() -> String {
         requests: vec![500, 1_073_741_824, 0, 0],
     }];
     let capacity = capacity::compute(&snapshot, &shapes);
-    let mut out = String::new();
+    let mut out = Vec::new();
     encode(
         &snapshot,
         Some(&capacity),
@@ -91,7 +91,7 @@ fn render() -> String {
         },
         &mut out,
     );
-    out
+    String::from_utf8(out).unwrap()
 }
 
 #[test]
