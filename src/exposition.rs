@@ -448,7 +448,9 @@ impl Encoder<'_> {
                     put(out, &item.labels);
                     put(out, "shape=\"");
                     put(out, &shapes[s]);
-                    let _ = writeln!(out, "\"}} {}", fits[s]);
+                    put(out, "\"} ");
+                    write_int(out, fits[s]);
+                    out.push(b'\n');
                 }
             }
         }
@@ -519,16 +521,13 @@ impl Encoder<'_> {
             &format!("binpacking_{scope}_reserved"),
             &format!("capacity minus allocatable: what the kubelet reserves for the system and Kubernetes (same units as allocated) ({scope_desc})"),
         );
+        let prefix = format!("binpacking_{scope}_reserved{{");
         for item in items {
             for &r in self.order {
-                let (name, cpu) = &self.resources[r];
-                let _ = write!(
-                    out,
-                    "binpacking_{scope}_reserved{{{}resource=\"{name}\"}} ",
-                    item.labels
-                );
+                series_start(out, &prefix, &item.labels, &self.tails[r]);
                 let t = item.totals;
-                write_amount(out, t.capacity[r].saturating_sub(t.allocatable[r]), *cpu);
+                let reserved = t.capacity[r].saturating_sub(t.allocatable[r]);
+                write_amount(out, reserved, self.resources[r].1);
                 out.push(b'\n');
             }
         }
@@ -641,7 +640,7 @@ fn escape_help_into(out: &mut Vec<u8>, value: &str) {
     }
 }
 
-/// Appends `s`. Pieces up to 32 bytes are copied inline with two overlapping fixed-size moves:
+/// Appends `s`. Pieces up to 64 bytes are copied inline with overlapping fixed-size moves:
 /// musl's `memcpy` (a byte loop to align, `rep movsq`, a byte loop) costs more than the copy
 /// itself for the 10–30 byte pieces a series is made of, and a 5,000-node scrape copies
 /// ~400,000 of them. The fixed-size copies compile to plain loads and stores.
@@ -649,7 +648,7 @@ fn escape_help_into(out: &mut Vec<u8>, value: &str) {
 fn put(out: &mut Vec<u8>, s: &str) {
     let src = s.as_bytes();
     let n = src.len();
-    if !(4..=32).contains(&n) {
+    if !(4..=64).contains(&n) {
         out.extend_from_slice(src);
         return;
     }
@@ -657,7 +656,12 @@ fn put(out: &mut Vec<u8>, s: &str) {
     // Zero-fill then overwrite: `resize` within capacity is a short store loop, not a call.
     out.resize(at + n, 0);
     let dst = &mut out[at..];
-    if n >= 16 {
+    if n > 32 {
+        copy_block::<16>(dst, src, 0);
+        copy_block::<16>(dst, src, 16);
+        copy_block::<16>(dst, src, n - 32);
+        copy_block::<16>(dst, src, n - 16);
+    } else if n >= 16 {
         copy_block::<16>(dst, src, 0);
         copy_block::<16>(dst, src, n - 16);
     } else if n >= 8 {

@@ -65,17 +65,76 @@ impl LabelGroups {
     }
 }
 
+/// One figure per tracked resource. Up to [`INLINE_RESOURCES`] live inline, so a node's totals
+/// cost no allocation in the common case (a scrape at 5,000 nodes took 30,000 allocations for
+/// them before); more tracked resources spill to the heap.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PerResource {
+    /// The first `len` entries are the figures.
+    Inline(u8, [u128; INLINE_RESOURCES]),
+    /// More resources than fit inline.
+    Heap(Vec<u128>),
+}
+
+/// Tracked resources kept inline by [`PerResource`].
+pub const INLINE_RESOURCES: usize = 4;
+
+impl PerResource {
+    /// `resources` zeros.
+    pub fn zero(resources: usize) -> PerResource {
+        match u8::try_from(resources) {
+            Ok(len) if resources <= INLINE_RESOURCES => {
+                PerResource::Inline(len, [0; INLINE_RESOURCES])
+            }
+            _ => PerResource::Heap(vec![0; resources]),
+        }
+    }
+}
+
+impl std::ops::Deref for PerResource {
+    type Target = [u128];
+    fn deref(&self) -> &[u128] {
+        match self {
+            PerResource::Inline(len, figures) => &figures[..usize::from(*len)],
+            PerResource::Heap(figures) => figures,
+        }
+    }
+}
+
+impl std::ops::DerefMut for PerResource {
+    fn deref_mut(&mut self) -> &mut [u128] {
+        match self {
+            PerResource::Inline(len, figures) => &mut figures[..usize::from(*len)],
+            PerResource::Heap(figures) => figures,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a PerResource {
+    type Item = &'a u128;
+    type IntoIter = std::slice::Iter<'a, u128>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl std::fmt::Debug for PerResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// Totals over a set of nodes (or one node), per tracked resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Totals {
     /// Sum of counted pods' requests.
-    pub allocated: Vec<u128>,
+    pub allocated: PerResource,
     /// Sum of node allocatable.
-    pub allocatable: Vec<u128>,
+    pub allocatable: PerResource,
     /// Sum of node capacity.
-    pub capacity: Vec<u128>,
+    pub capacity: PerResource,
     /// Allocated by owner class, index `Owner as usize`.
-    pub by_owner: [Vec<u128>; 3],
+    pub by_owner: [PerResource; 3],
     /// Number of nodes.
     pub nodes: u64,
     /// Number of counted pods.
@@ -89,10 +148,14 @@ pub struct Totals {
 impl Totals {
     fn zero(resources: usize) -> Totals {
         Totals {
-            allocated: vec![0; resources],
-            allocatable: vec![0; resources],
-            capacity: vec![0; resources],
-            by_owner: [vec![0; resources], vec![0; resources], vec![0; resources]],
+            allocated: PerResource::zero(resources),
+            allocatable: PerResource::zero(resources),
+            capacity: PerResource::zero(resources),
+            by_owner: [
+                PerResource::zero(resources),
+                PerResource::zero(resources),
+                PerResource::zero(resources),
+            ],
             nodes: 0,
             pods: 0,
             pods_by_owner: [0; 3],
@@ -278,6 +341,20 @@ mod tests {
         assert_eq!(snap.cluster.allocated[0], 500);
         assert_eq!(snap.cluster.allocatable[0], 7000);
         assert_eq!(snap.cluster.nodes, 3);
+    }
+
+    #[test]
+    fn per_resource_figures_are_inline_up_to_four_and_equal_by_content() {
+        let mut inline = PerResource::zero(INLINE_RESOURCES);
+        assert!(matches!(inline, PerResource::Inline(4, _)));
+        inline[3] = 7;
+        assert_eq!(&inline[..], [0, 0, 0, 7]);
+        let mut heap = PerResource::zero(5);
+        assert!(matches!(heap, PerResource::Heap(_)));
+        heap[4] = 9;
+        assert_eq!(&heap[..], [0, 0, 0, 0, 9]);
+        assert_eq!(PerResource::zero(0).len(), 0);
+        assert_eq!(format!("{inline:?}"), "[0, 0, 0, 7]");
     }
 
     #[test]
