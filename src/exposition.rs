@@ -7,6 +7,7 @@
 
 use std::io::Write;
 
+use crate::buffers::Spares;
 use crate::capacity::{Capacity, Room};
 use crate::snapshot::{Snapshot, Totals};
 use crate::state::Owner;
@@ -74,6 +75,8 @@ pub struct Options<'a> {
     pub label_groups: bool,
     /// Seconds since the stalest watch last heard from the API server; `None` before any.
     pub cache_age_seconds: Option<f64>,
+    /// Where the second encoding thread gets its buffer and gives it back; `None`: a new one.
+    pub spares: Option<&'a Spares>,
 }
 
 /// A family of per-resource series: name suffix, HELP, and how to get the value from totals.
@@ -188,6 +191,7 @@ pub fn encode(
         tails: &tails,
         families: f,
         shapes: capacity.map(|c| &c.shapes[..]).unwrap_or_default(),
+        spares: opts.spares,
     };
 
     encode_cache_age(opts.cache_age_seconds.unwrap_or(0.0), out);
@@ -307,6 +311,7 @@ struct Encoder<'a> {
     tails: &'a [String],
     families: Families,
     shapes: &'a [String],
+    spares: Option<&'a Spares>,
 }
 
 impl Encoder<'_> {
@@ -327,18 +332,32 @@ impl Encoder<'_> {
                 self.reserved(out, scope, desc, nodes);
             }
         };
+        let f = self.families;
+        // Node scope has no free-capacity (room) families; without these there is no second half.
+        if !(f.owner || f.shape_fit || f.reserved) {
+            self.resource_families(out, scope, desc, nodes);
+            return;
+        }
         let room = out.capacity().saturating_sub(out.len()) / 2;
         std::thread::scope(|s| {
             let second = std::thread::Builder::new()
                 .name("encode".into())
                 .spawn_scoped(s, || {
-                    let mut text = Vec::with_capacity(room);
+                    let mut text = match self.spares {
+                        Some(spares) => spares.take(room),
+                        None => Vec::with_capacity(room),
+                    };
                     rest(&mut text);
                     text
                 });
             self.resource_families(out, scope, desc, nodes);
             match second.map(std::thread::ScopedJoinHandle::join) {
-                Ok(Ok(text)) => out.extend_from_slice(&text),
+                Ok(Ok(text)) => {
+                    out.extend_from_slice(&text);
+                    if let Some(spares) = self.spares {
+                        spares.give_back(text);
+                    }
+                }
                 // No thread (or, impossible with panic = abort, a panicked one): write inline.
                 _ => rest(out),
             }
@@ -644,11 +663,20 @@ fn escape_help_into(out: &mut Vec<u8>, value: &str) {
 /// musl's `memcpy` (a byte loop to align, `rep movsq`, a byte loop) costs more than the copy
 /// itself for the 10–30 byte pieces a series is made of, and a 5,000-node scrape copies
 /// ~400,000 of them. The fixed-size copies compile to plain loads and stores.
+// Always: at opt-level "s" the inliner leaves even these small helpers as calls (measured).
+#[allow(clippy::inline_always)]
 #[inline(always)]
 fn put(out: &mut Vec<u8>, s: &str) {
     let src = s.as_bytes();
     let n = src.len();
-    if !(4..=64).contains(&n) {
+    if n < 4 {
+        // Short values ("0", "1.5"): byte by byte.
+        for &b in src {
+            out.push(b);
+        }
+        return;
+    }
+    if n > 64 {
         out.extend_from_slice(src);
         return;
     }
@@ -674,6 +702,7 @@ fn put(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Copies the `N` bytes at `at` (in bounds: checked by the caller's length cases).
+#[allow(clippy::inline_always)]
 #[inline(always)]
 fn copy_block<const N: usize>(dst: &mut [u8], src: &[u8], at: usize) {
     if let (Some(d), Some(s)) = (dst.get_mut(at..at + N), src.get(at..at + N)) {
@@ -708,7 +737,7 @@ mod tests {
             let mut out = b"prefix".to_vec();
             put(&mut out, &source[..len]);
             assert_eq!(&out[..6], b"prefix");
-            assert_eq!(&out[6..], source[..len].as_bytes(), "length {len}");
+            assert_eq!(&out[6..], &source.as_bytes()[..len], "length {len}");
         }
     }
 
@@ -809,6 +838,7 @@ mod tests {
                 },
                 label_groups: true,
                 cache_age_seconds: Some(1.5),
+                spares: None,
             },
             &mut out,
         );

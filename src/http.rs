@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use crate::buffers::{self, Body};
 use crate::cache::Cache;
 use crate::cli::Config;
 use crate::error::Error;
@@ -131,7 +132,7 @@ fn gzip(mut reply: Reply) -> Reply {
         .and_then(|()| encoder.finish())
     {
         Ok(body) => {
-            reply.body = body;
+            buffers::SPARES.give_back(std::mem::replace(&mut reply.body, body));
             reply.headers.push(("Content-Encoding", "gzip".into()));
             reply.headers.push(("Vary", "Accept-Encoding".into()));
             reply
@@ -162,7 +163,7 @@ fn metrics(site: &Site) -> Reply {
     let started = Instant::now();
     let snapshot = scrape::snapshot(&site.cache, &site.config);
     // Sized from the previous scrape so the body is not regrown (and copied) while encoding.
-    let mut body = Vec::with_capacity(LAST_BODY_BYTES.load(Ordering::Relaxed).max(64 * 1024));
+    let mut body = buffers::SPARES.take(LAST_BODY_BYTES.load(Ordering::Relaxed).max(64 * 1024));
     scrape::encode(&site.cache, &site.config, &snapshot, &mut body);
     site.cache
         .metrics
@@ -347,9 +348,10 @@ fn serve(server: &tiny_http::Server, stopping: &AtomicBool, site: &Site) {
 fn respond(request: tiny_http::Request, reply: Reply) {
     // Every body is whole before it is sent: a Content-Length (the scraper can size its buffer)
     // instead of tiny_http's chunked encoding above 32 KiB (three writes per 8 KiB chunk).
+    let body = Body::new(reply.body, &buffers::SPARES);
+    let length = body.len();
     let mut response = with_header(
-        tiny_http::Response::from_data(reply.body)
-            .with_status_code(reply.status)
+        tiny_http::Response::new(reply.status.into(), Vec::new(), body, Some(length), None)
             .with_chunked_threshold(usize::MAX),
         "Content-Type",
         reply.content_type,

@@ -7,6 +7,7 @@
 
 pub mod accounting;
 pub mod amount;
+pub mod buffers;
 pub mod cache;
 pub mod capacity;
 pub mod check;

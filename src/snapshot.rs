@@ -249,7 +249,8 @@ impl Snapshot {
     /// Copies the figures out of the state, with at most `pending_limit` pending request vectors.
     pub fn take(state: &ClusterState, groups: &LabelGroups, pending_limit: usize) -> Snapshot {
         let resources = state.resources();
-        let mut nodes: Vec<NodeFigures> = state
+        // In name order already (the state keeps its nodes sorted).
+        let nodes: Vec<NodeFigures> = state
             .nodes()
             .map(|view| NodeFigures {
                 name: view.name.to_owned(),
@@ -260,7 +261,6 @@ impl Snapshot {
                 totals: Totals::of_node(view.node, view.sums, resources),
             })
             .collect();
-        nodes.sort_unstable_by(|a, b| a.name.cmp(&b.name));
 
         let mut cluster = Totals::zero(resources);
         let mut by_group: BTreeMap<(usize, &str), Totals> = BTreeMap::new();
