@@ -11,7 +11,7 @@ use crate::snapshot::Snapshot;
 /// A snapshot with as many pending pods as the pending estimate may consider.
 pub fn snapshot(cache: &Cache, config: &Config) -> Snapshot {
     let limit = if config.families.pending {
-        capacity::pending_limit(cache.read().counts().nodes)
+        capacity::pending_limit(cache.read().node_count())
     } else {
         0
     };

@@ -474,7 +474,18 @@ impl ClusterState {
             .collect()
     }
 
-    /// Object counts.
+    /// Stored pod records, in O(1) (after every watch event; [`ClusterState::counts`] walks the
+    /// nodes).
+    pub fn pod_count(&self) -> usize {
+        self.pods.len()
+    }
+
+    /// Stored nodes, in O(1).
+    pub fn node_count(&self) -> usize {
+        self.nodes
+    }
+
+    /// Object counts; walks the nodes to count the counted pods (once per scrape, not per event).
     pub fn counts(&self) -> Counts {
         Counts {
             nodes: self.nodes,
@@ -618,7 +629,8 @@ pub(crate) mod tests {
         }
         s.finish_node_relist();
         assert_eq!(names(&s), ["b", "d", "z"]);
-        assert_eq!(s.counts().nodes, 3);
+        assert_eq!((s.counts().nodes, s.node_count()), (3, 3));
+        assert_eq!(s.pod_count(), 1);
         s.apply_node("c", node(&[1]));
         assert_eq!(names(&s), ["b", "c", "d", "z"]);
     }
@@ -772,6 +784,7 @@ pub(crate) mod tests {
                     .collect();
                 assert_eq!(got, want, "seed {seed} step {step}");
                 assert_eq!(s.counts().pods, model.0.len(), "seed {seed} step {step}");
+                assert_eq!(s.pod_count(), model.0.len(), "seed {seed} step {step}");
                 let pending = model.0.values().filter(|(n, _, _)| n.is_none()).count();
                 assert_eq!(
                     s.pending_requests(usize::MAX).len(),

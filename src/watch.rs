@@ -118,7 +118,7 @@ async fn watch_pods(client: Client, config: &Config, cache: &Cache, options: Acc
                 Event::Apply(pod) => state.apply_pod(pod.key(), convert(&pod, warned)),
                 Event::Delete(pod) => state.delete_pod(pod.key()),
             }
-            state.counts().pods as u64
+            state.pod_count() as u64
         },
         &mut warned,
     )
@@ -154,7 +154,7 @@ async fn watch_nodes(client: Client, config: &Config, cache: &Cache) {
                     state.delete_node(node.metadata.name.as_deref().unwrap_or_default());
                 }
             }
-            state.counts().nodes as u64
+            state.node_count() as u64
         },
         &mut warned,
     )
