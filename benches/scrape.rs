@@ -90,7 +90,6 @@ fn run(label: &str, state: &ClusterState) {
             families,
             label_groups: true,
             cache_age_seconds: Some(1.0),
-            spares: Some(&SPARES),
         };
         let t = Instant::now();
         // Buffers are reused from scrape to scrape, as the server does.

@@ -7,7 +7,7 @@
 use std::io::{self, Read};
 use std::sync::Mutex;
 
-/// Spare buffers kept at most (a scrape uses two: the body and the second encoding thread's).
+/// Spare buffers kept at most (one per scrape being written, for a scrape or two at once).
 pub const SPARES_KEPT: usize = 2;
 
 /// Smaller buffers are not kept: allocating them is cheap, and a small spare would only be

@@ -7,7 +7,6 @@
 
 use std::io::Write;
 
-use crate::buffers::Spares;
 use crate::capacity::{Capacity, Room};
 use crate::snapshot::{Snapshot, Totals};
 use crate::state::Owner;
@@ -75,8 +74,6 @@ pub struct Options<'a> {
     pub label_groups: bool,
     /// Seconds since the stalest watch last heard from the API server; `None` before any.
     pub cache_age_seconds: Option<f64>,
-    /// Where the second encoding thread gets its buffer and gives it back; `None`: a new one.
-    pub spares: Option<&'a Spares>,
 }
 
 /// A family of per-resource series: name suffix, HELP, and how to get the value from totals.
@@ -191,7 +188,6 @@ pub fn encode(
         tails: &tails,
         families: f,
         shapes: capacity.map(|c| &c.shapes[..]).unwrap_or_default(),
-        spares: opts.spares,
     };
 
     encode_cache_age(opts.cache_age_seconds.unwrap_or(0.0), out);
@@ -311,7 +307,6 @@ struct Encoder<'a> {
     tails: &'a [String],
     families: Families,
     shapes: &'a [String],
-    spares: Option<&'a Spares>,
 }
 
 impl Encoder<'_> {
@@ -321,47 +316,12 @@ impl Encoder<'_> {
         self.capacity_families(out, scope, scope_desc, items);
     }
 
-    /// The per-node families: the resource families on this thread and, at the same time, the
-    /// capacity and reserved families on a second one, appended after them (the same bytes as
-    /// one thread writes, in about half the time on two cores). Inline if no thread starts.
+    /// The per-node families, the reserved family last.
     fn nodes(&self, out: &mut Vec<u8>, nodes: &[Item<'_>]) {
-        let (scope, desc) = ("node", "per node");
-        let rest = |out: &mut Vec<u8>| {
-            self.capacity_families(out, scope, desc, nodes);
-            if self.families.reserved {
-                self.reserved(out, scope, desc, nodes);
-            }
-        };
-        let f = self.families;
-        // Node scope has no free-capacity (room) families; without these there is no second half.
-        if !(f.owner || f.shape_fit || f.reserved) {
-            self.resource_families(out, scope, desc, nodes);
-            return;
+        self.scope(out, "node", "per node", nodes);
+        if self.families.reserved {
+            self.reserved(out, "node", "per node", nodes);
         }
-        let room = out.capacity().saturating_sub(out.len()) / 2;
-        std::thread::scope(|s| {
-            let second = std::thread::Builder::new()
-                .name("encode".into())
-                .spawn_scoped(s, || {
-                    let mut text = match self.spares {
-                        Some(spares) => spares.take(room),
-                        None => Vec::with_capacity(room),
-                    };
-                    rest(&mut text);
-                    text
-                });
-            self.resource_families(out, scope, desc, nodes);
-            match second.map(std::thread::ScopedJoinHandle::join) {
-                Ok(Ok(text)) => {
-                    out.extend_from_slice(&text);
-                    if let Some(spares) = self.spares {
-                        spares.give_back(text);
-                    }
-                }
-                // No thread (or, impossible with panic = abort, a panicked one): write inline.
-                _ => rest(out),
-            }
-        });
     }
 
     /// The allocatable, allocated, DaemonSet overhead and ratio families of one scope.
@@ -838,7 +798,6 @@ mod tests {
                 },
                 label_groups: true,
                 cache_age_seconds: Some(1.5),
-                spares: None,
             },
             &mut out,
         );

@@ -1,7 +1,6 @@
 //! One scrape: copy a snapshot out of the cache, derive the capacity figures the configured
 //! families need, and encode the binpacking exposition. Shared by `/metrics` and `--once`.
 
-use crate::buffers;
 use crate::cache::Cache;
 use crate::capacity;
 use crate::cli::Config;
@@ -53,7 +52,6 @@ pub fn encode(cache: &Cache, config: &Config, snapshot: &Snapshot, out: &mut Vec
             families,
             label_groups: !config.label_groups.is_empty(),
             cache_age_seconds: Some(cache_age),
-            spares: Some(&buffers::SPARES),
         },
         out,
     );

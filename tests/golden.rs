@@ -88,7 +88,6 @@ fn render() -> String {
             families: Families::ALL,
             label_groups: true,
             cache_age_seconds: Some(2.5),
-            spares: None,
         },
         &mut out,
     );
