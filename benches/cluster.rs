@@ -397,7 +397,7 @@ fn main() {
         ("edge", 10, 300, 200),
         ("medium", 500, 15_000, 100),
         ("medium, 10x pods", 500, 150_000, 100),
-        ("large", 5_000, 150_000, 50),
+        ("large", 5_000, 150_000, 100),
     ];
     let mut rows = Vec::new();
     // `--only NAME`: one scale (for quick looks; `make bench` runs them all).

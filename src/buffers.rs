@@ -24,16 +24,21 @@ impl Spares {
         Spares(Mutex::new(Vec::new()))
     }
 
-    /// An empty buffer with room for at least `capacity` bytes: a spare one when there is one.
+    /// An empty buffer with room for at least `capacity` bytes: the largest spare when there is
+    /// one (a gzipped body's small buffer would have to be regrown).
     pub fn take(&self, capacity: usize) -> Vec<u8> {
-        let spare = self.0.lock().ok().and_then(|mut spares| spares.pop());
+        let spare = self.0.lock().ok().and_then(|mut spares| {
+            let largest = (0..spares.len()).max_by_key(|&i| spares[i].capacity())?;
+            Some(spares.swap_remove(largest))
+        });
         let mut buffer = spare.unwrap_or_default();
         buffer.clear();
         buffer.reserve(capacity);
         buffer
     }
 
-    /// Keeps `buffer` for a later [`Spares::take`], unless enough are kept already.
+    /// Keeps `buffer` for a later [`Spares::take`]; when enough are kept already, it replaces
+    /// the smallest one if it is larger (the largest buffers are the ones worth keeping).
     pub fn give_back(&self, mut buffer: Vec<u8>) {
         if buffer.capacity() < SMALLEST_SPARE {
             return;
@@ -42,6 +47,10 @@ impl Spares {
         if let Ok(mut spares) = self.0.lock() {
             if spares.len() < SPARES_KEPT {
                 spares.push(buffer);
+            } else if let Some(smallest) = spares.iter_mut().min_by_key(|b| b.capacity()) {
+                if smallest.capacity() < buffer.capacity() {
+                    *smallest = buffer;
+                }
             }
         }
     }
@@ -129,6 +138,29 @@ mod tests {
         // A second take finds no spare: a new buffer.
         let fresh = OURS.take(10);
         assert_ne!(fresh.as_ptr(), address);
+    }
+
+    #[test]
+    fn the_largest_spares_are_kept_and_handed_out_first() {
+        let spares = Spares::new();
+        for size in [
+            SMALLEST_SPARE,
+            8 * SMALLEST_SPARE,
+            2 * SMALLEST_SPARE,
+            4 * SMALLEST_SPARE,
+        ] {
+            spares.give_back(Vec::with_capacity(size));
+        }
+        assert!(spares.take(1).capacity() >= 8 * SMALLEST_SPARE);
+        let next = spares.take(1).capacity();
+        assert!(
+            (4 * SMALLEST_SPARE..8 * SMALLEST_SPARE).contains(&next),
+            "{next}"
+        );
+        assert!(
+            spares.take(1).capacity() < SMALLEST_SPARE,
+            "no spare left: a new buffer"
+        );
     }
 
     #[test]
