@@ -22,7 +22,9 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
   echo "Produced by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu),"
   echo "$(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr). The exporter measured is the shipped static musl"
   echo "binary (\`make static\`), the cluster the bundled simulator with full-size objects (~9 KB per pod)."
-  echo "Figures are medians of 3 runs unless QUICK=1."
+  echo "Figures are medians of 3 runs unless QUICK=1. Peak RSS is read at ready (the initial list),"
+  echo "steady RSS 2 s later; scrape latency is connect to the last byte of the response, after one"
+  echo "uncounted warm-up scrape (200 scrapes at the edge, 100 at the other scales)."
   echo
   echo "## End to end"
   echo
