@@ -2,13 +2,13 @@
 //! watch thread, read by scrapes), its health, the operational metrics, and the configuration
 //! both sides need. Scrapes take the read lock only to copy a [`Snapshot`] out.
 
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::accounting::TrackedResources;
 use crate::health::Health;
 use crate::leader::LeaderState;
 use crate::self_metrics::SelfMetrics;
-use crate::snapshot::{LabelGroups, Snapshot};
+use crate::snapshot::{LabelGroups, NodeFigures, Snapshot};
 use crate::state::ClusterState;
 
 /// Shared between the watch thread and the HTTP workers (behind an `Arc`).
@@ -24,6 +24,8 @@ pub struct Cache {
     pub label_groups: LabelGroups,
     /// Whether this replica publishes (leader election).
     pub leader: LeaderState,
+    /// The node vector of the last recycled snapshot, for the next one.
+    spare_nodes: Mutex<Vec<NodeFigures>>,
 }
 
 impl Cache {
@@ -41,6 +43,7 @@ impl Cache {
             resources,
             label_groups,
             leader,
+            spare_nodes: Mutex::new(Vec::new()),
         }
     }
 
@@ -58,6 +61,22 @@ impl Cache {
     /// Copies the current figures out (holding the read lock only for the copy), with at most
     /// `pending_limit` pending pods' request vectors.
     pub fn snapshot(&self, pending_limit: usize) -> Snapshot {
-        Snapshot::take(&self.read(), &self.label_groups, pending_limit)
+        let spare = self
+            .spare_nodes
+            .lock()
+            .map(|mut spare| std::mem::take(&mut *spare))
+            .unwrap_or_default();
+        Snapshot::take_into(&self.read(), &self.label_groups, pending_limit, spare)
+    }
+
+    /// Keeps a used snapshot's node vector (emptied, with its capacity) for the next snapshot.
+    pub fn recycle(&self, snapshot: Snapshot) {
+        let mut nodes = snapshot.nodes;
+        nodes.clear();
+        if let Ok(mut spare) = self.spare_nodes.lock() {
+            if spare.capacity() < nodes.capacity() {
+                *spare = nodes;
+            }
+        }
     }
 }

@@ -165,6 +165,7 @@ fn metrics(site: &Site) -> Reply {
     // Sized from the previous scrape so the body is not regrown (and copied) while encoding.
     let mut body = buffers::SPARES.take(LAST_BODY_BYTES.load(Ordering::Relaxed).max(64 * 1024));
     scrape::encode(&site.cache, &site.config, &snapshot, &mut body);
+    site.cache.recycle(snapshot);
     site.cache
         .metrics
         .scrape_duration

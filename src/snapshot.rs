@@ -248,10 +248,22 @@ pub struct Snapshot {
 impl Snapshot {
     /// Copies the figures out of the state, with at most `pending_limit` pending request vectors.
     pub fn take(state: &ClusterState, groups: &LabelGroups, pending_limit: usize) -> Snapshot {
+        Snapshot::take_into(state, groups, pending_limit, Vec::new())
+    }
+
+    /// [`Snapshot::take`] into the node vector of an earlier snapshot (emptied here), so a
+    /// scrape does not map and fault in a fresh multi-megabyte vector each time.
+    pub fn take_into(
+        state: &ClusterState,
+        groups: &LabelGroups,
+        pending_limit: usize,
+        mut nodes: Vec<NodeFigures>,
+    ) -> Snapshot {
         let resources = state.resources();
         // In name order already (the state keeps its nodes sorted).
         // Sized once: collecting from the filtering iterator would regrow (and copy) it ~13 times.
-        let mut nodes: Vec<NodeFigures> = Vec::with_capacity(state.node_count());
+        nodes.clear();
+        nodes.reserve(state.node_count());
         nodes.extend(state.nodes().map(|view| {
             NodeFigures {
                 name: view.name.to_owned(),
@@ -356,6 +368,31 @@ mod tests {
         assert_eq!(&heap[..], [0, 0, 0, 0, 9]);
         assert_eq!(PerResource::zero(0).len(), 0);
         assert_eq!(format!("{inline:?}"), "[0, 0, 0, 7]");
+    }
+
+    #[test]
+    fn a_snapshot_taken_into_an_old_node_vector_reuses_it_and_equals_a_fresh_one() {
+        let mut s = ClusterState::new(1);
+        for name in ["b", "c", "a"] {
+            s.apply_node(name, node(&[10]));
+        }
+        s.apply_pod("x/p", pod(Some("a"), &[7], Owner::Workload));
+        let groups = LabelGroups::default();
+        let old = Snapshot::take(&s, &groups, 0);
+        let address = old.nodes.as_ptr();
+        s.delete_node("c");
+        let fresh = Snapshot::take(&s, &groups, 0);
+        let reused = Snapshot::take_into(&s, &groups, 0, old.nodes);
+        assert_eq!(reused.nodes.as_ptr(), address);
+        let names = |snap: &Snapshot| {
+            snap.nodes
+                .iter()
+                .map(|n| n.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&reused), ["a", "b"]);
+        assert_eq!(names(&reused), names(&fresh));
+        assert_eq!(reused.cluster, fresh.cluster);
     }
 
     #[test]
