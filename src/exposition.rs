@@ -310,12 +310,6 @@ struct Encoder<'a> {
 }
 
 impl Encoder<'_> {
-    /// Every per-resource family of one scope (`cluster`, `group`, `node`).
-    fn scope(&self, out: &mut Vec<u8>, scope: &str, scope_desc: &str, items: &[Item<'_>]) {
-        self.resource_families(out, scope, scope_desc, items);
-        self.capacity_families(out, scope, scope_desc, items);
-    }
-
     /// The per-node families, the reserved family last.
     fn nodes(&self, out: &mut Vec<u8>, nodes: &[Item<'_>]) {
         self.scope(out, "node", "per node", nodes);
@@ -324,14 +318,8 @@ impl Encoder<'_> {
         }
     }
 
-    /// The allocatable, allocated, DaemonSet overhead and ratio families of one scope.
-    fn resource_families(
-        &self,
-        out: &mut Vec<u8>,
-        scope: &str,
-        scope_desc: &str,
-        items: &[Item<'_>],
-    ) {
+    /// Every per-resource family of one scope (`cluster`, `group`, `node`).
+    fn scope(&self, out: &mut Vec<u8>, scope: &str, scope_desc: &str, items: &[Item<'_>]) {
         for family in RESOURCE_FAMILIES {
             let name = format!("binpacking_{scope}_{}", family.suffix);
             header(out, &name, &format!("{} ({scope_desc})", family.help));
@@ -344,16 +332,6 @@ impl Encoder<'_> {
                 }
             }
         }
-    }
-
-    /// The by-owner, free-capacity and shape-fit families of one scope.
-    fn capacity_families(
-        &self,
-        out: &mut Vec<u8>,
-        scope: &str,
-        scope_desc: &str,
-        items: &[Item<'_>],
-    ) {
         if self.families.owner {
             let name = format!("binpacking_{scope}_allocated_by_owner");
             header(
