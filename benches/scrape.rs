@@ -60,7 +60,7 @@ fn stats(mut v: Vec<f64>) -> (f64, f64) {
     (v[v.len() / 2], v[(v.len() * 99 / 100).min(v.len() - 1)])
 }
 
-static SPARES: Spares = Spares::new();
+static SPARES: Spares<u8> = Spares::new(2);
 
 fn run(label: &str, state: &ClusterState) {
     let groups = LabelGroups::new(&[vec!["topology.kubernetes.io/zone".into()]]);

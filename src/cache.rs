@@ -2,9 +2,10 @@
 //! watch thread, read by scrapes), its health, the operational metrics, and the configuration
 //! both sides need. Scrapes take the read lock only to copy a [`Snapshot`] out.
 
-use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::accounting::TrackedResources;
+use crate::buffers::Spares;
 use crate::health::Health;
 use crate::leader::LeaderState;
 use crate::self_metrics::SelfMetrics;
@@ -25,7 +26,7 @@ pub struct Cache {
     /// Whether this replica publishes (leader election).
     pub leader: LeaderState,
     /// The node vector of the last recycled snapshot, for the next one.
-    spare_nodes: Mutex<Vec<NodeFigures>>,
+    spare_nodes: Spares<NodeFigures>,
 }
 
 impl Cache {
@@ -43,7 +44,7 @@ impl Cache {
             resources,
             label_groups,
             leader,
-            spare_nodes: Mutex::new(Vec::new()),
+            spare_nodes: Spares::new(1),
         }
     }
 
@@ -61,22 +62,12 @@ impl Cache {
     /// Copies the current figures out (holding the read lock only for the copy), with at most
     /// `pending_limit` pending pods' request vectors.
     pub fn snapshot(&self, pending_limit: usize) -> Snapshot {
-        let spare = self
-            .spare_nodes
-            .lock()
-            .map(|mut spare| std::mem::take(&mut *spare))
-            .unwrap_or_default();
+        let spare = self.spare_nodes.take(0);
         Snapshot::take_into(&self.read(), &self.label_groups, pending_limit, spare)
     }
 
     /// Keeps a used snapshot's node vector (emptied, with its capacity) for the next snapshot.
     pub fn recycle(&self, snapshot: Snapshot) {
-        let mut nodes = snapshot.nodes;
-        nodes.clear();
-        if let Ok(mut spare) = self.spare_nodes.lock() {
-            if spare.capacity() < nodes.capacity() {
-                *spare = nodes;
-            }
-        }
+        self.spare_nodes.give_back(snapshot.nodes);
     }
 }

@@ -252,7 +252,10 @@ pub fn encode(
 
     if f.node {
         let nodes = node_items(snapshot, capacity);
-        enc.nodes(out, &nodes);
+        enc.scope(out, "node", "per node", &nodes);
+        if f.reserved {
+            enc.reserved(out, "node", "per node", &nodes);
+        }
     }
 }
 
@@ -310,14 +313,6 @@ struct Encoder<'a> {
 }
 
 impl Encoder<'_> {
-    /// The per-node families, the reserved family last.
-    fn nodes(&self, out: &mut Vec<u8>, nodes: &[Item<'_>]) {
-        self.scope(out, "node", "per node", nodes);
-        if self.families.reserved {
-            self.reserved(out, "node", "per node", nodes);
-        }
-    }
-
     /// Every per-resource family of one scope (`cluster`, `group`, `node`).
     fn scope(&self, out: &mut Vec<u8>, scope: &str, scope_desc: &str, items: &[Item<'_>]) {
         for family in RESOURCE_FAMILIES {
@@ -394,16 +389,13 @@ impl Encoder<'_> {
                     escaped
                 })
                 .collect();
+            let prefix = format!("binpacking_{scope}_shape_fit{{");
             let mut shape_order: Vec<usize> = (0..self.shapes.len()).collect();
             shape_order.sort_by(|&a, &b| self.shapes[a].cmp(&self.shapes[b]));
             for item in items {
                 let Some(fits) = item.shape_fit else { continue };
                 for &s in &shape_order {
-                    put(out, "binpacking_");
-                    put(out, scope);
-                    put(out, "_shape_fit{");
-                    put(out, &item.labels);
-                    put(out, "shape=\"");
+                    series_start(out, &prefix, &item.labels, "shape=\"");
                     put(out, &shapes[s]);
                     put(out, "\"} ");
                     write_int(out, fits[s]);
@@ -599,7 +591,7 @@ fn escape_help_into(out: &mut Vec<u8>, value: &str) {
 
 /// Appends `s`. Pieces up to 64 bytes are copied inline with overlapping fixed-size moves:
 /// musl's `memcpy` (a byte loop to align, `rep movsq`, a byte loop) costs more than the copy
-/// itself for the 10–30 byte pieces a series is made of, and a 5,000-node scrape copies
+/// itself for the 10–60 byte pieces a series is made of, and a 5,000-node scrape copies
 /// ~400,000 of them. The fixed-size copies compile to plain loads and stores.
 // Always: at opt-level "s" the inliner leaves even these small helpers as calls (measured).
 #[allow(clippy::inline_always)]
@@ -619,7 +611,8 @@ fn put(out: &mut Vec<u8>, s: &str) {
         return;
     }
     let at = out.len();
-    // Zero-fill then overwrite: `resize` within capacity is a short store loop, not a call.
+    // Zero-fill, then overwrite: safe code cannot write into spare capacity. The zero-fill is a
+    // small `memset`, which musl does with plain stores at these sizes.
     out.resize(at + n, 0);
     let dst = &mut out[at..];
     if n > 32 {

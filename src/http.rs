@@ -102,6 +102,7 @@ pub fn route(site: &Site, method: &str, url: &str, accept_gzip: bool) -> Reply {
                 snapshot: &snapshot,
                 filter: page::query_param(url, "group").filter(|g| !g.is_empty()),
             });
+            site.cache.recycle(snapshot);
             Reply {
                 status: 200,
                 content_type: "text/html; charset=utf-8",
