@@ -16,6 +16,23 @@ use serde::Deserialize;
 
 use crate::quantity::{milli_ceil, parse_non_negative_nanos, units_ceil, QuantityError};
 
+/// The three visitor methods of a field that may be `null` or absent, as Go decodes it: `null`
+/// is `$empty`, anything else is read by `$method` with this visitor.
+macro_rules! null_is_empty {
+    ($de:lifetime, $empty:expr, $method:ident) => {
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($empty)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($empty)
+        }
+        fn visit_some<D: Deserializer<$de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.$method(self)
+        }
+    };
+}
+pub(crate) use null_is_empty;
+
 /// A resource name as it appears in requests and allocatable; the common names do not allocate.
 /// It compares, hashes and borrows as its string, so `names.join(",")` and `name == "cpu"` work.
 #[derive(Debug, Clone)]
@@ -867,15 +884,7 @@ impl<'de> Visitor<'de> for SpecVisitor {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a pod spec")
     }
-    fn visit_none<E: de::Error>(self) -> Result<PodSpecInput, E> {
-        Ok(PodSpecInput::default())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<PodSpecInput, E> {
-        Ok(PodSpecInput::default())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<PodSpecInput, D::Error> {
-        d.deserialize_map(self)
-    }
+    null_is_empty!('de, PodSpecInput::default(), deserialize_map);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PodSpecInput, A::Error> {
         let mut spec = PodSpecInput::default();
         let mut seen = [false; 5];
@@ -947,15 +956,7 @@ impl<'de> Visitor<'de> for ContainersSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of containers")
     }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
-    }
+    null_is_empty!('de, Vec::new(), deserialize_seq);
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut containers = ExactVec::default();
         while let Some(c) = seq.next_element_seed(ContainerSeed {
@@ -1065,15 +1066,7 @@ impl<'de> Visitor<'de> for ResourcesSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("resource requirements")
     }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
+    null_is_empty!('de, None, deserialize_map);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut requests = ResourceList::default();
         let mut seen = false;
@@ -1117,15 +1110,7 @@ impl<'de> Visitor<'de> for ListSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map of resource names to quantities")
     }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
+    null_is_empty!('de, None, deserialize_map);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut list = ResourceList::default();
         while let Some((name, QuantityValue(value))) = map.next_entry::<ResourceName, _>()? {
@@ -1226,15 +1211,7 @@ impl<'de> Visitor<'de> for StatusVisitor {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a pod status")
     }
-    fn visit_none<E: de::Error>(self) -> Result<PodStatusInput, E> {
-        Ok(PodStatusInput::default())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<PodStatusInput, E> {
-        Ok(PodStatusInput::default())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<PodStatusInput, D::Error> {
-        d.deserialize_map(self)
-    }
+    null_is_empty!('de, PodStatusInput::default(), deserialize_map);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PodStatusInput, A::Error> {
         let mut status = PodStatusInput::default();
         let mut seen = [false; 4];
@@ -1353,15 +1330,7 @@ impl<'de> Visitor<'de> for ResizeInfeasibleSeed {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of pod conditions")
     }
-    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_seq(self)
-    }
+    null_is_empty!('de, false, deserialize_seq);
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
         let mut first_pending = None;
         while let Some(c) = seq.next_element::<ConditionWire>()? {
@@ -1393,15 +1362,7 @@ impl<'de> Visitor<'de> for ContainerStatusesSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of container statuses")
     }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
-    }
+    null_is_empty!('de, Vec::new(), deserialize_seq);
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut statuses = ExactVec::default();
         while let Some(s) = seq.next_element_seed(ContainerStatusSeed {
@@ -1502,15 +1463,7 @@ impl<'de> Visitor<'de> for NodeStatusVisitor {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a node status")
     }
-    fn visit_none<E: de::Error>(self) -> Result<NodeStatusInput, E> {
-        Ok(NodeStatusInput::default())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<NodeStatusInput, E> {
-        Ok(NodeStatusInput::default())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<NodeStatusInput, D::Error> {
-        d.deserialize_map(self)
-    }
+    null_is_empty!('de, NodeStatusInput::default(), deserialize_map);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeStatusInput, A::Error> {
         let mut status = NodeStatusInput::default();
         let mut seen = [false; 2];
