@@ -4,7 +4,6 @@
 //! buffers, emptied but with their capacity, are handed out again instead: sequential scrapes
 //! reuse the same ones, concurrent ones beyond the kept number allocate and free as before.
 
-use std::io::{self, Read};
 use std::sync::Mutex;
 
 /// Byte buffers kept at most (one per scrape being written, for a scrape or two at once).
@@ -65,45 +64,45 @@ impl<T> Spares<T> {
 /// The process's spare byte buffers, shared by the HTTP workers.
 pub static SPARES: Spares<u8> = Spares::new(SPARES_KEPT);
 
-/// A response body that gives its buffer back when the response is done with it.
-pub struct Body {
+/// A finished response body, shared by every response that sends it; its buffer goes back to
+/// the spares when the last of them is done.
+#[derive(Debug)]
+pub struct SharedBody {
     data: Vec<u8>,
-    read: usize,
+    encoding: Option<&'static str>,
     spares: &'static Spares<u8>,
 }
 
-impl Body {
-    /// Reads `data` from the start; its buffer goes back to `spares` afterwards.
-    pub fn new(data: Vec<u8>, spares: &'static Spares<u8>) -> Body {
-        Body {
+impl SharedBody {
+    /// A body of `data`, whose buffer returns to `spares` when dropped.
+    pub fn new(data: Vec<u8>, spares: &'static Spares<u8>) -> SharedBody {
+        SharedBody {
             data,
-            read: 0,
+            encoding: None,
             spares,
         }
     }
 
-    /// Bytes in the body.
-    pub fn len(&self) -> usize {
-        self.data.len()
+    /// The same body, marked as compressed with `encoding` (a Content-Encoding).
+    #[must_use]
+    pub fn encoded(mut self, encoding: &'static str) -> SharedBody {
+        self.encoding = Some(encoding);
+        self
     }
 
-    /// Whether the body is empty.
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-}
-
-impl Read for Body {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let rest = self.data.get(self.read..).unwrap_or_default();
-        let n = rest.len().min(out.len());
-        out[..n].copy_from_slice(&rest[..n]);
-        self.read += n;
-        Ok(n)
+    /// The Content-Encoding of the body, if compressed.
+    pub fn encoding(&self) -> Option<&'static str> {
+        self.encoding
     }
 }
 
-impl Drop for Body {
+impl AsRef<[u8]> for SharedBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl Drop for SharedBody {
     fn drop(&mut self) {
         self.spares.give_back(std::mem::take(&mut self.data));
     }
@@ -114,30 +113,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_body_reads_its_bytes_in_pieces_and_its_buffer_is_reused() {
+    fn a_shared_body_gives_its_buffer_back_when_the_last_holder_is_done() {
         static OURS: Spares<u8> = Spares::new(SPARES_KEPT);
         let mut data = OURS.take(1 << 20);
         data.extend_from_slice(b"hello, scraper");
         let address = data.as_ptr();
-        let mut body = Body::new(data, &OURS);
-        assert_eq!((body.len(), body.is_empty()), (14, false));
-        let mut out = Vec::new();
-        let mut piece = [0u8; 5];
-        loop {
-            let n = body.read(&mut piece).unwrap();
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&piece[..n]);
-        }
-        assert_eq!(out, b"hello, scraper");
+        let body = std::sync::Arc::new(SharedBody::new(data, &OURS));
+        let second = body.clone();
+        assert_eq!((*body).as_ref(), b"hello, scraper");
         drop(body);
+        // Still held by the second response: nothing to reuse yet.
+        let fresh = OURS.take(10);
+        assert_ne!(fresh.as_ptr(), address);
+        drop(second);
         let again = OURS.take(10);
         assert_eq!(again.as_ptr(), address);
         assert!(again.is_empty() && again.capacity() >= 1 << 20);
-        // A second take finds no spare: a new buffer.
-        let fresh = OURS.take(10);
-        assert_ne!(fresh.as_ptr(), address);
     }
 
     #[test]

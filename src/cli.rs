@@ -142,6 +142,12 @@ pub struct Flags {
     #[argh(option, default = "4")]
     pub http_workers: usize,
 
+    /// TLS and basic authentication in the exporter-toolkit web configuration format
+    /// (tls_server_config, basic_auth_users, http_server_config.headers); certificates are
+    /// re-read when their files change
+    #[argh(option)]
+    pub web_config_file: Option<String>,
+
     /// log level: error, warn, info, debug, trace (default "info"; RUST_LOG overrides)
     #[argh(option, default = "String::from(\"info\")")]
     pub log_level: String,
@@ -266,6 +272,8 @@ pub struct Config {
     pub in_place_resize: Gate,
     /// HTTP worker threads.
     pub http_workers: usize,
+    /// Web configuration file (TLS, basic auth), read at start and whenever it changes.
+    pub web_config_file: Option<PathBuf>,
     /// Leader election settings (namespace may be empty = detect at start).
     pub leader_election: Option<ElectionConfig>,
     /// Log level.
@@ -285,11 +293,14 @@ impl Config {
     pub fn from_flags(flags: &Flags) -> Result<Config, Error> {
         let resources = parse_resources(&flags.resources)?;
         let shapes = parse_shapes(&flags.shape, &resources)?;
-        let label_groups = flags
-            .label_group
-            .iter()
-            .map(|g| parse_label_group(g))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut label_groups: Vec<Vec<String>> = Vec::new();
+        for value in &flags.label_group {
+            let group = parse_label_group(value)?;
+            // The same group given twice would yield every group series twice.
+            if !label_groups.contains(&group) {
+                label_groups.push(group);
+            }
+        }
         if let Some(selector) = &flags.node_selector {
             label_selector::validate(selector)
                 .map_err(|reason| usage("--node-selector", selector, &reason.to_string()))?;
@@ -299,6 +310,13 @@ impl Config {
                 "--metrics-path",
                 &flags.metrics_path,
                 "must start with '/' and name a path other than '/'",
+            ));
+        }
+        if RESERVED_PATHS.contains(&flags.metrics_path.as_str()) {
+            return Err(usage(
+                "--metrics-path",
+                &flags.metrics_path,
+                "is already served (/, /healthz, /readyz and /sync are taken)",
             ));
         }
         if flags.http_workers == 0 || flags.http_workers > 64 {
@@ -356,6 +374,10 @@ impl Config {
                 &flags.in_place_pod_vertical_scaling,
             )?,
             http_workers: flags.http_workers,
+            web_config_file: match flags.web_config_file.as_deref() {
+                Some("") => return Err(usage("--web-config-file", "", "must name a file")),
+                other => other.map(PathBuf::from),
+            },
             leader_election: parse_election(flags)?,
             log_level,
             log_format,
@@ -365,6 +387,9 @@ impl Config {
         })
     }
 }
+
+/// Paths the HTTP side serves besides the metrics path.
+pub const RESERVED_PATHS: [&str; 4] = ["/", "/healthz", "/readyz", "/sync"];
 
 fn usage(flag: &str, value: &str, reason: &str) -> Error {
     Error::Usage {
@@ -661,6 +686,36 @@ mod tests {
 
     fn config(args: &[&str]) -> Result<Config, Error> {
         Config::from_flags(&flags(args).expect("flags parse"))
+    }
+
+    #[test]
+    fn a_metrics_path_that_collides_with_another_endpoint_is_refused() {
+        for path in ["/healthz", "/readyz", "/sync"] {
+            let err = config(&["--metrics-path", path]).unwrap_err().to_string();
+            assert!(
+                err.contains("--metrics-path") && err.contains("already served"),
+                "{err}"
+            );
+        }
+        assert!(config(&["--metrics-path", "/"]).is_err());
+        assert_eq!(
+            config(&["--metrics-path", "/m"]).unwrap().metrics_path,
+            "/m"
+        );
+    }
+
+    #[test]
+    fn the_same_label_group_given_twice_is_kept_once() {
+        let c = config(&[
+            "--label-group",
+            "zone,pool",
+            "--label-group",
+            "zone,pool",
+            "--label-group",
+            "zone",
+        ])
+        .unwrap();
+        assert_eq!(c.label_groups, [vec!["zone", "pool"], vec!["zone"]]);
     }
 
     #[test]

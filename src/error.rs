@@ -31,6 +31,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The web configuration file (TLS, basic auth) could not be used.
+    #[error("web config {path}: {reason}")]
+    WebConfig {
+        /// The file given with `--web-config-file`.
+        path: String,
+        /// What is wrong, naming the field or file.
+        reason: String,
+    },
     /// `--check` found a problem (the report says which).
     #[error("check failed")]
     CheckFailed,

@@ -7,6 +7,7 @@
 
 pub mod accounting;
 pub mod amount;
+pub mod basic_auth;
 pub mod buffers;
 pub mod cache;
 pub mod capacity;
@@ -26,6 +27,9 @@ pub mod quantity;
 pub mod report;
 pub mod scrape;
 pub mod self_metrics;
+pub mod shared_bodies;
 pub mod snapshot;
 pub mod state;
 pub mod watch;
+pub mod web_config;
+pub mod web_security;

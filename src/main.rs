@@ -15,6 +15,7 @@ use kube_cluster_binpacking_exporter::leader::{self, LeaderState};
 use kube_cluster_binpacking_exporter::report::{self, Output};
 use kube_cluster_binpacking_exporter::self_metrics::SelfMetrics;
 use kube_cluster_binpacking_exporter::snapshot::LabelGroups;
+use kube_cluster_binpacking_exporter::web_security::WebSecurity;
 use kube_cluster_binpacking_exporter::{check, client, logging, scrape, watch};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -77,6 +78,19 @@ fn run(config: Config) -> Result<(), Error> {
         config.log_level
     };
     logging::init(level, config.log_format);
+    // A web configuration that does not load stops the exporter before it contacts the cluster.
+    let web = match (
+        &config.web_config_file,
+        config.once.is_none() && !config.check,
+    ) {
+        (Some(path), true) => Some(Arc::new(WebSecurity::load(path).map_err(|reason| {
+            Error::WebConfig {
+                path: path.display().to_string(),
+                reason,
+            }
+        })?)),
+        _ => None,
+    };
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -118,13 +132,12 @@ fn run(config: Config) -> Result<(), Error> {
         return run_once(&runtime, kube_client, &config, &cache, output);
     }
 
-    let server = Server::start(Site {
-        cache: cache.clone(),
-        config: config.clone(),
-    })?;
+    let tls = web.as_ref().is_some_and(|w| w.tls());
+    let server = Server::start(Site::new(cache.clone(), config.clone(), web))?;
     log::info!(
-        "serving metrics addr={} path={} resources={}",
+        "serving metrics addr={} scheme={} path={} resources={}",
         server.addr,
+        if tls { "https" } else { "http" },
         config.metrics_path,
         config.resources.names().join(",")
     );

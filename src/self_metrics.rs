@@ -2,6 +2,8 @@
 //! hand-encoded binpacking families: build info, watch events / restarts / errors per resource,
 //! resync drift, rejected quantities, scrape duration, and process metrics.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -27,6 +29,12 @@ pub struct SelfMetrics {
     pub leader: IntGauge,
     /// 1 once both watches completed their first list.
     pub ready: IntGauge,
+    /// Open HTTP connections.
+    http_connections: IntGauge,
+    /// HTTP connections the server dropped, by reason.
+    http_dropped: IntCounterVec,
+    /// The server's counts at the last observation (its counters only grow).
+    http_seen: Arc<Mutex<tiny_http::Stats>>,
 }
 
 impl SelfMetrics {
@@ -99,7 +107,10 @@ impl SelfMetrics {
         registry.register(Box::new(bad_quantities.clone()))?;
         registry.register(Box::new(scrape_duration.clone()))?;
         registry.register(Box::new(leader.clone()))?;
+        let (http_connections, http_dropped) = http_metrics()?;
         registry.register(Box::new(ready.clone()))?;
+        registry.register(Box::new(http_connections.clone()))?;
+        registry.register(Box::new(http_dropped.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -114,7 +125,31 @@ impl SelfMetrics {
             scrape_duration,
             leader,
             ready,
+            http_connections,
+            http_dropped,
+            http_seen: Arc::new(Mutex::new(tiny_http::Stats::default())),
         })
+    }
+
+    /// Records the HTTP server's connection counts.
+    pub fn observe_http(&self, now: &tiny_http::Stats) {
+        let mut seen = self
+            .http_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.http_connections
+            .set(i64::try_from(now.open).unwrap_or(i64::MAX));
+        for (reason, before, after) in [
+            ("refused", seen.refused, now.refused),
+            ("evicted", seen.evicted, now.evicted),
+            ("deadline", seen.timed_out, now.timed_out),
+            ("slow_writer", seen.writers_cut, now.writers_cut),
+        ] {
+            self.http_dropped
+                .with_label_values(&[reason])
+                .inc_by(after.saturating_sub(before));
+        }
+        *seen = *now;
     }
 
     /// Appends the text exposition of every operational metric.
@@ -123,6 +158,28 @@ impl SelfMetrics {
             log::warn!("encoding operational metrics failed error={err}");
         }
     }
+}
+
+/// The HTTP server's families: open connections and connections dropped by reason.
+fn http_metrics() -> Result<(IntGauge, IntCounterVec), prometheus::Error> {
+    let connections = IntGauge::new(
+        "binpacking_exporter_http_connections",
+        "open HTTP connections",
+    )?;
+    let dropped = IntCounterVec::new(
+        Opts::new(
+            "binpacking_exporter_http_connections_dropped_total",
+            "HTTP connections the server ended early, by reason: refused (every connection \
+             busy, no thread or file descriptor), evicted (oldest unfinished head or idle \
+             connection, to admit a new one), deadline (head, idle or response time passed), \
+             slow_writer (cut to bound the bytes being written)",
+        ),
+        &["reason"],
+    )?;
+    for reason in ["refused", "evicted", "deadline", "slow_writer"] {
+        dropped.with_label_values(&[reason]);
+    }
+    Ok((connections, dropped))
 }
 
 #[cfg(test)]
@@ -143,5 +200,30 @@ mod tests {
         assert!(out.contains("process_resident_memory_bytes"));
         assert!(out.contains("process_open_fds"));
         assert!(out.contains("process_start_time_seconds"));
+    }
+
+    #[test]
+    fn http_counts_are_added_as_they_grow() {
+        let m = SelfMetrics::new("1").unwrap();
+        let stats = |evicted, open| tiny_http::Stats {
+            open,
+            evicted,
+            ..tiny_http::Stats::default()
+        };
+        m.observe_http(&stats(3, 7));
+        m.observe_http(&stats(5, 2));
+        let mut out = Vec::new();
+        m.encode(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("binpacking_exporter_http_connections 2\n"),
+            "{out}"
+        );
+        assert!(out.contains(
+            "binpacking_exporter_http_connections_dropped_total{reason=\"evicted\"} 5\n"
+        ));
+        assert!(out.contains(
+            "binpacking_exporter_http_connections_dropped_total{reason=\"refused\"} 0\n"
+        ));
     }
 }

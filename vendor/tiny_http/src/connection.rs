@@ -1,198 +1,179 @@
-//! Abstractions of Tcp and Unix socket types
+//! PATCH(binpacking-exporter): one connection's thread. It reads a head (bounded in bytes and,
+//! through the connection table, in time), answers it itself when the early answer knows the
+//! path, else queues it for the workers and waits for their response, and writes the response
+//! under a deadline scaled to its size. It reads the next request only after the response is
+//! written, so a pipelining client never has more than one request in the workers' hands, and a
+//! client that does not read holds only its own connection thread. A request body is never read:
+//! the response is sent and the connection closed.
 
-#[cfg(unix)]
-use std::os::unix::net as unix_net;
-use std::{
-    net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
-    path::PathBuf,
-};
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 
-/// Unified listener. Either a [`TcpListener`] or [`std::os::unix::net::UnixListener`]
-pub enum Listener {
-    Tcp(TcpListener),
-    #[cfg(unix)]
-    Unix(unix_net::UnixListener),
+use crate::common::Method;
+use crate::head::{HeadBuffer, HeadError};
+use crate::request::Request;
+use crate::response::Response;
+use crate::table::{BodyKey, Phase};
+use crate::{Shared, Stream};
+
+/// After a response to a request whose body was not read, how long the socket stays open with
+/// its write side shut, so the client reads the response before the close resets the
+/// connection (Go's net/http waits for the same reason).
+const UNREAD_BODY_CLOSE_DELAY: Duration = Duration::from_millis(250);
+
+/// Removes the connection from the table when its thread ends, however it ends.
+struct Leave<'a> {
+    shared: &'a Shared,
+    id: u64,
 }
-impl Listener {
-    pub(crate) fn local_addr(&self) -> std::io::Result<ListenAddr> {
-        match self {
-            Self::Tcp(l) => l.local_addr().map(ListenAddr::from),
-            #[cfg(unix)]
-            Self::Unix(l) => l.local_addr().map(ListenAddr::from),
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.shared.table.leave(self.id);
+    }
+}
+
+/// Serves one connection until it closes, fails or is cut.
+pub(crate) fn serve(shared: &Shared, id: u64, tcp: TcpStream, remote: Option<SocketAddr>) {
+    let _leave = Leave { shared, id };
+    let limits = &shared.config.limits;
+    // Backstops only: the table's deadlines are the bounds that hold.
+    let _ = tcp.set_nodelay(true);
+    let _ = tcp.set_read_timeout(Some(limits.idle_timeout.max(limits.head_timeout)));
+    let _ = tcp.set_write_timeout(Some(limits.write_timeout));
+    let secure = shared.config.tls.is_some();
+    let mut stream: Box<dyn Stream> = match &shared.config.tls {
+        Some(tls) => match tls.accept(tcp) {
+            Ok(stream) => stream,
+            Err(err) => {
+                log::debug!("tls setup failed error={err}");
+                return;
+            }
+        },
+        None => Box::new(tcp),
+    };
+    let mut buffer = HeadBuffer::new(limits.max_head_bytes);
+    let mut first = true;
+    loop {
+        if !first {
+            // Kept alive: idle until the next request's first byte, then the head deadline.
+            shared
+                .table
+                .enter(id, Phase::Idle, Some(limits.idle_timeout), None, limits);
+            if buffer.is_empty() && !matches!(buffer.fill(&mut *stream), Ok(n) if n > 0) {
+                return;
+            }
+            shared
+                .table
+                .enter(id, Phase::Head, Some(limits.head_timeout), None, limits);
         }
-    }
-
-    pub(crate) fn accept(&self) -> std::io::Result<(Connection, Option<SocketAddr>)> {
-        match self {
-            // PATCH(binpacking-exporter): idle or slow clients time out instead of holding a
-            // connection thread forever; writes to clients that do not read time out too.
-            Self::Tcp(l) => l.accept().map(|(conn, addr)| {
-                let _ = conn.set_read_timeout(Some(crate::limits::READ_TIMEOUT));
-                let _ = conn.set_write_timeout(Some(crate::limits::WRITE_TIMEOUT));
-                (Connection::from(conn), Some(addr))
-            }),
-            #[cfg(unix)]
-            Self::Unix(l) => l.accept().map(|(conn, _)| (Connection::from(conn), None)),
+        first = false;
+        let head = match buffer
+            .read_head(&mut *stream, limits.max_headers)
+            .and_then(|head| Ok((head.has_body()?, head)))
+        {
+            Ok(head) => head,
+            Err(err) => return refuse(shared, id, &mut *stream, &err),
+        };
+        let (has_body, head) = head;
+        let close = has_body || !head.keep_alive();
+        let head_only = head.method == Method::Head;
+        let request = Request::new(
+            head.method,
+            head.target,
+            head.version,
+            head.headers,
+            remote,
+            secure,
+        );
+        let early = shared
+            .config
+            .early
+            .as_ref()
+            .and_then(|e| e.answer(&request));
+        let response = match early {
+            Some(response) => response,
+            None => ask_workers(shared, id, request),
+        };
+        if write(shared, id, &mut *stream, &response, head_only, close).is_err() {
+            return;
         }
-    }
-}
-impl From<TcpListener> for Listener {
-    fn from(s: TcpListener) -> Self {
-        Self::Tcp(s)
-    }
-}
-#[cfg(unix)]
-impl From<unix_net::UnixListener> for Listener {
-    fn from(s: unix_net::UnixListener) -> Self {
-        Self::Unix(s)
-    }
-}
-
-/// Unified connection. Either a [`TcpStream`] or [`std::os::unix::net::UnixStream`].
-#[derive(Debug)]
-pub(crate) enum Connection {
-    Tcp(TcpStream),
-    #[cfg(unix)]
-    Unix(unix_net::UnixStream),
-}
-impl std::io::Read for Connection {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.read(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => s.read(buf),
-        }
-    }
-}
-impl std::io::Write for Connection {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.write(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.flush(),
-            #[cfg(unix)]
-            Self::Unix(s) => s.flush(),
-        }
-    }
-}
-impl Connection {
-    /// Gets the peer's address. Some for TCP, None for Unix sockets.
-    pub(crate) fn peer_addr(&mut self) -> std::io::Result<Option<SocketAddr>> {
-        match self {
-            Self::Tcp(s) => s.peer_addr().map(Some),
-            #[cfg(unix)]
-            Self::Unix(_) => Ok(None),
-        }
-    }
-
-    pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.shutdown(how),
-            #[cfg(unix)]
-            Self::Unix(s) => s.shutdown(how),
-        }
-    }
-
-    pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
-        match self {
-            Self::Tcp(s) => s.try_clone().map(Self::from),
-            #[cfg(unix)]
-            Self::Unix(s) => s.try_clone().map(Self::from),
-        }
-    }
-}
-impl From<TcpStream> for Connection {
-    fn from(s: TcpStream) -> Self {
-        Self::Tcp(s)
-    }
-}
-#[cfg(unix)]
-impl From<unix_net::UnixStream> for Connection {
-    fn from(s: unix_net::UnixStream) -> Self {
-        Self::Unix(s)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum ConfigListenAddr {
-    IP(Vec<SocketAddr>),
-    #[cfg(unix)]
-    // TODO: use SocketAddr when bind_addr is stabilized
-    Unix(std::path::PathBuf),
-}
-impl ConfigListenAddr {
-    pub fn from_socket_addrs<A: ToSocketAddrs>(addrs: A) -> std::io::Result<Self> {
-        addrs.to_socket_addrs().map(|it| Self::IP(it.collect()))
-    }
-
-    #[cfg(unix)]
-    pub fn unix_from_path<P: Into<PathBuf>>(path: P) -> Self {
-        Self::Unix(path.into())
-    }
-
-    pub(crate) fn bind(&self) -> std::io::Result<Listener> {
-        match self {
-            Self::IP(a) => TcpListener::bind(a.as_slice()).map(Listener::from),
-            #[cfg(unix)]
-            Self::Unix(a) => unix_net::UnixListener::bind(a).map(Listener::from),
+        if close {
+            return end(shared, id, has_body);
         }
     }
 }
 
-/// Unified listen socket address. Either a [`SocketAddr`] or [`std::os::unix::net::SocketAddr`].
-#[derive(Debug, Clone)]
-pub enum ListenAddr {
-    IP(SocketAddr),
-    #[cfg(unix)]
-    Unix(unix_net::SocketAddr),
-}
-impl ListenAddr {
-    pub fn to_ip(self) -> Option<SocketAddr> {
-        match self {
-            Self::IP(s) => Some(s),
-            #[cfg(unix)]
-            Self::Unix(_) => None,
+/// Queues the request for the workers and waits for their answer.
+fn ask_workers(shared: &Shared, id: u64, request: Request) -> Response {
+    let limits = &shared.config.limits;
+    let (answer, answered) = mpsc::sync_channel(1);
+    shared.table.enter(id, Phase::Queued, None, None, limits);
+    shared.queue.push(request.with_answer(answer));
+    match answered.recv_timeout(limits.answer_timeout) {
+        Ok(response) => response,
+        Err(RecvTimeoutError::Timeout) => {
+            log::warn!("no http worker answered in time; answering 503");
+            Response::text(503, "no worker answered in time\n")
+        }
+        Err(RecvTimeoutError::Disconnected) => {
+            Response::text(500, "the request was dropped without an answer\n")
         }
     }
+}
 
-    /// Gets the Unix socket address.
-    ///
-    /// This is also available on non-Unix platforms, for ease of use, but always returns `None`.
-    #[cfg(unix)]
-    pub fn to_unix(self) -> Option<unix_net::SocketAddr> {
-        match self {
-            Self::IP(_) => None,
-            Self::Unix(s) => Some(s),
-        }
+/// Writes a response under the writing deadline and the bound on bytes being written.
+fn write(
+    shared: &Shared,
+    id: u64,
+    stream: &mut dyn Stream,
+    response: &Response,
+    head_only: bool,
+    close: bool,
+) -> io::Result<()> {
+    let limits = &shared.config.limits;
+    let body = response.body();
+    let bytes = if head_only { 0 } else { body.as_slice().len() };
+    let key = (bytes > 0).then(|| BodyKey {
+        identity: body.identity(),
+        bytes,
+    });
+    shared.table.enter(
+        id,
+        Phase::Writing,
+        Some(limits.write_time(bytes)),
+        key,
+        limits,
+    );
+    let written = response
+        .write_to(stream, head_only, close)
+        .and_then(|()| stream.flush());
+    if let Err(err) = &written {
+        log::debug!("http response not delivered error={err}");
     }
-    #[cfg(not(unix))]
-    pub fn to_unix(self) -> Option<SocketAddr> {
-        None
+    written
+}
+
+/// Answers a head that could not be read with its error status and closes.
+fn refuse(shared: &Shared, id: u64, stream: &mut dyn Stream, err: &HeadError) {
+    let response = match err {
+        HeadError::Closed => return,
+        HeadError::TooLarge => Response::text(431, "request head too large\n"),
+        HeadError::Malformed => Response::text(400, "bad request\n"),
+        HeadError::Version => Response::text(505, "only HTTP/1.0 and HTTP/1.1 are served\n"),
+    };
+    if write(shared, id, stream, &response, false, true).is_ok() {
+        end(shared, id, true);
     }
 }
-impl From<SocketAddr> for ListenAddr {
-    fn from(s: SocketAddr) -> Self {
-        Self::IP(s)
-    }
-}
-#[cfg(unix)]
-impl From<unix_net::SocketAddr> for ListenAddr {
-    fn from(s: unix_net::SocketAddr) -> Self {
-        Self::Unix(s)
-    }
-}
-impl std::fmt::Display for ListenAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::IP(s) => s.fmt(f),
-            #[cfg(unix)]
-            Self::Unix(s) => std::fmt::Debug::fmt(s, f),
-        }
+
+/// Ends a connection after its last response: the write side is shut at once; when the client
+/// may still be sending (an unread body, an unparsed head) the close waits a moment.
+fn end(shared: &Shared, id: u64, unread: bool) {
+    shared.table.finish(id);
+    if unread {
+        std::thread::sleep(UNREAD_BODY_CLOSE_DELAY);
     }
 }
