@@ -1,7 +1,8 @@
-//! Hostile HTTP clients against the real exporter: malformed request lines, oversized headers,
-//! bodies on GET, 200 concurrent scrapes, 100 idle connections, and clients that ask for a large
-//! /metrics and never read it. Throughout, /healthz and /metrics answer within a second and the
-//! exporter's memory stays bounded.
+//! Misbehaving HTTP clients against the real exporter, each followed by a check that /healthz
+//! and /metrics answer within a second: malformed request lines, oversized headers, bodies on
+//! GET, 200 concurrent scrapes (all answered), 100 idle connections, and clients that ask for a
+//! large /metrics and never read it; two rounds, and the second does not grow memory. The
+//! attacks of the issue's table, with real tools and a prober, are in `http_hostile.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,17 +13,6 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{http, Exporter, Sim};
-
-fn rss_mib(exporter: &Exporter) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", exporter.child.id())).unwrap();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kb / 1024.0
-}
 
 /// /healthz and /metrics both answer 200 within a second.
 fn responsive(exporter: &Exporter, what: &str) {
@@ -55,12 +45,12 @@ fn hostile_clients_do_not_stop_health_or_scrapes_and_memory_stays_bounded() {
     exporter.wait_ready(Duration::from_secs(60));
     let size = exporter.get("/metrics").body.len();
     assert!(size > 1_000_000, "{size} bytes");
-    let baseline = rss_mib(&exporter);
+    let baseline = exporter.rss_mib().unwrap();
 
     let first = abuse(&exporter);
-    let after_first = rss_mib(&exporter);
+    let after_first = exporter.rss_mib().unwrap();
     let second = abuse(&exporter);
-    let after_second = rss_mib(&exporter);
+    let after_second = exporter.rss_mib().unwrap();
     eprintln!(
         "RSS: {baseline:.1} MiB before, {after_first:.1} after one round of abuse, {after_second:.1} after two; \
          concurrent scrapes answered 200: {first}/200 and {second}/200"
@@ -68,11 +58,11 @@ fn hostile_clients_do_not_stop_health_or_scrapes_and_memory_stays_bounded() {
     // Bounded: a second round of the same abuse does not grow memory further (allocator arenas of
     // the first round are reused), and the first stays within a fixed margin.
     assert!(
-        after_first < baseline + 160.0,
+        after_first < baseline + 64.0,
         "RSS grew from {baseline:.1} to {after_first:.1} MiB"
     );
     assert!(
-        after_second < after_first + 32.0,
+        after_second < after_first + 16.0,
         "RSS kept growing: {after_first:.1} then {after_second:.1} MiB"
     );
     assert!(exporter
@@ -113,9 +103,10 @@ fn abuse(exporter: &Exporter) -> usize {
     let _ = raw(&exporter.addr, &many);
     responsive(exporter, "oversized headers");
 
-    // A body on GET is read and ignored.
+    // A body on GET is never read: the answer comes, then the connection closes.
     let r = http(&exporter.addr, "GET", "/healthz", &[], b"0123456789");
     assert_eq!(r.status, 200);
+    assert_eq!(r.header("Connection"), Some("close"));
 
     // 100 idle connections held open.
     let idle: Vec<TcpStream> = (0..100)
@@ -154,12 +145,8 @@ fn abuse(exporter: &Exporter) -> usize {
         .collect();
     let statuses: Vec<u16> = scrapes.into_iter().map(|t| t.join().unwrap()).collect();
     let ok = statuses.iter().filter(|s| **s == 200).count();
-    // At most MAX_WRITERS large bodies are written at once; the rest get a quick 503.
-    assert!(
-        statuses.iter().all(|s| *s == 200 || *s == 503),
-        "{statuses:?}"
-    );
-    assert!(ok >= 100, "{ok} of 200 concurrent scrapes answered 200");
+    // Concurrent scrapes share the bodies being built: every one is answered.
+    assert_eq!(ok, 200, "{statuses:?}");
     responsive(exporter, "200 concurrent scrapes");
 
     drop(idle);

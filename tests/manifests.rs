@@ -248,6 +248,57 @@ fn the_ha_variant_adds_only_lease_rights_and_leader_election() {
 }
 
 #[test]
+fn the_tls_variant_serves_https_and_its_probes_need_no_password() {
+    use k8s_openapi::api::core::v1::Secret;
+    let secret: Secret = typed("manifests/tls/web-config.yaml");
+    let web = &secret.string_data.as_ref().unwrap()["web.yml"];
+    let config = kube_cluster_binpacking_exporter::web_config::parse(web, Path::new("/")).unwrap();
+    assert!(config.users.contains_key("prometheus"));
+    let tls = config.tls.unwrap();
+    let tls_d: Deployment = typed("manifests/tls/deployment.yaml");
+    let c = first_container(&tls_d);
+    let args = kube_cluster_binpacking_exporter::cli::split_flag_values(c.args.as_ref().unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let flags: Flags = argh::FromArgs::from_args(&["exporter"], &args).unwrap();
+    let web_file = Config::from_flags(&flags).unwrap().web_config_file.unwrap();
+    // Every file the exporter reads is in a mounted Secret.
+    let pod = tls_d.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let mounted = |file: &Path| {
+        c.volume_mounts.as_ref().unwrap().iter().any(|m| {
+            file.starts_with(&m.mount_path)
+                && pod.volumes.as_ref().unwrap().iter().any(|v| {
+                    v.name == m.name && v.secret.as_ref().is_some_and(|s| s.secret_name.is_some())
+                })
+        })
+    };
+    assert!(mounted(&web_file));
+    for pem in [&tls.cert, &tls.key] {
+        let kube_cluster_binpacking_exporter::web_config::Pem::File(file) = pem else {
+            panic!("inline PEM in the manifest");
+        };
+        assert!(mounted(file), "{} is not mounted", file.display());
+    }
+    // The probes speak HTTPS to paths that need no password.
+    for (probe, path) in [
+        (&c.liveness_probe, "/healthz"),
+        (&c.readiness_probe, "/readyz"),
+    ] {
+        let get = probe.as_ref().unwrap().http_get.as_ref().unwrap();
+        assert_eq!(get.scheme.as_deref(), Some("HTTPS"));
+        assert_eq!(get.path.as_deref(), Some(path));
+    }
+    // Everything else equals the base Deployment.
+    let base: Deployment = typed("manifests/deployment.yaml");
+    let mut same = c.clone();
+    same.args.clone_from(&first_container(&base).args);
+    same.volume_mounts = None;
+    for probe in [&mut same.liveness_probe, &mut same.readiness_probe] {
+        probe.as_mut().unwrap().http_get.as_mut().unwrap().scheme = None;
+    }
+    assert_eq!(&same, first_container(&base));
+}
+
+#[test]
 fn kubectl_kustomize_renders_the_manifests() {
     let Ok(out) = std::process::Command::new("kubectl")
         .args(["kustomize", "manifests"])
@@ -276,6 +327,16 @@ fn kubectl_kustomize_renders_the_manifests() {
         ha.status.success(),
         "{}",
         String::from_utf8_lossy(&ha.stderr)
+    );
+    let tls = std::process::Command::new("kubectl")
+        .args(["kustomize", "manifests/tls"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        tls.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tls.stderr)
     );
     let docs: Vec<Value> = serde_saphyr::from_str_multiple(&text).unwrap();
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();

@@ -19,23 +19,8 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{http, pod, small_cluster, wait_until, Exporter, Sim, TempDir};
+use common::{have, http, pod, small_cluster, wait_until, Exporter, Sim, TempDir};
 use serde_json::Value;
-
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} is required in CI (.ci/run installs it)"
-        );
-        eprintln!("\n*** SKIPPED: `{tool}` is not installed; install Debian's prometheus package to run this test ***\n");
-    }
-    found
-}
 
 struct Prometheus {
     child: Child,
@@ -52,13 +37,19 @@ impl Drop for Prometheus {
 
 impl Prometheus {
     fn start(target: &str) -> Prometheus {
+        Prometheus::with_job(&format!("  static_configs:\n  - targets: ['{target}']\n"))
+    }
+
+    /// Prometheus with one scrape job `binpacking-exporter` whose settings are `job` (YAML
+    /// indented by two spaces).
+    fn with_job(job: &str) -> Prometheus {
         let dir = TempDir::new("prom");
         let config = dir.path("prometheus.yml");
         std::fs::write(
             &config,
             format!(
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n\
-                 - job_name: binpacking-exporter\n  static_configs:\n  - targets: ['{target}']\n"
+                 - job_name: binpacking-exporter\n{job}"
             ),
         )
         .unwrap();
@@ -279,4 +270,48 @@ fn prometheus_scrapes_exact_values_and_every_dashboard_query_has_data() {
             "promtool: {report}"
         );
     }
+}
+
+/// A real Prometheus scrapes over TLS with basic auth, as the README's scrape config says.
+#[test]
+fn prometheus_scrapes_over_tls_with_basic_auth() {
+    if !have("prometheus") || !have("openssl") {
+        return;
+    }
+    let pki = common::Pki::new();
+    let hash = bcrypt::hash_with_salt("s3cret", 4, [9u8; 16])
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoY);
+    let web = pki.dir.path("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
+             basic_auth_users:\n  prometheus: '{hash}'\n"
+        ),
+    )
+    .unwrap();
+    let dir = TempDir::new("e2e-tls");
+    let path = dir.path("scenario.json");
+    std::fs::write(&path, small_cluster().to_string()).unwrap();
+    let sim = Sim::start(&["--scenario", path.to_str().unwrap()]);
+    let exporter = Exporter::start(
+        &sim.kubeconfig,
+        &["--web-config-file", web.to_str().unwrap()],
+    );
+    let prom = Prometheus::with_job(&format!(
+        "  scheme: https\n  tls_config:\n    ca_file: {}\n  basic_auth:\n    username: prometheus\n    \
+         password: s3cret\n  static_configs:\n  - targets: ['{}']\n",
+        pki.path("ca.crt"),
+        exporter.addr
+    ));
+    let up = wait_until(Duration::from_secs(30), || {
+        prom.scalar("up{job=\"binpacking-exporter\"}") == Some(1.0)
+            && prom
+                .scalar("binpacking_cluster_nodes")
+                .is_some_and(|n| n > 0.0)
+    });
+    assert!(up, "the TLS target is not up: {:?}", prom.query("up"));
+    assert_eq!(prom.scalar("binpacking_cluster_nodes"), Some(3.0));
+    eprintln!("prometheus e2e over TLS with basic auth: RUNNING");
 }

@@ -208,7 +208,12 @@ pub struct Exporter {
 impl Exporter {
     /// Starts the exporter against a kubeconfig with extra flags; waits until it serves HTTP.
     pub fn start(kubeconfig: &Path, args: &[&str]) -> Exporter {
-        let mut child = Command::new(exporter_bin())
+        Exporter::start_bin(&exporter_bin(), kubeconfig, args)
+    }
+
+    /// [`Exporter::start`] with another build of the exporter (e.g. an older release).
+    pub fn start_bin(bin: &Path, kubeconfig: &Path, args: &[&str]) -> Exporter {
+        let mut child = Command::new(bin)
             .arg("--kubeconfig")
             .arg(kubeconfig)
             .args(["--metrics-addr", "127.0.0.1:0"])
@@ -234,6 +239,22 @@ impl Exporter {
             addr,
             stderr,
         }
+    }
+
+    /// Resident memory of the process, in MiB (None once it exited).
+    pub fn rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())?;
+        Some(kb / 1024.0)
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -540,4 +561,138 @@ pub fn small_cluster() -> Value {
         pod("batch", "job-1", Some("node-c"), "1", "2Gi", Some("Job")),
         pod("web", "pending-1", None, "300m", "1Gi", Some("ReplicaSet")),
     ]})
+}
+
+// ---- test certificates (openssl) ----
+
+/// A throwaway PKI made with the `openssl` command: a CA, a server certificate for 127.0.0.1
+/// and localhost, and a client certificate, all P-256, valid for two days.
+pub struct Pki {
+    pub dir: TempDir,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        let pki = Pki {
+            dir: TempDir::new("pki"),
+        };
+        pki.openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=binpacking-test-ca",
+        ]);
+        pki.issue(
+            "server",
+            "server-1",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        );
+        pki.issue("client", "prometheus", "extendedKeyUsage=clientAuth\n");
+        pki
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path(name).display().to_string()
+    }
+
+    /// Issues `NAME.crt`/`NAME.key` with common name `cn` and the given extensions; the files
+    /// are replaced by a rename, as a Secret volume or cert-manager would.
+    pub fn issue(&self, name: &str, cn: &str, extensions: &str) {
+        std::fs::write(self.dir.path(&format!("{name}.ext")), extensions).unwrap();
+        self.openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key.new"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={cn}"),
+        ]);
+        self.openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.crt.new"),
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+        ]);
+        for ext in ["key", "crt"] {
+            std::fs::rename(
+                self.dir.path(&format!("{name}.{ext}.new")),
+                self.dir.path(&format!("{name}.{ext}")),
+            )
+            .unwrap();
+        }
+    }
+
+    fn openssl(&self, args: &[&str]) {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&self.dir.0)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Whether a command is on PATH; in CI a missing one fails the test, elsewhere it is skipped
+/// with a note.
+pub fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is required in CI (.ci/run installs it)"
+        );
+        eprintln!("\n*** SKIPPED: `{tool}` is not installed ***\n");
+    }
+    found
+}
+
+/// Runs curl with `args`; returns (exit code, HTTP status or 0, body).
+pub fn curl(args: &[&str]) -> (i32, u16, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (
+        out.status.code().unwrap_or(-1),
+        code.trim().parse().unwrap_or(0),
+        body.to_owned(),
+    )
 }
