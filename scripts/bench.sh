@@ -15,6 +15,9 @@ quick=(); [ -n "${QUICK:-}" ] && quick=(--quick)
 cargo bench --quiet --bench cluster -- "${quick[@]}" --out target/bench-cluster.md
 size_x86=$(stat -c %s target/x86_64-unknown-linux-musl/release/kube-cluster-binpacking-exporter)
 image=$(scripts/image-size.sh x86_64)
+# The hostile-client suite against the shipped binary (its table goes into BENCHMARKS.md).
+HOSTILE_EXPORTER_BIN="$PWD/target/x86_64-unknown-linux-musl/release/kube-cluster-binpacking-exporter" \
+  HOSTILE_REPORT=target/bench-hostile.md cargo test --quiet --test http_hostile >/dev/null 2>&1 || true
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 {
   echo "# Benchmarks"
@@ -55,6 +58,14 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
   echo "- static binary (x86_64, stripped): $size_x86 bytes"
   echo "- $image"
   echo
+  if [ -f target/bench-hostile.md ]; then
+    echo "## Hostile HTTP clients, this run"
+    echo
+    echo 'The shipped static binary under `tests/http_hostile.rs` (see "Hostile HTTP clients" below):'
+    echo
+    cat target/bench-hostile.md
+    echo
+  fi
   [ -f BENCHMARKS.notes.md ] && cat BENCHMARKS.notes.md
 } > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"

@@ -148,6 +148,18 @@ fn health(site: &Site, path: &str) -> Reply {
 /// answered like `GET` (the server leaves the body out). The metrics body is gzipped when
 /// `accept_gzip` (the client accepts gzip).
 pub fn route(site: &Site, method: &str, url: &str, accept_gzip: bool) -> Reply {
+    route_received(site, method, url, accept_gzip, Instant::now())
+}
+
+/// [`route`] for a request received at `received` (a metrics body built after that time is
+/// shared with it).
+fn route_received(
+    site: &Site,
+    method: &str,
+    url: &str,
+    accept_gzip: bool,
+    received: Instant,
+) -> Reply {
     if let Some(reply) = cheap(site, method, url, |_| true) {
         return reply;
     }
@@ -177,7 +189,7 @@ pub fn route(site: &Site, method: &str, url: &str, accept_gzip: bool) -> Reply {
         }
         _ => {
             let flight = &site.bodies[usize::from(accept_gzip)];
-            let body = flight.join(|| {
+            let body = flight.join(received, || {
                 let plain = metrics(site);
                 if accept_gzip {
                     gzip(plain)
@@ -431,7 +443,13 @@ fn serve(server: &tiny_http::Server, stopping: &AtomicBool, site: &Site) {
         if path == site.config.metrics_path {
             site.cache.metrics.observe_http(&server.stats());
         }
-        let reply = route(site, request.method().as_str(), request.url(), gzip);
+        let reply = route_received(
+            site,
+            request.method().as_str(),
+            request.url(),
+            gzip,
+            request.received(),
+        );
         if let Err(err) = request.respond(response(site, reply)) {
             log::debug!("http response not delivered error={err}");
         }

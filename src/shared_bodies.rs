@@ -1,9 +1,12 @@
 //! Metrics bodies built once for every scrape that asks while one is being built: a scrape that
-//! arrives during a build waits for it and sends the same bytes, instead of building its own. So
-//! a burst of scrapes (Prometheus HA pairs, a load test, an attacker) costs one build per round
-//! and holds one body per round in memory, however many connections send it.
+//! arrives during a build waits for it and sends the same bytes, and a scrape that waited in the
+//! queue while a build finished takes that build's body (it is newer than the scrape), instead of
+//! building its own. So a burst of scrapes (Prometheus HA pairs, a load test, an attacker) costs
+//! one build per round and holds one body per round in memory, however many connections send it,
+//! and a queue of scrapes drains at once.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use crate::buffers::SharedBody;
 
@@ -13,10 +16,8 @@ struct Round {
     building: bool,
     /// Completed builds.
     finished: u64,
-    /// Scrapes waiting for the running build.
-    waiting: usize,
-    /// The last build's body, kept only while scrapes that waited for it have not taken it.
-    last: Option<Arc<SharedBody>>,
+    /// The last build's body and when it was finished; kept until the next build replaces it.
+    last: Option<(Instant, Arc<SharedBody>)>,
 }
 
 /// One kind of body (plain or gzip) and the build in progress, if any.
@@ -45,40 +46,38 @@ impl Flight {
         self.round.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The body of the build in progress when there is one (waiting for it), else of a new
-    /// build made by `build`.
-    pub fn join(&self, build: impl FnOnce() -> SharedBody) -> Arc<SharedBody> {
+    /// A body for a scrape that arrived at `arrived`: the last build's when it finished after
+    /// the scrape arrived, else the one being built (waiting for it), else a new build made by
+    /// `build`.
+    pub fn join(&self, arrived: Instant, build: impl FnOnce() -> SharedBody) -> Arc<SharedBody> {
         let mut round = self.lock();
-        if round.building {
+        loop {
+            if let Some((finished, body)) = &round.last {
+                if *finished >= arrived {
+                    return body.clone();
+                }
+            }
+            if !round.building {
+                break;
+            }
             let started = round.finished;
-            round.waiting += 1;
             while round.finished == started {
                 round = self
                     .done
                     .wait(round)
                     .unwrap_or_else(PoisonError::into_inner);
             }
-            round.waiting -= 1;
-            let body = round.last.clone();
-            if round.waiting == 0 {
-                round.last = None;
-            }
-            drop(round);
-            if let Some(body) = body {
-                return body;
-            }
-            return self.join(build);
         }
         round.building = true;
+        // The previous body is released here, not after the build: one body less held at once.
+        round.last = None;
         drop(round);
         let mut guard = Building(self, false);
         let body = Arc::new(build());
         let mut round = self.lock();
         round.building = false;
         round.finished += 1;
-        if round.waiting > 0 {
-            round.last = Some(body.clone());
-        }
+        round.last = Some((Instant::now(), body.clone()));
         guard.1 = true;
         drop(round);
         self.done.notify_all();
@@ -99,12 +98,13 @@ mod tests {
     fn scrapes_that_arrive_during_a_build_share_its_body() {
         let flight = Arc::new(Flight::default());
         let builds = Arc::new(AtomicUsize::new(0));
+        let waiting = Arc::new(AtomicUsize::new(0));
         let (started, building) = std::sync::mpsc::channel();
         let (release, released) = std::sync::mpsc::channel::<()>();
         let first = {
             let (flight, builds) = (flight.clone(), builds.clone());
             std::thread::spawn(move || {
-                flight.join(|| {
+                flight.join(Instant::now(), || {
                     builds.fetch_add(1, Ordering::SeqCst);
                     started.send(()).unwrap();
                     released.recv().unwrap();
@@ -115,38 +115,43 @@ mod tests {
         building.recv().unwrap();
         let others: Vec<_> = (0..7)
             .map(|_| {
-                let (flight, builds) = (flight.clone(), builds.clone());
+                let (flight, builds, waiting) = (flight.clone(), builds.clone(), waiting.clone());
                 std::thread::spawn(move || {
-                    flight.join(|| {
+                    let arrived = Instant::now();
+                    waiting.fetch_add(1, Ordering::SeqCst);
+                    flight.join(arrived, || {
                         builds.fetch_add(1, Ordering::SeqCst);
                         SharedBody::new(b"other".to_vec(), &SPARES)
                     })
                 })
             })
             .collect();
-        // Release the build once all seven are waiting for it (bounded wait).
+        // Release the build once all seven have arrived (bounded wait).
         for _ in 0..1000 {
-            if flight.lock().waiting == 7 {
+            if waiting.load(Ordering::SeqCst) == 7 {
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(flight.lock().waiting, 7);
+        assert_eq!(waiting.load(Ordering::SeqCst), 7);
         release.send(()).unwrap();
         let body = first.join().unwrap();
         for other in others {
             assert!(Arc::ptr_eq(&other.join().unwrap(), &body));
         }
         assert_eq!(builds.load(Ordering::SeqCst), 1);
-        // Nobody waits any more: the flight does not keep the body alive.
-        assert!(flight.lock().last.is_none());
     }
 
     #[test]
-    fn a_scrape_after_a_finished_build_builds_anew() {
+    fn a_scrape_that_arrived_before_the_last_build_finished_takes_it_a_later_one_builds() {
         let flight = Flight::default();
-        let a = flight.join(|| SharedBody::new(b"a".to_vec(), &SPARES));
-        let b = flight.join(|| SharedBody::new(b"b".to_vec(), &SPARES));
+        let queued = Instant::now();
+        let a = flight.join(Instant::now(), || SharedBody::new(b"a".to_vec(), &SPARES));
+        // Arrived before "a" was finished (it waited in the queue): "a" is newer than it.
+        let again = flight.join(queued, || SharedBody::new(b"x".to_vec(), &SPARES));
+        assert!(Arc::ptr_eq(&a, &again));
+        std::thread::sleep(Duration::from_millis(2));
+        let b = flight.join(Instant::now(), || SharedBody::new(b"b".to_vec(), &SPARES));
         assert_eq!(((*a).as_ref(), (*b).as_ref()), (&b"a"[..], &b"b"[..]));
     }
 }

@@ -7,6 +7,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc::SyncSender;
+use std::time::Instant;
 
 use crate::common::{HTTPVersion, Header, Method};
 use crate::response::Response;
@@ -19,6 +20,7 @@ pub struct Request {
     headers: Vec<Header>,
     remote_addr: Option<SocketAddr>,
     secure: bool,
+    received: Instant,
     answer: Option<SyncSender<Response>>,
 }
 
@@ -49,8 +51,15 @@ impl Request {
             headers,
             remote_addr,
             secure,
+            received: Instant::now(),
             answer: None,
         }
+    }
+
+    /// When the whole head had arrived (PATCH(binpacking-exporter): lets the caller answer a
+    /// request that waited in the queue with a response built after it arrived).
+    pub fn received(&self) -> Instant {
+        self.received
     }
 
     pub(crate) fn with_answer(mut self, answer: SyncSender<Response>) -> Request {
