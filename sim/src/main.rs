@@ -7,13 +7,16 @@ mod churn;
 mod clock;
 mod control;
 mod faults;
+mod format;
 mod generate;
 mod http;
 mod leases;
 mod object;
 mod paging;
+mod request_log;
 mod rng;
 mod select;
+mod status;
 mod store;
 mod table;
 mod watch;
@@ -33,7 +36,9 @@ use crate::churn::Churn;
 use crate::control::Control;
 use crate::faults::Faults;
 use crate::http::Server;
+use crate::leases::Leases;
 use crate::object::{fill_identity, Object};
+use crate::request_log::RequestLog;
 use crate::rng::Rng;
 use crate::store::Store;
 
@@ -204,13 +209,15 @@ fn run(config: Config) -> Result<(), Failure> {
         started.elapsed().as_millis()
     );
     let faults = Arc::new(Faults::default());
+    let requests = Arc::new(RequestLog::default());
     let open_watches = Arc::new(AtomicUsize::new(0));
     let api = Arc::new(Api {
         store: store.clone(),
         faults: faults.clone(),
+        requests: requests.clone(),
         bookmark_interval: config.bookmark_interval,
         open_watches: open_watches.clone(),
-        leases: crate::leases::Leases::default(),
+        leases: Leases::default(),
     });
     let api_listener = TcpListener::bind(config.listen)
         .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -224,6 +231,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let control = Arc::new(Control {
         store,
         faults,
+        requests,
         api_server: api_server.clone(),
         open_watches,
         churn,
