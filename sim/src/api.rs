@@ -4,6 +4,10 @@
 //!
 //! Faults (injected errors, latency, denied resources) are applied here, before routing, and each
 //! request is logged for `GET /requests`.
+//!
+//! It routes and validates; it does not build Status bodies (`status.rs`), render Tables
+//! (`table.rs`), stream events (`watch.rs`) or change objects (only the control interface and
+//! churn write to the store). Nothing below it imports it.
 
 use std::io;
 use std::sync::atomic::AtomicUsize;

@@ -1,6 +1,9 @@
 //! The control interface (its own loopback listener, JSON): apply and delete objects, mutate pods,
 //! switch faults, read the request log and the state, run churn. Tests and demos drive the
 //! simulator through these routes; their paths are a contract (see README.md).
+//!
+//! It flips switches and writes the store; it does not answer Kubernetes API requests (`api.rs`
+//! does) and holds no state of its own beyond the UID generator.
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};

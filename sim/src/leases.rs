@@ -1,6 +1,9 @@
 //! `coordination.k8s.io/v1` Leases, as much as leader election needs: get, create (409 when it
 //! exists), replace with optimistic concurrency (409 on a stale resourceVersion), delete. Leases
 //! live apart from the node and pod store and have their own resourceVersion counter.
+//!
+//! It answers lease paths only; faults (a denied `leases` resource) are applied by the API
+//! handler, and it imports nothing of it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
