@@ -4,6 +4,10 @@
 //!
 //! Faults (injected errors, latency, denied resources) are applied here, before routing, and each
 //! request is logged for `GET /requests`.
+//!
+//! It routes and validates; it does not build Status bodies (`status.rs`), render Tables
+//! (`table.rs`), stream events (`watch.rs`) or change objects (only the control interface and
+//! churn write to the store). Nothing below it imports it.
 
 use std::io;
 use std::sync::atomic::AtomicUsize;
@@ -14,14 +18,20 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::clock::now_unix;
-use crate::faults::{Faults, InjectedError, RequestRecord};
+use crate::faults::{Faults, InjectedError};
+use crate::format::{negotiate, Format};
 use crate::http::{Exchange, Handler, Part, Request, Response};
+use crate::leases::Leases;
 use crate::object::{object_key, Kind, Object};
 use crate::paging::{decode_continue, encode_continue};
+use crate::request_log::{LogEntry, RequestLog, RequestRecord};
 use crate::select::{FieldSelector, Filter, LabelSelector};
+use crate::status::{
+    bad_request, expired_status, invalid_list_options, status_json, status_response, too_large,
+};
 use crate::store::{Store, VersionError};
-use crate::table::{self, IncludeObject, TableOptions};
-use crate::watch::{self, Start, WatchRequest};
+use crate::table::{self, IncludeObject};
+use crate::watch::{Start, WatchRequest, Watches};
 
 /// The Kubernetes version the simulator claims to be.
 pub const GIT_VERSION: &str = "v1.34.2";
@@ -37,54 +47,16 @@ const TOO_LARGE_WAIT: Duration = Duration::from_secs(3);
 pub struct Api {
     /// The objects.
     pub store: Arc<Store>,
-    /// Fault switches and request log.
+    /// Fault switches.
     pub faults: Arc<Faults>,
+    /// The API request log.
+    pub requests: Arc<RequestLog>,
     /// Period of BOOKMARK events on watches that allow them.
     pub bookmark_interval: Duration,
     /// Number of watch streams open now.
     pub open_watches: Arc<AtomicUsize>,
     /// Leases for leader election.
-    pub leases: crate::leases::Leases,
-}
-
-/// A Status object's bytes.
-pub fn status_json(code: u16, reason: &str, message: &str, details: Option<Value>) -> Vec<u8> {
-    let mut status = json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message, "reason": reason, "code": code,
-    });
-    if let (Some(details), Some(map)) = (details, status.as_object_mut()) {
-        map.insert("details".into(), details);
-    }
-    serde_json::to_vec(&status).unwrap_or_default()
-}
-
-/// A Status response.
-pub fn status_response(code: u16, reason: &str, message: &str) -> Response {
-    Response::json(code, status_json(code, reason, message, None))
-}
-
-/// The 410 Status for a version older than the kept history.
-pub fn expired_status(requested: u64, oldest: u64) -> Vec<u8> {
-    status_json(
-        410,
-        "Expired",
-        &format!("too old resource version: {requested} ({oldest})"),
-        None,
-    )
-}
-
-fn too_large(requested: u64, current: u64) -> Response {
-    let details = json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1});
-    Response::json(
-        504,
-        status_json(
-            504,
-            "Timeout",
-            &format!("Timeout: Too large resource version: {requested}, current: {current}"),
-            Some(details),
-        ),
-    )
+    pub leases: Leases,
 }
 
 fn injected(err: InjectedError) -> Response {
@@ -129,75 +101,6 @@ fn classify(path: &str) -> &'static str {
     }
 }
 
-/// The response format chosen from the Accept header.
-#[derive(Debug, Clone, Copy)]
-pub enum Format {
-    /// Plain objects and lists.
-    Json,
-    /// meta.k8s.io Tables.
-    Table(TableOptions),
-}
-
-/// Picks the first acceptable media type in the client's order (kubectl lists Table first).
-fn negotiate(accept: Option<&str>, include: IncludeObject) -> Option<Format> {
-    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
-        return Some(Format::Json);
-    };
-    for range in accept.split(',') {
-        let mut parts = range.split(';').map(str::trim);
-        let media = parts.next().unwrap_or("").to_ascii_lowercase();
-        let params: Vec<(String, String)> = parts
-            .filter_map(|p| {
-                p.split_once('=')
-                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            })
-            .collect();
-        let param = |k: &str| {
-            params
-                .iter()
-                .find(|(pk, _)| pk == k)
-                .map(|(_, v)| v.as_str())
-        };
-        match media.as_str() {
-            "application/json" => match (param("as"), param("g"), param("v")) {
-                (None, _, _) => return Some(Format::Json),
-                (Some("Table"), Some("meta.k8s.io"), Some("v1")) => {
-                    return Some(Format::Table(TableOptions {
-                        api_version: "meta.k8s.io/v1",
-                        include,
-                    }))
-                }
-                (Some("Table"), Some("meta.k8s.io"), Some("v1beta1")) => {
-                    return Some(Format::Table(TableOptions {
-                        api_version: "meta.k8s.io/v1beta1",
-                        include,
-                    }))
-                }
-                _ => {}
-            },
-            "*/*" | "application/*" => return Some(Format::Json),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Writes the request log entry once: when a stream starts, or when the request ends.
-pub struct LogEntry<'a> {
-    faults: &'a Faults,
-    record: Option<RequestRecord>,
-}
-
-impl LogEntry<'_> {
-    /// Records the request with its status (only the first call counts).
-    pub fn done(&mut self, status: u16) {
-        if let Some(mut record) = self.record.take() {
-            record.status = status;
-            self.faults.record(record);
-        }
-    }
-}
-
 /// The parsed list/watch query.
 struct Query<'a> {
     req: &'a Request,
@@ -209,23 +112,6 @@ impl Query<'_> {
     }
 }
 
-fn bad_request(message: &str) -> Response {
-    status_response(400, "BadRequest", message)
-}
-
-fn invalid_list_options(message: &str) -> Response {
-    let details = json!({"group": "meta.k8s.io", "kind": "ListOptions", "causes": [{"reason": "FieldValueForbidden", "message": message}]});
-    Response::json(
-        422,
-        status_json(
-            422,
-            "Invalid",
-            &format!("ListOptions.meta.k8s.io \"\" is invalid: {message}"),
-            Some(details),
-        ),
-    )
-}
-
 fn parse_rv(text: &str) -> Result<u64, Response> {
     text.parse::<u64>().map_err(|_| {
         bad_request(&format!(
@@ -235,6 +121,16 @@ fn parse_rv(text: &str) -> Result<u64, Response> {
 }
 
 impl Api {
+    /// What a watch stream reads, lent for the length of one stream.
+    fn watches(&self) -> Watches<'_> {
+        Watches {
+            store: &self.store,
+            faults: &self.faults,
+            bookmark_interval: self.bookmark_interval,
+            open_watches: &self.open_watches,
+        }
+    }
+
     fn forbidden(kind: Kind, verb: &str, namespace: Option<&str>, name: Option<&str>) -> Response {
         let resource = kind.resource();
         let subject = name.map_or_else(|| resource.to_string(), |n| format!("{resource} \"{n}\""));
@@ -373,7 +269,7 @@ impl Api {
         };
         if watching {
             return match self.watch_request(&q, kind, filter, format) {
-                Ok(w) => watch::serve(self, w, log, ex),
+                Ok(w) => self.watches().serve(w, log, ex),
                 Err(resp) => ex.send(*resp),
             };
         }
@@ -586,17 +482,14 @@ impl Api {
 
 impl Handler for Api {
     fn handle(&self, req: Request, ex: &mut Exchange<'_>) -> io::Result<()> {
-        let mut log = LogEntry {
-            faults: &self.faults,
-            record: Some(RequestRecord {
-                method: req.method.clone(),
-                path: req.path.clone(),
-                query: req.raw_query.clone(),
-                resource: classify(&req.path),
-                watch: is_true(req.param("watch")),
-                status: 0,
-            }),
-        };
+        let mut log = self.requests.begin(RequestRecord {
+            method: req.method.clone(),
+            path: req.path.clone(),
+            query: req.raw_query.clone(),
+            resource: classify(&req.path),
+            watch: is_true(req.param("watch")),
+            status: 0,
+        });
         let latency = self.faults.latency();
         if !latency.is_zero() {
             thread::sleep(latency);
@@ -613,31 +506,6 @@ impl Handler for Api {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kubectl_accept_header_gets_a_v1_table() {
-        let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        assert!(
-            matches!(negotiate(Some(accept), IncludeObject::Metadata), Some(Format::Table(t)) if t.api_version == "meta.k8s.io/v1")
-        );
-        assert!(matches!(
-            negotiate(Some("application/json, */*"), IncludeObject::Metadata),
-            Some(Format::Json)
-        ));
-        assert!(matches!(
-            negotiate(None, IncludeObject::Metadata),
-            Some(Format::Json)
-        ));
-        assert!(negotiate(
-            Some("application/vnd.kubernetes.protobuf"),
-            IncludeObject::Metadata
-        )
-        .is_none());
-        assert!(matches!(
-            negotiate(Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"), IncludeObject::Metadata),
-            Some(Format::Json)
-        ));
-    }
 
     #[test]
     fn requests_are_classified_by_resource() {

@@ -1,7 +1,10 @@
 //! Background change at a bounded rate: pods created, deleted, bound or moved, pods changing phase
 //! (including to Succeeded and Failed), and now and then a node added or removed (with its pods,
-//! as the pod garbage collector would). The sequence of
-//! operations is deterministic from the seed (timestamps are wall-clock).
+//! as the pod garbage collector would). The sequence of operations is deterministic from the seed
+//! (timestamps are wall-clock).
+//!
+//! It changes the cluster only through the store, with objects the generator makes; it serves no
+//! HTTP and knows nothing of the listeners.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! The control interface (its own loopback listener, JSON): apply and delete objects, mutate pods,
 //! switch faults, read the request log and the state, run churn. Tests and demos drive the
 //! simulator through these routes; their paths are a contract (see README.md).
+//!
+//! It flips switches and writes the store; it does not answer Kubernetes API requests (`api.rs`
+//! does) and holds no state of its own beyond the UID generator.
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +17,7 @@ use crate::clock::{now_unix, rfc3339};
 use crate::faults::Faults;
 use crate::http::{Exchange, Handler, Part, Request, Response, Server};
 use crate::object::{fill_identity, object_key, Kind};
+use crate::request_log::RequestLog;
 use crate::rng::Rng;
 use crate::store::{MutateError, Store};
 
@@ -21,8 +25,10 @@ use crate::store::{MutateError, Store};
 pub struct Control {
     /// The objects.
     pub store: Arc<Store>,
-    /// Fault switches and request log.
+    /// Fault switches.
     pub faults: Arc<Faults>,
+    /// The API request log.
+    pub requests: Arc<RequestLog>,
     /// The API listener (for `refuse`).
     pub api_server: Arc<Server>,
     /// Open watch streams.
@@ -216,9 +222,9 @@ impl Control {
                     &json!({"resource": resource, "denied": *verb == "deny"}),
                 )
             }
-            ("GET", ["requests"]) => Response::json(200, self.faults.requests_json()),
+            ("GET", ["requests"]) => Response::json(200, self.requests.to_json()),
             ("POST", ["requests", "reset"]) => {
-                self.faults.reset_requests();
+                self.requests.clear();
                 reply(200, &json!({"reset": true}))
             }
             ("POST", ["churn"]) => {

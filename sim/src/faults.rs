@@ -1,33 +1,14 @@
-//! Injected faults and the request log: what the control interface switches on, what the API
-//! handler consults on every request. Holds state only; the HTTP side effects live in `api.rs`
-//! (answers) and `http.rs` (refusing connections).
+//! Injected faults: what the control interface switches on (errors, latency, denied resources,
+//! how expired watches are answered), what the API handler consults on every request.
+//!
+//! Holds switches only: the HTTP side effects live in `api.rs` and `watch.rs` (answers) and
+//! `http.rs` (refusing connections); the request log is `request_log.rs`. It imports nothing of
+//! the simulator.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
-
-use serde::Serialize;
-
-/// Requests kept in the log; older ones are dropped so a long benchmark cannot exhaust memory.
-const MAX_RECORDS: usize = 500_000;
-
-/// One API request as `GET /requests` reports it.
-#[derive(Debug, Clone, Serialize)]
-pub struct RequestRecord {
-    /// HTTP method.
-    pub method: String,
-    /// Decoded path.
-    pub path: String,
-    /// Raw query string.
-    pub query: String,
-    /// `nodes`, `pods`, `version`, `discovery` or `other`.
-    pub resource: &'static str,
-    /// True for watch requests.
-    pub watch: bool,
-    /// The HTTP status answered.
-    pub status: u16,
-}
 
 #[derive(Debug, Clone, Copy)]
 struct ErrorFault {
@@ -52,7 +33,6 @@ pub struct Faults {
     latency_ms: AtomicU64,
     denied: Mutex<HashSet<String>>,
     compact_as_http: AtomicBool,
-    requests: Mutex<VecDeque<RequestRecord>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,26 +97,6 @@ impl Faults {
     /// True when expired watches get an HTTP 410 instead of an ERROR event.
     pub fn compact_as_http(&self) -> bool {
         self.compact_as_http.load(Ordering::Relaxed)
-    }
-
-    /// Appends to the request log.
-    pub fn record(&self, record: RequestRecord) {
-        let mut log = lock(&self.requests);
-        if log.len() >= MAX_RECORDS {
-            log.pop_front();
-        }
-        log.push_back(record);
-    }
-
-    /// The request log as a JSON array.
-    pub fn requests_json(&self) -> Vec<u8> {
-        let log = lock(&self.requests);
-        serde_json::to_vec(&*log).unwrap_or_else(|_| b"[]".to_vec())
-    }
-
-    /// Clears the request log.
-    pub fn reset_requests(&self) {
-        lock(&self.requests).clear();
     }
 }
 

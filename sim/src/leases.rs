@@ -1,6 +1,9 @@
 //! `coordination.k8s.io/v1` Leases, as much as leader election needs: get, create (409 when it
 //! exists), replace with optimistic concurrency (409 on a stale resourceVersion), delete. Leases
 //! live apart from the node and pod store and have their own resourceVersion counter.
+//!
+//! It answers lease paths only; faults (a denied `leases` resource) are applied by the API
+//! handler, and it imports nothing of it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,18 +11,14 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use crate::api::status_json;
 use crate::http::{Request, Response};
+use crate::status::status_response;
 
 /// The Lease objects by (namespace, name).
 #[derive(Default)]
 pub struct Leases {
     objects: Mutex<HashMap<(String, String), Value>>,
     version: AtomicU64,
-}
-
-fn status(code: u16, reason: &str, message: &str) -> Response {
-    Response::json(code, status_json(code, reason, message, None))
 }
 
 fn ok(code: u16, object: &Value) -> Response {
@@ -45,7 +44,7 @@ impl Leases {
         Some(match (req.method.as_str(), name) {
             ("GET", Some(name)) => match objects.get(&(namespace.to_owned(), name.to_owned())) {
                 Some(lease) => ok(200, lease),
-                None => status(
+                None => status_response(
                     404,
                     "NotFound",
                     &format!("leases.coordination.k8s.io \"{name}\" not found"),
@@ -53,14 +52,18 @@ impl Leases {
             },
             ("POST", None) => {
                 let Ok(mut lease) = serde_json::from_slice::<Value>(&req.body) else {
-                    return Some(status(400, "BadRequest", "the body is not a Lease"));
+                    return Some(status_response(
+                        400,
+                        "BadRequest",
+                        "the body is not a Lease",
+                    ));
                 };
                 let Some(name) = lease["metadata"]["name"].as_str().map(str::to_owned) else {
-                    return Some(status(422, "Invalid", "metadata.name is required"));
+                    return Some(status_response(422, "Invalid", "metadata.name is required"));
                 };
                 let key = (namespace.to_owned(), name.clone());
                 if objects.contains_key(&key) {
-                    return Some(status(
+                    return Some(status_response(
                         409,
                         "AlreadyExists",
                         &format!("leases.coordination.k8s.io \"{name}\" already exists"),
@@ -72,11 +75,15 @@ impl Leases {
             }
             ("PUT", Some(name)) => {
                 let Ok(mut lease) = serde_json::from_slice::<Value>(&req.body) else {
-                    return Some(status(400, "BadRequest", "the body is not a Lease"));
+                    return Some(status_response(
+                        400,
+                        "BadRequest",
+                        "the body is not a Lease",
+                    ));
                 };
                 let key = (namespace.to_owned(), name.to_owned());
                 let Some(current) = objects.get(&key) else {
-                    return Some(status(
+                    return Some(status_response(
                         404,
                         "NotFound",
                         &format!("leases.coordination.k8s.io \"{name}\" not found"),
@@ -91,7 +98,7 @@ impl Leases {
                             .as_str()
                             .unwrap_or_default()
                 {
-                    return Some(status(
+                    return Some(status_response(
                         409,
                         "Conflict",
                         &format!("Operation cannot be fulfilled on leases.coordination.k8s.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again"),
@@ -103,15 +110,15 @@ impl Leases {
             }
             ("DELETE", Some(name)) => {
                 match objects.remove(&(namespace.to_owned(), name.to_owned())) {
-                    Some(_) => status(200, "Success", "deleted"),
-                    None => status(
+                    Some(_) => status_response(200, "Success", "deleted"),
+                    None => status_response(
                         404,
                         "NotFound",
                         &format!("leases.coordination.k8s.io \"{name}\" not found"),
                     ),
                 }
             }
-            _ => status(
+            _ => status_response(
                 405,
                 "MethodNotAllowed",
                 "the server does not allow this method on leases",

@@ -1,41 +1,18 @@
 //! kube-sim: a fake Kubernetes API server (nodes and pods) for the exporter's demo, integration
-//! tests and benchmarks. This file is the I/O shell: flags → validated config → cluster → the two
-//! listeners → the one "listening" line on stdout; everything else logs to stderr.
-
-mod api;
-mod churn;
-mod clock;
-mod control;
-mod faults;
-mod generate;
-mod http;
-mod leases;
-mod object;
-mod paging;
-mod rng;
-mod select;
-mod store;
-mod table;
-mod watch;
+//! tests and benchmarks. This file is the shell: flags → validated `Config` → `launch::start`
+//! (cluster, listeners, churn) → the one "listening" line on stdout; everything else logs to
+//! stderr. Usage errors exit 2, run-time errors 1.
+//!
+//! It holds no simulator logic: every part lives in the library (`lib.rs`).
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argh::FromArgs;
-use serde_json::Value;
 
-use crate::api::Api;
-use crate::churn::Churn;
-use crate::control::Control;
-use crate::faults::Faults;
-use crate::http::Server;
-use crate::object::{fill_identity, Object};
-use crate::rng::Rng;
-use crate::store::Store;
+use kube_sim::launch::{self, Config};
 
 /// kube-sim: a fake Kubernetes API server serving nodes and pods (list, get, watch, Tables for
 /// kubectl) from a generated or loaded cluster, with a control interface for tests. Binds
@@ -77,20 +54,6 @@ struct Flags {
     /// number of events kept for watch resume and consistent paging; older resourceVersions get
     /// 410 Expired (default 100000)
     #[argh(option, default = "100_000")]
-    history: usize,
-}
-
-/// Validated configuration.
-struct Config {
-    nodes: usize,
-    pods: usize,
-    seed: u64,
-    scenario: Option<String>,
-    churn: f64,
-    listen: SocketAddr,
-    control_listen: SocketAddr,
-    kubeconfig_out: Option<String>,
-    bookmark_interval: Duration,
     history: usize,
 }
 
@@ -156,91 +119,14 @@ impl Flags {
     }
 }
 
-fn load_scenario(path: &str, seed: u64) -> Result<Vec<Object>, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read scenario {path}: {e}"))?;
-    let value: Value =
-        serde_json::from_slice(&text).map_err(|e| format!("scenario {path} is not JSON: {e}"))?;
-    let items = match value.get("items").and_then(Value::as_array) {
-        Some(items) => items.clone(),
-        None => vec![value],
-    };
-    let mut rng = Rng::new(seed ^ 0x5CE7_A410);
-    let now = clock::rfc3339(clock::now_unix());
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut item)| {
-            fill_identity(&mut item, || rng.uuid(), &now);
-            Object::from_value(item, u64::try_from(i).unwrap_or(0) + 2)
-                .map_err(|e| format!("scenario {path} item {i}: {e}"))
-        })
-        .collect()
-}
-
-fn kubeconfig(api: SocketAddr) -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: http://{api}\ncontexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\n    namespace: default\ncurrent-context: kube-sim\nusers:\n- name: kube-sim\n  user:\n    token: kube-sim-token\npreferences: {{}}\n"
-    )
-}
-
-fn run(config: Config) -> Result<(), Failure> {
-    let started = Instant::now();
-    let objects = match &config.scenario {
-        Some(path) => load_scenario(path, config.seed).map_err(Failure::Runtime)?,
-        None => {
-            generate::generate(config.nodes, config.pods, config.seed).map_err(Failure::Runtime)?
-        }
-    };
-    let count = objects.len();
-    let bytes: usize = objects.iter().map(|o| o.json.len()).sum();
-    let store = Arc::new(Store::new(config.history));
-    store.load(objects);
-    let counts = store.counts();
-    eprintln!(
-        "kube-sim: cluster ready nodes={} pods={} objects={count} bytes={bytes} resourceVersion={} elapsed_ms={}",
-        counts.nodes,
-        counts.pods,
-        counts.rv,
-        started.elapsed().as_millis()
-    );
-    let faults = Arc::new(Faults::default());
-    let open_watches = Arc::new(AtomicUsize::new(0));
-    let api = Arc::new(Api {
-        store: store.clone(),
-        faults: faults.clone(),
-        bookmark_interval: config.bookmark_interval,
-        open_watches: open_watches.clone(),
-        leases: crate::leases::Leases::default(),
-    });
-    let api_listener = TcpListener::bind(config.listen)
-        .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.listen)))?;
-    let control_listener = TcpListener::bind(config.control_listen).map_err(|e| {
-        Failure::Runtime(format!("cannot listen on {}: {e}", config.control_listen))
-    })?;
-    let api_server = Server::start(api_listener, api, "api")
-        .map_err(|e| Failure::Runtime(format!("cannot start the API server: {e}")))?;
-    let churn = Churn::start(store.clone(), config.seed, config.churn)
-        .map_err(|e| Failure::Runtime(format!("cannot start churn: {e}")))?;
-    let control = Arc::new(Control {
-        store,
-        faults,
-        api_server: api_server.clone(),
-        open_watches,
-        churn,
-        uids: Mutex::new(Rng::new(config.seed ^ 0xC0_47_20_11)),
-    });
-    let control_server = Server::start(control_listener, control, "control")
-        .map_err(|e| Failure::Runtime(format!("cannot start the control server: {e}")))?;
-    if let Some(path) = &config.kubeconfig_out {
-        std::fs::write(path, kubeconfig(api_server.addr()))
-            .map_err(|e| Failure::Runtime(format!("cannot write kubeconfig {path}: {e}")))?;
-    }
+fn run(config: &Config) -> Result<(), Failure> {
+    let simulator = launch::start(config).map_err(Failure::Runtime)?;
     let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
         "kube-sim listening api=http://{} control=http://{}",
-        api_server.addr(),
-        control_server.addr()
+        simulator.api.addr(),
+        simulator.control.addr()
     )
     .and_then(|()| stdout.flush())
     .map_err(|e| Failure::Runtime(format!("cannot write to stdout: {e}")))?;
@@ -253,7 +139,10 @@ fn run(config: Config) -> Result<(), Failure> {
 
 fn main() -> ExitCode {
     let flags: Flags = argh::from_env();
-    let result = flags.validate().map_err(Failure::Usage).and_then(run);
+    let result = flags
+        .validate()
+        .map_err(Failure::Usage)
+        .and_then(|config| run(&config));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {

@@ -5,6 +5,9 @@
 //! so a paged list stays a consistent snapshot without keeping copies; a resourceVersion older
 //! than the history is `Expired` (410), as after an etcd compaction. One mutex guards everything:
 //! each critical section is short (a page of `Arc` clones, one serialization per mutation).
+//!
+//! No I/O and no HTTP: it never names a request, a response or a Status; callers map its
+//! `VersionError`s to answers.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;

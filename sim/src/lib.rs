@@ -1,0 +1,38 @@
+//! kube-sim as a library: a fake Kubernetes API server (nodes and pods, with Leases for leader
+//! election) that `kubectl` and kube-rs watchers cannot tell from a real kube-apiserver, and a
+//! control interface that drives it. The `kube-sim` binary is `launch::start` behind flags.
+//!
+//! How the modules stand, each importing only those listed after it (no module imports one above
+//! it, no two import each other):
+//!
+//! - wiring: `launch` (config → cluster → listeners);
+//! - the two listeners: `control` (objects, faults, churn switch, request log), `api` (routing,
+//!   get/list, Statuses) with `watch` (event streams) and `leases`;
+//! - background change: `churn`;
+//! - the cluster: `generate` (catalogue, planner, renderers, templates), `store` (objects,
+//!   resourceVersions, history), `select` (label and field selectors);
+//! - what answers are made of: `format` (Accept negotiation), `table` (kubectl Tables),
+//!   `status` (Status objects), `paging` (continue tokens), `request_log`, `faults`;
+//! - the ground: `object` (stored objects), `http` (HTTP/1.1 server), `clock`, `rng`.
+
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod churn;
+pub mod clock;
+pub mod control;
+pub mod faults;
+pub mod format;
+pub mod generate;
+pub mod http;
+pub mod launch;
+pub mod leases;
+pub mod object;
+pub mod paging;
+pub mod request_log;
+pub mod rng;
+pub mod select;
+pub mod status;
+pub mod store;
+pub mod table;
+pub mod watch;
