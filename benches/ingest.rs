@@ -15,8 +15,8 @@ mod common;
 
 use common::{http, spawn_sim};
 use kube::core::ObjectList;
-use kube_cluster_binpacking_exporter::accounting::{AccountingOptions, TrackedResources};
-use kube_cluster_binpacking_exporter::objects::SlimPod;
+use kube_cluster_binpacking_exporter::ingest::objects::SlimPod;
+use kube_cluster_binpacking_exporter::model::accounting::{AccountingOptions, TrackedResources};
 use serde::de::IgnoredAny;
 
 /// Records the pod list pages (limit 500) of a generated cluster.

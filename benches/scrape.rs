@@ -15,11 +15,12 @@ use std::hint::black_box;
 use std::io::Write;
 use std::time::Instant;
 
-use kube_cluster_binpacking_exporter::buffers::Spares;
-use kube_cluster_binpacking_exporter::capacity::{self, Shape};
-use kube_cluster_binpacking_exporter::exposition::{encode, Families, Options};
-use kube_cluster_binpacking_exporter::snapshot::{LabelGroups, Snapshot};
-use kube_cluster_binpacking_exporter::state::{ClusterState, NodeRecord, Owner, PodFacts};
+use kube_cluster_binpacking_exporter::model::label_groups::LabelGroups;
+use kube_cluster_binpacking_exporter::model::state::{ClusterState, NodeRecord, Owner, PodFacts};
+use kube_cluster_binpacking_exporter::serve::buffers::Spares;
+use kube_cluster_binpacking_exporter::views::capacity::{self, Shape};
+use kube_cluster_binpacking_exporter::views::exposition::{encode, Families, Options};
+use kube_cluster_binpacking_exporter::views::snapshot::Snapshot;
 
 fn cluster(nodes: usize, pods: usize, pending: usize) -> ClusterState {
     let mut s = ClusterState::new(2);

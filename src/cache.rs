@@ -1,22 +1,21 @@
 //! The watch cache as the two sides see it: the cluster state behind one lock (written by the
 //! watch thread, read by scrapes), its health, the operational metrics, and the configuration
-//! both sides need. Scrapes take the read lock only to copy a [`Snapshot`] out.
+//! both sides need. Scrapes take the read lock only to copy a snapshot out (`serve::scrape`).
 
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::accounting::TrackedResources;
-use crate::buffers::Spares;
-use crate::health::Health;
-use crate::leader::LeaderState;
+use crate::model::accounting::TrackedResources;
+use crate::model::election::LeaderState;
+use crate::model::health::Health;
+use crate::model::label_groups::LabelGroups;
+use crate::model::state::ClusterState;
 use crate::self_metrics::SelfMetrics;
-use crate::snapshot::{LabelGroups, NodeFigures, Snapshot};
-use crate::state::ClusterState;
 
 /// Shared between the watch thread and the HTTP workers (behind an `Arc`).
 pub struct Cache {
     state: RwLock<ClusterState>,
     /// Watch liveness and readiness.
-    pub health: Health,
+    pub health: Arc<Health>,
     /// Operational metrics.
     pub metrics: SelfMetrics,
     /// Tracked resources (the order of every per-resource vector).
@@ -25,8 +24,6 @@ pub struct Cache {
     pub label_groups: LabelGroups,
     /// Whether this replica publishes (leader election).
     pub leader: LeaderState,
-    /// The node vector of the last recycled snapshot, for the next one.
-    spare_nodes: Spares<NodeFigures>,
 }
 
 impl Cache {
@@ -39,12 +36,11 @@ impl Cache {
     ) -> Cache {
         Cache {
             state: RwLock::new(ClusterState::new(resources.len())),
-            health: Health::new(),
+            health: Arc::new(Health::new()),
             metrics,
             resources,
             label_groups,
             leader,
-            spare_nodes: Spares::new(1),
         }
     }
 
@@ -57,17 +53,5 @@ impl Cache {
     /// Read access.
     pub fn read(&self) -> RwLockReadGuard<'_, ClusterState> {
         self.state.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Copies the current figures out (holding the read lock only for the copy), with at most
-    /// `pending_limit` pending pods' request vectors.
-    pub fn snapshot(&self, pending_limit: usize) -> Snapshot {
-        let spare = self.spare_nodes.take(0);
-        Snapshot::take_into(&self.read(), &self.label_groups, pending_limit, spare)
-    }
-
-    /// Keeps a used snapshot's node vector (emptied, with its capacity) for the next snapshot.
-    pub fn recycle(&self, snapshot: Snapshot) {
-        self.spare_nodes.give_back(snapshot.nodes);
     }
 }

@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
-use crate::accounting::TrackedResources;
-use crate::capacity::{Shape, AVERAGE};
+use crate::config::{Config, Gate, RESERVED_PATHS};
 use crate::error::Error;
-use crate::exposition::Families;
-use crate::leader::ElectionConfig;
-use crate::report::Output;
-use crate::{label_selector, quantity};
+use crate::logging::LogFormat;
+use crate::model::accounting::TrackedResources;
+use crate::model::election::ElectionConfig;
+use crate::model::{label_selector, quantity};
+use crate::views::capacity::{Shape, AVERAGE};
+use crate::views::exposition::Families;
+use crate::views::report::Output;
 
 /// Prometheus exporter reporting, per node, label group and cluster, the kube-scheduler-exact sum
 /// of pod requests ("allocated") against node allocatable.
@@ -207,87 +209,6 @@ pub fn split_flag_values<S: AsRef<str>>(args: &[S]) -> Vec<String> {
     out
 }
 
-/// A scheduler feature gate as the user set it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gate {
-    /// Follow the API server's version.
-    Auto,
-    /// Forced on.
-    On,
-    /// Forced off.
-    Off,
-}
-
-impl Gate {
-    /// The gate's value for a server of the given minor version (1.x).
-    pub fn resolve(self, server_minor: Option<u32>, on_since_minor: u32) -> bool {
-        match self {
-            Gate::On => true,
-            Gate::Off => false,
-            // An unknown version is treated as current: both gates are on in every supported
-            // release from 1.34 on.
-            Gate::Auto => server_minor.is_none_or(|minor| minor >= on_since_minor),
-        }
-    }
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Validated configuration: everything the exporter needs, in typed form.
-#[derive(Debug, Clone)]
-#[allow(clippy::struct_excessive_bools)]
-pub struct Config {
-    /// Explicit kubeconfig path, if given.
-    pub kubeconfig: Option<PathBuf>,
-    /// Address the HTTP server binds.
-    pub metrics_addr: SocketAddr,
-    /// Path of the metrics endpoint, starting with `/`.
-    pub metrics_path: String,
-    /// Tracked resources, in flag order.
-    pub resources: TrackedResources,
-    /// Label groups: each is a list of node label keys.
-    pub label_groups: Vec<Vec<String>>,
-    /// Server-side label selector for nodes.
-    pub node_selector: Option<String>,
-    /// Which metric families are exported.
-    pub families: Families,
-    /// Reference shapes (`--shape`).
-    pub shapes: Vec<Shape>,
-    /// Page size of initial lists (`None` = unpaged).
-    pub list_page_size: Option<u32>,
-    /// Initial state by streaming list instead of paged lists.
-    pub streaming_list: bool,
-    /// Period of the local resync (`None` = disabled).
-    pub resync_period: Option<Duration>,
-    /// PodLevelResources gate.
-    pub pod_level_resources: Gate,
-    /// InPlacePodVerticalScaling gate.
-    pub in_place_resize: Gate,
-    /// HTTP worker threads.
-    pub http_workers: usize,
-    /// Web configuration file (TLS, basic auth), read at start and whenever it changes.
-    pub web_config_file: Option<PathBuf>,
-    /// Leader election settings (namespace may be empty = detect at start).
-    pub leader_election: Option<ElectionConfig>,
-    /// Log level.
-    pub log_level: log::LevelFilter,
-    /// Log format.
-    pub log_format: LogFormat,
-    /// Diagnose and exit.
-    pub check: bool,
-    /// One-shot mode: `Some(output)` with `--once` (or as kubectl-binpacking).
-    pub once: Option<Output>,
-    /// How long the one-shot mode waits for the first sync.
-    pub sync_timeout: Duration,
-}
-
 impl Config {
     /// Validates raw flags. Every error names the flag and the offending value.
     pub fn from_flags(flags: &Flags) -> Result<Config, Error> {
@@ -387,9 +308,6 @@ impl Config {
         })
     }
 }
-
-/// Paths the HTTP side serves besides the metrics path.
-pub const RESERVED_PATHS: [&str; 4] = ["/", "/healthz", "/readyz", "/sync"];
 
 fn usage(flag: &str, value: &str, reason: &str) -> Error {
     Error::Usage {

@@ -7,16 +7,20 @@ use std::sync::Arc;
 
 use argh::FromArgs;
 use kube_cluster_binpacking_exporter::cache::Cache;
-use kube_cluster_binpacking_exporter::cli::{split_flag_values, Config, Flags};
+use kube_cluster_binpacking_exporter::cli::{split_flag_values, Flags};
+use kube_cluster_binpacking_exporter::config::Config;
 use kube_cluster_binpacking_exporter::error::Error;
-use kube_cluster_binpacking_exporter::health::WatchKind;
-use kube_cluster_binpacking_exporter::http::{Server, Site, Stopper};
-use kube_cluster_binpacking_exporter::leader::{self, LeaderState};
-use kube_cluster_binpacking_exporter::report::{self, Output};
+use kube_cluster_binpacking_exporter::ingest::leader;
+use kube_cluster_binpacking_exporter::model::election::{ElectionConfig, LeaderState};
+use kube_cluster_binpacking_exporter::model::health::WatchKind;
+use kube_cluster_binpacking_exporter::model::label_groups::LabelGroups;
 use kube_cluster_binpacking_exporter::self_metrics::SelfMetrics;
-use kube_cluster_binpacking_exporter::snapshot::LabelGroups;
-use kube_cluster_binpacking_exporter::web_security::WebSecurity;
-use kube_cluster_binpacking_exporter::{check, client, logging, scrape, watch};
+use kube_cluster_binpacking_exporter::serve::http::{Server, Site, Stopper};
+use kube_cluster_binpacking_exporter::serve::web_security::WebSecurity;
+use kube_cluster_binpacking_exporter::views::report::{self, Output};
+use kube_cluster_binpacking_exporter::{
+    ingest::check, ingest::client, ingest::watch, logging, serve::scrape,
+};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -126,7 +130,7 @@ fn run(config: Config) -> Result<(), Error> {
     let default_namespace = resolved.config.default_namespace.clone();
     let kube_client = {
         let _guard = runtime.enter();
-        client::build(resolved.config, cache.clone())?
+        client::build(resolved.config, cache.health.clone())?
     };
     if let Some(output) = config.once {
         return run_once(&runtime, kube_client, &config, &cache, output);
@@ -245,7 +249,7 @@ fn spawn_watch_thread(
     kube_client: kube::Client,
     config: Arc<Config>,
     cache: Arc<Cache>,
-    election: Option<leader::ElectionConfig>,
+    election: Option<ElectionConfig>,
     stopper: Stopper,
 ) -> Result<std::thread::JoinHandle<()>, Error> {
     std::thread::Builder::new()

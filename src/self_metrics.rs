@@ -34,7 +34,22 @@ pub struct SelfMetrics {
     /// HTTP connections the server dropped, by reason.
     http_dropped: IntCounterVec,
     /// The server's counts at the last observation (its counters only grow).
-    http_seen: Arc<Mutex<tiny_http::Stats>>,
+    http_seen: Arc<Mutex<HttpCounts>>,
+}
+
+/// What the HTTP server did with connections since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpCounts {
+    /// Connections open now.
+    pub open: usize,
+    /// New connections closed at once.
+    pub refused: u64,
+    /// Connections dropped to admit a new one.
+    pub evicted: u64,
+    /// Connections cut at a deadline.
+    pub deadline: u64,
+    /// Writers cut to bound the bytes being written.
+    pub slow_writer: u64,
 }
 
 impl SelfMetrics {
@@ -127,12 +142,12 @@ impl SelfMetrics {
             ready,
             http_connections,
             http_dropped,
-            http_seen: Arc::new(Mutex::new(tiny_http::Stats::default())),
+            http_seen: Arc::new(Mutex::new(HttpCounts::default())),
         })
     }
 
     /// Records the HTTP server's connection counts.
-    pub fn observe_http(&self, now: &tiny_http::Stats) {
+    pub fn observe_http(&self, now: &HttpCounts) {
         let mut seen = self
             .http_seen
             .lock()
@@ -142,8 +157,8 @@ impl SelfMetrics {
         for (reason, before, after) in [
             ("refused", seen.refused, now.refused),
             ("evicted", seen.evicted, now.evicted),
-            ("deadline", seen.timed_out, now.timed_out),
-            ("slow_writer", seen.writers_cut, now.writers_cut),
+            ("deadline", seen.deadline, now.deadline),
+            ("slow_writer", seen.slow_writer, now.slow_writer),
         ] {
             self.http_dropped
                 .with_label_values(&[reason])
@@ -205,10 +220,10 @@ mod tests {
     #[test]
     fn http_counts_are_added_as_they_grow() {
         let m = SelfMetrics::new("1").unwrap();
-        let stats = |evicted, open| tiny_http::Stats {
+        let stats = |evicted, open| HttpCounts {
             open,
             evicted,
-            ..tiny_http::Stats::default()
+            ..HttpCounts::default()
         };
         m.observe_http(&stats(3, 7));
         m.observe_http(&stats(5, 2));

@@ -16,9 +16,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Rng;
-use kube_cluster_binpacking_exporter::accounting::{AccountingOptions, TrackedResources};
-use kube_cluster_binpacking_exporter::objects::{SlimNode, SlimPod};
-use kube_cluster_binpacking_exporter::quantity::{milli_ceil, parse_nanos, units_ceil};
+use kube_cluster_binpacking_exporter::ingest::objects::{SlimNode, SlimPod};
+use kube_cluster_binpacking_exporter::model::accounting::{AccountingOptions, TrackedResources};
+use kube_cluster_binpacking_exporter::model::quantity::{milli_ceil, parse_nanos, units_ceil};
 use serde_json::{json, Value};
 
 fn scale() -> usize {

@@ -3,10 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use kube_cluster_binpacking_exporter::capacity::{self, Shape};
-use kube_cluster_binpacking_exporter::exposition::{encode, Families, Options};
-use kube_cluster_binpacking_exporter::snapshot::{LabelGroups, Snapshot};
-use kube_cluster_binpacking_exporter::state::{ClusterState, NodeRecord, Owner, PodFacts};
+use kube_cluster_binpacking_exporter::model::label_groups::LabelGroups;
+use kube_cluster_binpacking_exporter::model::state::{ClusterState, NodeRecord, Owner, PodFacts};
+use kube_cluster_binpacking_exporter::views::capacity::{self, Shape};
+use kube_cluster_binpacking_exporter::views::exposition::{encode, Families, Options};
+use kube_cluster_binpacking_exporter::views::snapshot::Snapshot;
 
 fn node(alloc: &[u64], zone: Option<&str>, pool: Option<&str>) -> NodeRecord {
     NodeRecord {

@@ -11,7 +11,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube_cluster_binpacking_exporter::cli::{Config, Flags};
+use kube_cluster_binpacking_exporter::cli::Flags;
+use kube_cluster_binpacking_exporter::config::Config;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -252,7 +253,8 @@ fn the_tls_variant_serves_https_and_its_probes_need_no_password() {
     use k8s_openapi::api::core::v1::Secret;
     let secret: Secret = typed("manifests/tls/web-config.yaml");
     let web = &secret.string_data.as_ref().unwrap()["web.yml"];
-    let config = kube_cluster_binpacking_exporter::web_config::parse(web, Path::new("/")).unwrap();
+    let config =
+        kube_cluster_binpacking_exporter::serve::web_config::parse(web, Path::new("/")).unwrap();
     assert!(config.users.contains_key("prometheus"));
     let tls = config.tls.unwrap();
     let tls_d: Deployment = typed("manifests/tls/deployment.yaml");
@@ -273,7 +275,7 @@ fn the_tls_variant_serves_https_and_its_probes_need_no_password() {
     };
     assert!(mounted(&web_file));
     for pem in [&tls.cert, &tls.key] {
-        let kube_cluster_binpacking_exporter::web_config::Pem::File(file) = pem else {
+        let kube_cluster_binpacking_exporter::serve::web_config::Pem::File(file) = pem else {
             panic!("inline PEM in the manifest");
         };
         assert!(mounted(file), "{} is not mounted", file.display());

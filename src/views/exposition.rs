@@ -7,9 +7,9 @@
 
 use std::io::Write;
 
-use crate::capacity::{Capacity, Room};
-use crate::snapshot::{Snapshot, Totals};
-use crate::state::Owner;
+use crate::model::state::Owner;
+use crate::views::capacity::{Capacity, Room};
+use crate::views::snapshot::{Snapshot, Totals};
 
 /// Content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -111,7 +111,7 @@ const RESOURCE_FAMILIES: &[Family] = &[
     },
 ];
 
-/// Per-resource families over a set of nodes computed by [`crate::capacity`].
+/// Per-resource families over a set of nodes computed by [`crate::views::capacity`].
 struct RoomFamily {
     suffix: &'static str,
     help: &'static str,
@@ -646,9 +646,9 @@ fn copy_block<const N: usize>(dst: &mut [u8], src: &[u8], at: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::LabelGroups;
-    use crate::state::tests::{node, pod};
-    use crate::state::{ClusterState, Owner};
+    use crate::model::label_groups::LabelGroups;
+    use crate::model::state::tests::{node, pod};
+    use crate::model::state::{ClusterState, Owner};
 
     /// What `write` appends to an empty buffer, as text.
     fn text(write: impl FnOnce(&mut Vec<u8>)) -> String {

@@ -14,7 +14,7 @@ use std::hash::{Hash, Hasher};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::quantity::{milli_ceil, parse_non_negative_nanos, units_ceil, QuantityError};
+use crate::model::quantity::{milli_ceil, parse_non_negative_nanos, units_ceil, QuantityError};
 
 /// The three visitor methods of a field that may be `null` or absent, as Go decodes it: `null`
 /// is `$empty`, anything else is read by `$method` with this visitor.

@@ -7,10 +7,10 @@
 
 use std::fmt::Write;
 
-use crate::amount::{human, ratio};
-use crate::cli::Config;
-use crate::health::Health;
-use crate::snapshot::{NodeFigures, Snapshot, Totals};
+use crate::model::accounting::TrackedResources;
+use crate::model::health::Health;
+use crate::views::amount::{human, ratio};
+use crate::views::snapshot::{NodeFigures, Snapshot, Totals};
 
 /// Nodes shown at each end (most and least packed) when the node list is long.
 pub const EDGE_NODES: usize = 25;
@@ -67,8 +67,10 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
 
 /// Everything the page shows.
 pub struct View<'a> {
-    /// The configuration.
-    pub config: &'a Config,
+    /// The tracked resources, in vector order.
+    pub resources: &'a TrackedResources,
+    /// The metrics path, linked from the page.
+    pub metrics_path: &'a str,
     /// Watch health.
     pub health: &'a Health,
     /// The figures.
@@ -91,11 +93,10 @@ white-space:nowrap;overflow:hidden}.bar i{display:inline-block;height:10px}\
 pub fn render(view: &View<'_>) -> String {
     let snap = view.snapshot;
     let resources: Vec<&str> = view
-        .config
         .resources
         .names()
         .iter()
-        .map(crate::accounting::ResourceName::as_str)
+        .map(crate::model::accounting::ResourceName::as_str)
         .collect();
     let mut out = String::with_capacity(16 * 1024);
     let _ = write!(
@@ -128,7 +129,7 @@ pub fn render(view: &View<'_>) -> String {
         escape_html(&mut out, &version);
     }
     out.push_str(" · <a href=\"");
-    escape_html(&mut out, &view.config.metrics_path);
+    escape_html(&mut out, view.metrics_path);
     out.push_str(
         "\">metrics</a> · <a href=\"/sync\">sync</a> · <a href=\"/readyz\">readyz</a></p>\n",
     );
@@ -320,10 +321,11 @@ fn url_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Config, Flags};
-    use crate::snapshot::LabelGroups;
-    use crate::state::tests::{node, pod};
-    use crate::state::{ClusterState, Owner};
+    use crate::cli::Flags;
+    use crate::config::Config;
+    use crate::model::label_groups::LabelGroups;
+    use crate::model::state::tests::{node, pod};
+    use crate::model::state::{ClusterState, Owner};
 
     fn config() -> Config {
         let flags: Flags = argh::FromArgs::from_args(
@@ -359,7 +361,8 @@ mod tests {
         let config = config();
         let health = Health::new();
         render(&View {
-            config: &config,
+            resources: &config.resources,
+            metrics_path: &config.metrics_path,
             health: &health,
             snapshot: &snap,
             filter: filter.map(str::to_owned),

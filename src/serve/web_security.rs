@@ -19,8 +19,8 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
-use crate::basic_auth::BasicAuth;
-use crate::web_config::{self, ClientAuth, Curve, Pem, TlsSettings, TlsVersion, WebConfig};
+use crate::serve::basic_auth::BasicAuth;
+use crate::serve::web_config::{self, ClientAuth, Curve, Pem, TlsSettings, TlsVersion, WebConfig};
 
 /// How often the files are looked at for a change.
 const RECHECK: Duration = Duration::from_secs(1);

@@ -5,7 +5,7 @@
 //!
 //! Cheap answers (`/healthz`, `/readyz`, 401, 404, 405) are given on the connection's own thread
 //! and never wait for a worker; the workers build `/`, the metrics and `/sync`. Concurrent scrapes
-//! share one built metrics body ([`crate::shared_bodies`]). Every connection's bounds (head
+//! share one built metrics body ([`crate::serve::shared_bodies`]). Every connection's bounds (head
 //! bytes and time, idle time, writing time scaled to the body, bytes being written, the
 //! connection cap that drops the oldest unfinished head first) are the server's; see
 //! [`tiny_http::Limits`].
@@ -18,16 +18,17 @@ use std::time::Instant;
 
 use tiny_http::Body;
 
-use crate::buffers::{self, SharedBody};
 use crate::cache::Cache;
-use crate::cli::Config;
+use crate::config::Config;
 use crate::error::Error;
-use crate::exposition;
-use crate::health::WatchKind;
-use crate::page;
-use crate::scrape;
-use crate::shared_bodies::Flight;
-use crate::web_security::WebSecurity;
+use crate::model::health::WatchKind;
+use crate::self_metrics::HttpCounts;
+use crate::serve::buffers::{self, SharedBody};
+use crate::serve::scrape;
+use crate::serve::shared_bodies::Flight;
+use crate::serve::web_security::WebSecurity;
+use crate::views::exposition;
+use crate::views::page;
 
 /// Size of the last metrics body plus an eighth, the capacity of the next one.
 static LAST_BODY_BYTES: AtomicUsize = AtomicUsize::new(0);
@@ -121,7 +122,7 @@ fn cheap(site: &Site, method: &str, url: &str, allowed: impl Fn(&Site) -> bool) 
         ));
         return Some(reply);
     }
-    let known = crate::cli::RESERVED_PATHS.contains(&path) || path == site.config.metrics_path;
+    let known = crate::config::RESERVED_PATHS.contains(&path) || path == site.config.metrics_path;
     if !known {
         return Some(Reply::text(404, "not found\n"));
     }
@@ -174,12 +175,13 @@ fn route_received(
         "/" => {
             let snapshot = scrape::snapshot(&site.cache, &site.config);
             let body = page::render(&page::View {
-                config: &site.config,
+                resources: &site.config.resources,
+                metrics_path: &site.config.metrics_path,
                 health: &site.cache.health,
                 snapshot: &snapshot,
                 filter: page::query_param(url, "group").filter(|g| !g.is_empty()),
             });
-            site.cache.recycle(snapshot);
+            scrape::recycle(snapshot);
             Reply {
                 status: 200,
                 content_type: "text/html; charset=utf-8",
@@ -264,7 +266,7 @@ fn metrics(site: &Site) -> Vec<u8> {
     // Sized from the previous scrape so the body is not regrown (and copied) while encoding.
     let mut body = buffers::SPARES.take(LAST_BODY_BYTES.load(Ordering::Relaxed).max(64 * 1024));
     scrape::encode(&site.cache, &site.config, &snapshot, &mut body);
-    site.cache.recycle(snapshot);
+    scrape::recycle(snapshot);
     site.cache
         .metrics
         .scrape_duration
@@ -441,7 +443,14 @@ fn serve(server: &tiny_http::Server, stopping: &AtomicBool, site: &Site) {
             .any(|h| h.field.equiv("Accept-Encoding") && accepts_gzip(h.value.as_str()));
         let path = request.url().split('?').next().unwrap_or_default();
         if path == site.config.metrics_path {
-            site.cache.metrics.observe_http(&server.stats());
+            let stats = server.stats();
+            site.cache.metrics.observe_http(&HttpCounts {
+                open: stats.open,
+                refused: stats.refused,
+                evicted: stats.evicted,
+                deadline: stats.timed_out,
+                slow_writer: stats.writers_cut,
+            });
         }
         let reply = route_received(
             site,

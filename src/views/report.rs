@@ -6,8 +6,8 @@ use std::fmt::Write;
 
 use serde_json::{json, Map, Value};
 
-use crate::amount::{human, ratio};
-use crate::snapshot::{Snapshot, Totals};
+use crate::views::amount::{human, ratio};
+use crate::views::snapshot::{Snapshot, Totals};
 
 /// Output formats of the one-shot mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,9 +179,9 @@ pub fn json(snapshot: &Snapshot, resources: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::LabelGroups;
-    use crate::state::tests::{node, pod};
-    use crate::state::{ClusterState, Owner};
+    use crate::model::label_groups::LabelGroups;
+    use crate::model::state::tests::{node, pod};
+    use crate::model::state::{ClusterState, Owner};
 
     fn snapshot() -> Snapshot {
         let mut s = ClusterState::new(2);

@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn the_decoy_is_a_valid_hash_of_cost_ten() {
-        assert!(crate::web_config::check_bcrypt_hash(decoy_hash()).is_ok());
+        assert!(crate::serve::web_config::check_bcrypt_hash(decoy_hash()).is_ok());
         assert!(decoy_hash().starts_with("$2y$10$"));
     }
 }

@@ -5,65 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::state::{ClusterState, Counts, NodeRecord, Owner, Sums};
-
-/// The label value used when a node lacks a label of a group.
-pub const MISSING_LABEL: &str = "<none>";
-
-/// The configured label groups, with the distinct label keys they use.
-#[derive(Debug, Clone, Default)]
-pub struct LabelGroups {
-    keys: Vec<String>,
-    groups: Vec<(String, Vec<usize>)>,
-}
-
-impl LabelGroups {
-    /// Builds the groups from lists of label keys (one list per `--label-group`).
-    pub fn new(groups: &[Vec<String>]) -> LabelGroups {
-        let mut keys: Vec<String> = Vec::new();
-        let mut out = Vec::new();
-        for group in groups {
-            let indices = group
-                .iter()
-                .map(|key| {
-                    keys.iter().position(|k| k == key).unwrap_or_else(|| {
-                        keys.push(key.clone());
-                        keys.len() - 1
-                    })
-                })
-                .collect();
-            out.push((group.join(","), indices));
-        }
-        LabelGroups { keys, groups: out }
-    }
-
-    /// Distinct label keys, in the order node records store their values.
-    pub fn keys(&self) -> &[String] {
-        &self.keys
-    }
-
-    /// Whether any group is configured.
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
-    }
-
-    /// The group value of a node for group `g`: its label values joined by `,`.
-    fn value_of(&self, g: usize, node: &NodeRecord) -> String {
-        let mut value = String::new();
-        for (i, &key) in self.groups[g].1.iter().enumerate() {
-            if i > 0 {
-                value.push(',');
-            }
-            value.push_str(
-                node.labels
-                    .get(key)
-                    .and_then(|v| v.as_deref())
-                    .unwrap_or(MISSING_LABEL),
-            );
-        }
-        value
-    }
-}
+use crate::model::label_groups::LabelGroups;
+use crate::model::state::{ClusterState, Counts, NodeRecord, Owner, Sums};
 
 /// One figure per tracked resource. Up to [`INLINE_RESOURCES`] live inline, so a node's totals
 /// cost no allocation in the common case (a scrape at 5,000 nodes took 30,000 allocations for
@@ -268,7 +211,7 @@ impl Snapshot {
             NodeFigures {
                 name: view.name.to_owned(),
                 unschedulable: view.node.unschedulable,
-                group_values: (0..groups.groups.len())
+                group_values: (0..groups.len())
                     .map(|g| groups.value_of(g, view.node))
                     .collect(),
                 totals: Totals::of_node(view.node, view.sums, resources),
@@ -290,7 +233,7 @@ impl Snapshot {
             .into_iter()
             .map(|((g, value), totals)| GroupFigures {
                 group: g,
-                label_group: groups.groups[g].0.clone(),
+                label_group: groups.name(g).to_owned(),
                 value: value.to_owned(),
                 totals,
             })
@@ -319,7 +262,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::tests::{node, pod};
+    use crate::model::state::tests::{node, pod};
 
     fn labelled(allocatable: &[u64], zone: Option<&str>, pool: Option<&str>) -> NodeRecord {
         let mut n = node(allocatable);

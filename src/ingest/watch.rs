@@ -13,12 +13,13 @@ use futures::StreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 
-use crate::accounting::{self, AccountingOptions};
 use crate::cache::Cache;
-use crate::cli::Config;
-use crate::health::WatchKind;
-use crate::objects::{SlimNode, SlimPod};
-use crate::state::{NodeRecord, PodFacts};
+use crate::config::Config;
+use crate::error::error_chain;
+use crate::ingest::objects::{SlimNode, SlimPod};
+use crate::model::accounting::{self, AccountingOptions};
+use crate::model::health::WatchKind;
+use crate::model::state::{NodeRecord, PodFacts};
 
 /// The scheduler's own pod selector: terminal pods never count.
 pub const POD_FIELD_SELECTOR: &str = "status.phase!=Succeeded,status.phase!=Failed";
@@ -256,7 +257,7 @@ async fn run_watch<K, W>(
     wc: watcher::Config,
     cache: &Cache,
     kind: WatchKind,
-    mut apply: impl FnMut(&mut crate::state::ClusterState, Event<K>, &mut W) -> u64,
+    mut apply: impl FnMut(&mut crate::model::state::ClusterState, Event<K>, &mut W) -> u64,
     extra: &mut W,
 ) where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
@@ -393,21 +394,6 @@ fn describe(kind: WatchKind, err: &watcher::Error) -> String {
     }
 }
 
-/// An error and its sources on one line.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
 /// Replays the local cache every resync period: recomputes the sums from the stored records and
 /// reports drift. Makes no API call.
 async fn resync(config: &Config, cache: &Cache) {
@@ -482,7 +468,7 @@ impl Backoff {
             ^ std::process::id().wrapping_mul(2_654_435_761);
         let jitter = 0.8 + f64::from(nanos % 400) / 1000.0;
         let delay = base.mul_f64(jitter);
-        crate::client::retry_after_remaining().map_or(delay, |ra| delay.max(ra))
+        crate::ingest::client::retry_after_remaining().map_or(delay, |ra| delay.max(ra))
     }
 
     async fn wait(&mut self) {

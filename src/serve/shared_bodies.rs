@@ -8,7 +8,7 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::buffers::SharedBody;
+use crate::serve::buffers::SharedBody;
 
 #[derive(Default)]
 struct Round {
@@ -88,7 +88,7 @@ impl Flight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buffers::Spares;
+    use crate::serve::buffers::Spares;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 

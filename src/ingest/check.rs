@@ -6,8 +6,8 @@ use futures::StreamExt;
 use kube::api::{ListParams, WatchParams};
 use kube::{Api, Client};
 
-use crate::objects::{SlimNode, SlimPod};
-use crate::watch::error_chain;
+use crate::error::error_chain;
+use crate::ingest::objects::{SlimNode, SlimPod};
 
 /// One step of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,11 +13,11 @@ use kube::Resource;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::accounting::{
+use crate::model::accounting::{
     self, null_is_empty, AccountingOptions, NodeStatusInput, PodSpecInput, PodStatusInput,
     TrackedResources,
 };
-use crate::state::{Owner, PodFacts};
+use crate::model::state::{Owner, PodFacts};
 
 /// The annotation that marks the mirror pod of a static pod.
 const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";

@@ -12,8 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::snapshot::{NodeFigures, Snapshot, Totals};
-use crate::state::Owner;
+use crate::model::state::Owner;
+use crate::views::snapshot::{NodeFigures, Snapshot, Totals};
 
 /// The name of the built-in shape: the mean request vector of the counted non-DaemonSet pods.
 pub const AVERAGE: &str = "average";
@@ -305,9 +305,9 @@ pub fn pending_limit(nodes: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::LabelGroups;
-    use crate::state::tests::{node, pod};
-    use crate::state::{ClusterState, NodeRecord};
+    use crate::model::label_groups::LabelGroups;
+    use crate::model::state::tests::{node, pod};
+    use crate::model::state::{ClusterState, NodeRecord};
 
     fn with(allocatable: &[u64], slots: u64, labels: &[&str], cordoned: bool) -> NodeRecord {
         let mut n = node(allocatable);

@@ -1,6 +1,6 @@
 //! The Kubernetes client: where its configuration comes from (`--kubeconfig` → `KUBECONFIG` →
 //! `~/.kube/config` → in-cluster service account, logged without secrets), and a thin tower layer
-//! that tells the cache health when data arrives for the node and pod watches — kube's watcher
+//! that tells the watch health when data arrives for the node and pod watches — kube's watcher
 //! swallows bookmarks, so their bytes are the only sign of a live but quiet watch — and remembers
 //! the `Retry-After` the API server asked for.
 
@@ -17,9 +17,8 @@ use kube::client::{Body, ClientBuilder};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tower::{Layer, Service};
 
-use crate::cache::Cache;
 use crate::error::Error;
-use crate::health::WatchKind;
+use crate::model::health::{Health, WatchKind};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type DynBody = dyn HttpBody<Data = Bytes, Error = BoxError> + Send + Unpin;
@@ -97,13 +96,13 @@ fn kubeconfig_error(desc: &str, err: &dyn std::error::Error) -> Error {
     }
 }
 
-/// Builds a client whose responses report activity to the cache health.
-pub fn build(config: kube::Config, cache: Arc<Cache>) -> Result<kube::Client, Error> {
+/// Builds a client whose responses report activity to the watch health.
+pub fn build(config: kube::Config, health: Arc<Health>) -> Result<kube::Client, Error> {
     let builder = ClientBuilder::try_from(config).map_err(|e| Error::Kubeconfig {
         source_desc: "client".into(),
         reason: e.to_string(),
     })?;
-    Ok(builder.with_layer(&ActivityLayer { cache }).build())
+    Ok(builder.with_layer(&ActivityLayer { health }).build())
 }
 
 /// When the API server's last `Retry-After` ends, in milliseconds since [`clock_start`].
@@ -127,7 +126,7 @@ pub fn retry_after_remaining() -> Option<std::time::Duration> {
 }
 
 struct ActivityLayer {
-    cache: Arc<Cache>,
+    health: Arc<Health>,
 }
 
 impl<S> Layer<S> for ActivityLayer {
@@ -135,7 +134,7 @@ impl<S> Layer<S> for ActivityLayer {
     fn layer(&self, inner: S) -> Activity<S> {
         Activity {
             inner,
-            cache: self.cache.clone(),
+            health: self.health.clone(),
         }
     }
 }
@@ -143,7 +142,7 @@ impl<S> Layer<S> for ActivityLayer {
 /// See the module header.
 pub struct Activity<S> {
     inner: S,
-    cache: Arc<Cache>,
+    health: Arc<Health>,
 }
 
 /// Which watch a request feeds, from its path.
@@ -173,7 +172,7 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let watch = watch_of(req.uri().path());
-        let cache = self.cache.clone();
+        let health = self.health.clone();
         let fut = self.inner.call(req);
         Box::pin(async move {
             let resp = fut.await?;
@@ -190,7 +189,7 @@ where
             Ok(resp.map(|inner| ActivityBody {
                 inner,
                 watch: watch.filter(|_| ok),
-                cache,
+                health,
             }))
         })
     }
@@ -200,7 +199,7 @@ where
 pub struct ActivityBody {
     inner: Box<DynBody>,
     watch: Option<WatchKind>,
-    cache: Arc<Cache>,
+    health: Arc<Health>,
 }
 
 impl HttpBody for ActivityBody {
@@ -214,7 +213,7 @@ impl HttpBody for ActivityBody {
         let poll = Pin::new(&mut self.inner).poll_frame(cx);
         if let (Poll::Ready(Some(Ok(frame))), Some(kind)) = (&poll, self.watch) {
             if frame.is_data() {
-                self.cache.health.heard(kind);
+                self.health.heard(kind);
             }
         }
         poll

@@ -1,0 +1,163 @@
+//! Leader election on a `coordination.k8s.io/v1` Lease, client-go style: every retry period a
+//! candidate reads the Lease; it takes it over when it is free or its holder has not renewed it
+//! within the lease duration (as observed on our own clock, so clock skew between replicas does
+//! not matter); the leader renews it and steps down when it cannot renew within the renew
+//! deadline; on shutdown the leader releases it so a standby takes over at once. Every replica
+//! keeps its watch cache warm; only the leader publishes the binpacking series.
+//!
+//! The pure rule ([`decide`]) and the leadership flag are in `model::election`; [`run`] is the
+//! thin I/O loop around them.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::PostParams;
+use kube::{Api, Client};
+
+use crate::error::error_chain;
+use crate::model::election::{decide, Decision, ElectionConfig, LeaderState, LeaseView, Observed};
+
+fn view(lease: &Lease) -> LeaseView {
+    let spec = lease.spec.clone().unwrap_or_default();
+    LeaseView {
+        holder: spec.holder_identity.unwrap_or_default(),
+        renew_time: spec.renew_time.map(|t| t.0.to_string()).unwrap_or_default(),
+        duration: Duration::from_secs(
+            u64::try_from(spec.lease_duration_seconds.unwrap_or(15).max(1)).unwrap_or(15),
+        ),
+        transitions: spec.lease_transitions.unwrap_or(0),
+    }
+}
+
+fn spec(config: &ElectionConfig, acquired: Option<MicroTime>, transitions: i32) -> LeaseSpec {
+    let now = MicroTime(Timestamp::now());
+    LeaseSpec {
+        holder_identity: Some(config.identity.clone()),
+        lease_duration_seconds: Some(
+            i32::try_from(config.lease_duration.as_secs().max(1)).unwrap_or(i32::MAX),
+        ),
+        acquire_time: Some(acquired.unwrap_or_else(|| now.clone())),
+        renew_time: Some(now),
+        lease_transitions: Some(transitions),
+        ..LeaseSpec::default()
+    }
+}
+
+/// One round: read the Lease, decide, write. Returns whether we lead after it.
+async fn round(
+    api: &Api<Lease>,
+    config: &ElectionConfig,
+    observed: &mut Option<Observed>,
+) -> kube::Result<bool> {
+    let current = api.get_opt(&config.lease_name).await?;
+    let decision = decide(
+        current.as_ref().map(view).as_ref(),
+        &config.identity,
+        observed,
+        Instant::now(),
+    );
+    match (decision, current) {
+        (Decision::Follow, _) => Ok(false),
+        (Decision::Create, _) | (_, None) => {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(config.lease_name.clone()),
+                    namespace: Some(config.namespace.clone()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(spec(config, None, 0)),
+            };
+            api.create(&PostParams::default(), &lease).await?;
+            Ok(true)
+        }
+        (decision, Some(mut lease)) => {
+            let old = lease.spec.clone().unwrap_or_default();
+            let transitions =
+                old.lease_transitions.unwrap_or(0) + i32::from(decision == Decision::Acquire);
+            let acquired = (decision == Decision::Renew)
+                .then_some(old.acquire_time)
+                .flatten();
+            lease.spec = Some(spec(config, acquired, transitions));
+            // The resourceVersion we read makes this a compare-and-swap: a 409 means someone
+            // else wrote first.
+            api.replace(&config.lease_name, &PostParams::default(), &lease)
+                .await?;
+            Ok(true)
+        }
+    }
+}
+
+/// Releases the Lease if we hold it, so a standby can take over without waiting.
+async fn release(api: &Api<Lease>, config: &ElectionConfig) {
+    let Ok(Some(mut lease)) = api.get_opt(&config.lease_name).await else {
+        return;
+    };
+    let mut spec = lease.spec.clone().unwrap_or_default();
+    if spec.holder_identity.as_deref() != Some(config.identity.as_str()) {
+        return;
+    }
+    spec.holder_identity = None;
+    spec.lease_duration_seconds = Some(1);
+    lease.spec = Some(spec);
+    match api
+        .replace(&config.lease_name, &PostParams::default(), &lease)
+        .await
+    {
+        Ok(_) => log::info!("released the leader lease"),
+        Err(err) => log::warn!(
+            "could not release the leader lease error={}",
+            error_chain(&err)
+        ),
+    }
+}
+
+/// Runs the election until `shutdown` completes, then releases the Lease.
+pub async fn run(
+    client: Client,
+    config: ElectionConfig,
+    state: &LeaderState,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let api: Api<Lease> = Api::namespaced(client, &config.namespace);
+    log::info!(
+        "leader election on lease={}/{} identity={}",
+        config.namespace,
+        config.lease_name,
+        config.identity
+    );
+    let work = async {
+        let mut observed = None;
+        let mut last_renewal: Option<Instant> = None;
+        let mut tick = tokio::time::interval(config.retry_period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match round(&api, &config, &mut observed).await {
+                Ok(leading) => {
+                    last_renewal = leading.then(Instant::now);
+                    state.set_leader(leading);
+                }
+                Err(err) => {
+                    log::warn!("leader election round failed error={}", error_chain(&err));
+                    // A leader keeps leading until the renew deadline passes without a renewal.
+                    let expired = last_renewal.is_none_or(|t| t.elapsed() >= config.renew_deadline);
+                    if expired {
+                        last_renewal = None;
+                        state.set_leader(false);
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = work => {}
+        () = shutdown => {
+            if state.publishing() {
+                release(&api, &config).await;
+            }
+            state.set_leader(false);
+        }
+    }
+}
