@@ -16,7 +16,9 @@ mod common;
 use common::{http, spawn_sim};
 use kube::core::ObjectList;
 use kube_cluster_binpacking_exporter::ingest::objects::SlimPod;
-use kube_cluster_binpacking_exporter::model::accounting::{AccountingOptions, TrackedResources};
+use kube_cluster_binpacking_exporter::ingest::records;
+use kube_cluster_binpacking_exporter::model::accounting::AccountingOptions;
+use kube_cluster_binpacking_exporter::model::resources::TrackedResources;
 use serde::de::IgnoredAny;
 
 /// Records the pod list pages (limit 500) of a generated cluster.
@@ -89,7 +91,9 @@ fn main() {
                 black_box(
                     list.items
                         .iter()
-                        .filter_map(|p| p.facts(&tracked, options).map(|f| (p.key(), f)))
+                        .filter_map(|p| {
+                            records::pod_record(p, &tracked, options).map(|f| (p.key(), f))
+                        })
                         .count(),
                 );
             }
@@ -106,7 +110,7 @@ fn main() {
         let list: ObjectList<SlimPod> = serde_json::from_slice(page).unwrap();
         list.items
             .iter()
-            .filter_map(|p| p.facts(&tracked, options).map(|f| (p.key(), f)))
+            .filter_map(|p| records::pod_record(p, &tracked, options).map(|f| (p.key(), f)))
             .count()
     });
     let mb = bytes as f64 / 1e6;

@@ -4,10 +4,10 @@
 
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::model::accounting::TrackedResources;
 use crate::model::election::LeaderState;
 use crate::model::health::Health;
 use crate::model::label_groups::LabelGroups;
+use crate::model::resources::TrackedResources;
 use crate::model::state::ClusterState;
 use crate::self_metrics::SelfMetrics;
 

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::logging::LogFormat;
-use crate::model::accounting::TrackedResources;
 use crate::model::election::ElectionConfig;
+use crate::model::resources::TrackedResources;
 use crate::views::capacity::Shape;
 use crate::views::exposition::Families;
 use crate::views::report::Output;

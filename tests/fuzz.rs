@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 
 use common::Rng;
 use kube_cluster_binpacking_exporter::ingest::objects::{SlimNode, SlimPod};
-use kube_cluster_binpacking_exporter::model::accounting::{AccountingOptions, TrackedResources};
+use kube_cluster_binpacking_exporter::ingest::records;
+use kube_cluster_binpacking_exporter::model::accounting::AccountingOptions;
 use kube_cluster_binpacking_exporter::model::quantity::{milli_ceil, parse_nanos, units_ceil};
+use kube_cluster_binpacking_exporter::model::resources::TrackedResources;
 use serde_json::{json, Value};
 
 fn scale() -> usize {
@@ -169,7 +171,7 @@ fn decode_pod(bytes: &[u8], tracked: &TrackedResources) {
                 use_status_resources: false,
             },
         ] {
-            let _ = pod.facts(tracked, options);
+            let _ = records::pod_record(&pod, tracked, options);
         }
     }
 }
@@ -245,15 +247,15 @@ fn hundreds_of_containers_and_huge_values_saturate_without_panicking() {
         "spec": {"nodeName": "n", "containers": containers, "initContainers": containers}, "status": {"phase": "Running"}});
     let tracked = TrackedResources::new(["cpu", "memory", "nvidia.com/gpu", "pods"]).unwrap();
     let decoded: SlimPod = serde_json::from_value(pod).unwrap();
-    let facts = decoded
-        .facts(
-            &tracked,
-            AccountingOptions {
-                pod_level_resources: true,
-                use_status_resources: true,
-            },
-        )
-        .unwrap();
+    let facts = records::pod_record(
+        &decoded,
+        &tracked,
+        AccountingOptions {
+            pod_level_resources: true,
+            use_status_resources: true,
+        },
+    )
+    .unwrap();
     assert_eq!(facts.requests[0], u64::MAX, "saturated, not wrapped");
     assert_eq!(facts.requests[3], 1);
 }

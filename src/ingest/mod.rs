@@ -5,6 +5,8 @@
 
 pub mod check;
 pub mod client;
+pub mod decode;
 pub mod leader;
 pub mod objects;
+pub mod records;
 pub mod watch;

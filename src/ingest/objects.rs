@@ -13,11 +13,9 @@ use kube::Resource;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::model::accounting::{
-    self, null_is_empty, AccountingOptions, NodeStatusInput, PodSpecInput, PodStatusInput,
-    TrackedResources,
-};
-use crate::model::state::{Owner, PodFacts};
+use crate::ingest::decode::null_is_empty;
+use crate::model::accounting::{NodeStatusInput, PodSpecInput, PodStatusInput};
+use crate::model::state::Owner;
 
 /// The annotation that marks the mirror pod of a static pod.
 const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
@@ -102,22 +100,6 @@ where
 }
 
 impl SlimPod {
-    /// The compact record of this pod: `None` when it counts nowhere (Succeeded or Failed).
-    pub fn facts(
-        &self,
-        tracked: &TrackedResources,
-        options: AccountingOptions,
-    ) -> Option<PodFacts> {
-        if accounting::is_terminal(&self.status) {
-            return None;
-        }
-        Some(PodFacts {
-            node: self.spec.node_name.clone().filter(|n| !n.is_empty()),
-            requests: accounting::pod_requests(&self.spec, &self.status, tracked, options),
-            owner: self.metadata.owner,
-        })
-    }
-
     /// `namespace/name`, the pod's key in the state.
     pub fn key(&self) -> &str {
         &self.metadata.key

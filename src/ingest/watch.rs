@@ -4,7 +4,6 @@
 //! itself is answered with 410 Gone (kube's watcher would retry the stale resourceVersion forever,
 //! kube-rs/kube#1615), replay the local cache every resync period, and log sync progress.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,9 +16,9 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::error::error_chain;
 use crate::ingest::objects::{SlimNode, SlimPod};
-use crate::model::accounting::{self, AccountingOptions};
+use crate::ingest::records::{node_record, pod_facts, Warned};
+use crate::model::accounting::AccountingOptions;
 use crate::model::health::WatchKind;
-use crate::model::state::{NodeRecord, PodFacts};
 
 /// The scheduler's own pod selector: terminal pods never count.
 pub const POD_FIELD_SELECTOR: &str = "status.phase!=Succeeded,status.phase!=Failed";
@@ -160,94 +159,6 @@ async fn watch_nodes(client: Client, config: &Config, cache: &Cache) {
         &mut warned,
     )
     .await;
-}
-
-/// Objects whose bad quantities were already logged, so each is logged once (bounded).
-#[derive(Default)]
-struct Warned(HashSet<String>);
-
-impl Warned {
-    fn first_time(&mut self, what: String) -> bool {
-        if self.0.len() >= 10_000 {
-            self.0.clear();
-        }
-        self.0.insert(what)
-    }
-}
-
-/// Converts a pod into its record at the edge: `None` when it counts nowhere (terminal).
-fn pod_facts(
-    pod: &SlimPod,
-    cache: &Cache,
-    options: AccountingOptions,
-    warned: &mut Warned,
-) -> Option<PodFacts> {
-    let bad = pod
-        .spec
-        .bad_quantities
-        .iter()
-        .chain(&pod.status.bad_quantities);
-    for b in bad {
-        cache
-            .metrics
-            .bad_quantities
-            .with_label_values(&["pod"])
-            .inc();
-        if warned.first_time(format!("pod/{}/{}", pod.key(), b.field)) {
-            log::warn!(
-                "skipping invalid quantity pod={} field={} value={:?} error={}",
-                pod.key(),
-                b.field,
-                b.value,
-                b.error
-            );
-        }
-    }
-    let facts = pod.facts(&cache.resources, options);
-    if facts.is_none() {
-        log::debug!("pod not counted: terminal phase pod={}", pod.key());
-    } else if log::log_enabled!(log::Level::Debug) {
-        let node = pod.spec.node_name.as_deref().unwrap_or("<unbound>");
-        log::debug!(
-            "pod accounted pod={} node={node} {}",
-            pod.key(),
-            accounting::explain(&pod.spec, &pod.status, &cache.resources, options)
-        );
-    }
-    facts
-}
-
-/// Converts a node into its record at the edge.
-fn node_record(node: &SlimNode, cache: &Cache, warned: &mut Warned) -> NodeRecord {
-    let name = node.metadata.name.as_deref().unwrap_or_default();
-    for b in &node.status.bad_quantities {
-        cache
-            .metrics
-            .bad_quantities
-            .with_label_values(&["node"])
-            .inc();
-        if warned.first_time(format!("node/{name}/{}", b.field)) {
-            log::warn!(
-                "skipping invalid quantity node={name} field={} value={:?} error={}",
-                b.field,
-                b.value,
-                b.error
-            );
-        }
-    }
-    let labels = node.metadata.labels.as_ref();
-    NodeRecord {
-        allocatable: accounting::node_allocatable(&node.status, &cache.resources),
-        capacity: accounting::node_capacity(&node.status, &cache.resources),
-        labels: cache
-            .label_groups
-            .keys()
-            .iter()
-            .map(|k| labels.and_then(|l| l.get(k)).map(|v| v.as_str().into()))
-            .collect(),
-        pod_slots: accounting::node_pod_slots(&node.status),
-        unschedulable: node.spec.unschedulable,
-    }
 }
 
 /// Drives one watcher forever: applies its events in batches, counts them, backs off on errors,

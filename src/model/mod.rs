@@ -9,4 +9,5 @@ pub mod health;
 pub mod label_groups;
 pub mod label_selector;
 pub mod quantity;
+pub mod resources;
 pub mod state;

@@ -7,8 +7,8 @@
 
 use std::fmt::Write;
 
-use crate::model::accounting::TrackedResources;
 use crate::model::health::Health;
+use crate::model::resources::TrackedResources;
 use crate::views::amount::{human, ratio};
 use crate::views::snapshot::{NodeFigures, Snapshot, Totals};
 
@@ -96,7 +96,7 @@ pub fn render(view: &View<'_>) -> String {
         .resources
         .names()
         .iter()
-        .map(crate::model::accounting::ResourceName::as_str)
+        .map(crate::model::resources::ResourceName::as_str)
         .collect();
     let mut out = String::with_capacity(16 * 1024);
     let _ = write!(
