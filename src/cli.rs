@@ -4,13 +4,13 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use argh::FromArgs;
 
 use crate::config::{Config, Gate, RESERVED_PATHS};
 use crate::error::Error;
 use crate::logging::LogFormat;
+use crate::model::duration::parse_duration;
 use crate::model::election::ElectionConfig;
 use crate::model::resources::TrackedResources;
 use crate::model::{label_selector, quantity};
@@ -328,46 +328,12 @@ fn parse_gate(flag: &str, value: &str) -> Result<Gate, Error> {
 
 /// Parses the `--resources` list; names must be valid Kubernetes resource names and unique.
 fn parse_resources(value: &str) -> Result<TrackedResources, Error> {
-    let mut names: Vec<&str> = Vec::new();
-    for name in value.split(',').map(str::trim) {
-        if name.is_empty() {
-            return Err(usage("--resources", value, "empty resource name"));
-        }
-        if !is_resource_name(name) {
-            return Err(usage(
-                "--resources",
-                value,
-                &format!("{name:?} is not a valid resource name"),
-            ));
-        }
-        if names.contains(&name) {
-            return Err(usage(
-                "--resources",
-                value,
-                &format!("{name:?} listed twice"),
-            ));
-        }
-        names.push(name);
+    let names: Vec<&str> = value.split(',').map(str::trim).collect();
+    if names.iter().any(|n| n.is_empty()) {
+        return Err(usage("--resources", value, "empty resource name"));
     }
+    // TrackedResources refuses names the scheduler never accounts and repeated names.
     TrackedResources::new(&names).map_err(|e| usage("--resources", value, &e.to_string()))
-}
-
-/// A resource name: an optional DNS-subdomain prefix and `/`, then a name part of
-/// alphanumerics, `-`, `_` and `.` (e.g. `cpu`, `hugepages-2Mi`, `nvidia.com/gpu`).
-fn is_resource_name(name: &str) -> bool {
-    let (prefix, rest) = match name.split_once('/') {
-        Some((prefix, rest)) => (Some(prefix), rest),
-        None => (None, name),
-    };
-    let part_ok = |s: &str, extra: &[char]| {
-        !s.is_empty()
-            && s.len() <= 253
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
-            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
-    };
-    prefix.is_none_or(|p| part_ok(p, &['-', '.'])) && part_ok(rest, &['-', '_', '.'])
 }
 
 /// Validates the leader election flags; `None` without `--leader-election`.
@@ -511,7 +477,7 @@ fn parse_label_group(value: &str) -> Result<Vec<String>, Error> {
     let mut keys: Vec<String> = Vec::new();
     for key in value.split(',').map(str::trim) {
         if let Err(reason) = label_selector::validate_key(key) {
-            return Err(usage("--label-group", value, &reason.to_string()));
+            return Err(usage("--label-group", value, &reason));
         }
         if keys.iter().any(|k| k == key) {
             return Err(usage(
@@ -538,47 +504,10 @@ fn parse_listen_addr(value: &str) -> Result<SocketAddr, String> {
     })
 }
 
-/// Parses a Go-style duration of whole units: `30s`, `5m`, `1h30m`, `500ms`, `0s`.
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    if value == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = value;
-    if rest.is_empty() {
-        return Err("empty duration".into());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err("expected a number, e.g. 30s, 5m or 1h30m".into());
-        }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| "number too large".to_owned())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number.saturating_mul(60)),
-            "h" => Duration::from_secs(number.saturating_mul(3600)),
-            "" => return Err("missing unit (ms, s, m or h)".into()),
-            other => return Err(format!("unknown unit {other:?} (expected ms, s, m or h)")),
-        };
-        total = total.saturating_add(unit);
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn flags(args: &[&str]) -> Result<Flags, argh::EarlyExit> {
         let args = split_flag_values(args);
@@ -648,18 +577,6 @@ mod tests {
         assert!(c.shapes.is_empty());
         assert_eq!(c.log_level, log::LevelFilter::Info);
         assert_eq!(c.log_format, LogFormat::Text);
-    }
-
-    #[test]
-    fn durations_accept_go_forms() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
-        for bad in ["", "5", "m", "5x", "-5s", "1.5h", "5 m"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
-        }
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The exporter's one error type. Each variant names what failed and carries the input, so `main`
 //! can print the whole chain on one line and pick the exit code (2 for usage, 1 otherwise).
 
+/// Any error kept as the source of ours, with its own chain.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Everything that can stop the exporter.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,15 +18,16 @@ pub enum Error {
         reason: String,
     },
     /// The kubeconfig could not be read or used.
-    #[error("kubeconfig {source_desc}: {reason}")]
+    #[error("kubeconfig {source_desc}")]
     Kubeconfig {
         /// Where the configuration came from (path or "in-cluster").
         source_desc: String,
-        /// What went wrong.
-        reason: String,
+        /// What went wrong, with its own causes.
+        #[source]
+        source: BoxError,
     },
     /// The HTTP listener could not be opened.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         /// The address asked for.
         addr: String,
@@ -50,14 +54,14 @@ pub enum Error {
         /// Why the watches were not synced.
         reason: String,
     },
-    /// A thread or runtime could not be started.
-    #[error("cannot start {what}: {source}")]
+    /// A thread, runtime or registry could not be started.
+    #[error("cannot start {what}")]
     Start {
         /// What was being started.
         what: &'static str,
-        /// The OS error.
+        /// Why, with its own causes.
         #[source]
-        source: std::io::Error,
+        source: BoxError,
     },
 }
 

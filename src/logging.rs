@@ -2,7 +2,6 @@
 //! `RUST_LOG` overrides the level from the flags. Secrets are never passed to the logger.
 
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,45 +48,33 @@ pub fn init(level: log::LevelFilter, format: LogFormat) {
     let _ = builder.try_init();
 }
 
-/// The current UTC time as RFC 3339 with milliseconds (no time-zone crate needed).
+/// The current UTC time as RFC 3339 with milliseconds.
 fn rfc3339_now() -> String {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format_rfc3339(since.as_secs(), since.subsec_millis())
+    format_rfc3339(jiff::Timestamp::now())
 }
 
-/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (civil-from-days, proleptic Gregorian).
-fn format_rfc3339(secs: u64, millis: u32) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+/// Formats a timestamp as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+fn format_rfc3339(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn at(secs: i64, millis: i32) -> jiff::Timestamp {
+        jiff::Timestamp::new(secs, millis * 1_000_000).unwrap()
+    }
+
     #[test]
     fn timestamps_are_rfc3339_utc() {
-        assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(format_rfc3339(at(0, 0)), "1970-01-01T00:00:00.000Z");
         assert_eq!(
-            format_rfc3339(1_795_678_496, 123),
+            format_rfc3339(at(951_782_400, 5)),
+            "2000-02-29T00:00:00.005Z"
+        );
+        assert_eq!(
+            format_rfc3339(at(1_795_678_496, 123)),
             "2026-11-26T07:34:56.123Z"
         );
     }

@@ -9,7 +9,7 @@ use argh::FromArgs;
 use kube_cluster_binpacking_exporter::cache::Cache;
 use kube_cluster_binpacking_exporter::cli::{split_flag_values, Flags};
 use kube_cluster_binpacking_exporter::config::Config;
-use kube_cluster_binpacking_exporter::error::Error;
+use kube_cluster_binpacking_exporter::error::{error_chain, Error};
 use kube_cluster_binpacking_exporter::ingest::leader;
 use kube_cluster_binpacking_exporter::model::election::{ElectionConfig, LeaderState};
 use kube_cluster_binpacking_exporter::model::health::WatchKind;
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
     match Config::from_flags(&flags).and_then(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            print_err(&format!("error: {err}"));
+            print_err(&format!("error: {}", error_chain(&err)));
             ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(1))
         }
     }
@@ -101,7 +101,7 @@ fn run(config: Config) -> Result<(), Error> {
         .build()
         .map_err(|source| Error::Start {
             what: "tokio runtime",
-            source,
+            source: Box::new(source),
         })?;
     let resolved = runtime.block_on(client::resolve(config.kubeconfig.as_deref()))?;
     log::info!(
@@ -114,7 +114,7 @@ fn run(config: Config) -> Result<(), Error> {
     }
     let metrics = SelfMetrics::new(VERSION).map_err(|e| Error::Start {
         what: "operational metrics",
-        source: std::io::Error::other(e.to_string()),
+        source: Box::new(e),
     })?;
     let electing = config.leader_election.is_some() && config.once.is_none();
     let cache = Arc::new(Cache::new(
@@ -229,7 +229,7 @@ fn run_check(
     let steps = runtime.block_on(async {
         let client = kube::Client::try_from(resolved.config).map_err(|e| Error::Kubeconfig {
             source_desc: resolved.source.clone(),
-            reason: e.to_string(),
+            source: Box::new(e),
         })?;
         Ok::<_, Error>(check::run(client, &resolved.source, &server).await)
     })?;
@@ -282,7 +282,7 @@ fn spawn_watch_thread(
         })
         .map_err(|source| Error::Start {
             what: "watch thread",
-            source,
+            source: Box::new(source),
         })
 }
 

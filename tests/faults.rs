@@ -344,7 +344,7 @@ fn a_long_random_run_ends_in_exact_equality() {
     let exporter = Exporter::start(&sim.kubeconfig, &["--resync-period", "2s"]);
     exporter.wait_ready(Duration::from_secs(30));
 
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let mut live: Vec<String> = Vec::new();
     let mut removed: Vec<String> = Vec::new();
     let ops = 3000;

@@ -77,7 +77,7 @@ fn random_quantity(rng: &mut Rng) -> String {
 
 #[test]
 fn quantity_parsing_never_panics_on_generated_strings() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let n = 1_000_000 * scale();
     let started = Instant::now();
     let mut valid = 0;
@@ -189,7 +189,7 @@ fn object_decoding_never_panics_on_damaged_pods_and_nodes() {
     .unwrap();
     let template = pod_template();
     let bytes = serde_json::to_vec(&template).unwrap();
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     let n = 200_000 * scale();
     let deadline = Instant::now() + Duration::from_secs(120 * scale() as u64);
     let started = Instant::now();

@@ -65,26 +65,15 @@ enum Failure {
     Runtime(String),
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?} (use e.g. 500ms, 1s, 2m)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("invalid duration unit in {text:?} (ms, s, m or h)")),
-    };
-    if !(0.001..=86_400.0).contains(&secs) {
+/// A bookmark period: the exporter's duration grammar (`500ms`, `1s`, `2m`), 1 ms to 24 h.
+fn bookmark_interval(text: &str) -> Result<Duration, String> {
+    let period = kube_cluster_binpacking_exporter::model::duration::parse_duration(text).map_err(
+        |reason| format!("invalid duration {text:?}: {reason} (use e.g. 500ms, 1s, 2m)"),
+    )?;
+    if !(Duration::from_millis(1)..=Duration::from_secs(86_400)).contains(&period) {
         return Err(format!("duration {text:?} out of range (1ms to 24h)"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(period)
 }
 
 fn loopback(flag: &str, text: &str) -> Result<SocketAddr, String> {
@@ -113,7 +102,7 @@ impl Flags {
             listen: loopback("listen", &self.listen)?,
             control_listen: loopback("control-listen", &self.control_listen)?,
             kubeconfig_out: self.kubeconfig_out,
-            bookmark_interval: parse_duration(&self.bookmark_interval)?,
+            bookmark_interval: bookmark_interval(&self.bookmark_interval)?,
             history: self.history,
         })
     }
@@ -162,11 +151,15 @@ mod tests {
 
     #[test]
     fn durations_accept_the_documented_forms() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("0s").is_err());
+        assert_eq!(
+            bookmark_interval("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(bookmark_interval("1s").unwrap(), Duration::from_secs(1));
+        assert_eq!(bookmark_interval("2m").unwrap(), Duration::from_secs(120));
+        assert!(bookmark_interval("5 parsecs").is_err());
+        assert!(bookmark_interval("0s").is_err());
+        assert!(bookmark_interval("25h").is_err());
     }
 
     #[test]

@@ -40,10 +40,10 @@ pub async fn resolve(flag: Option<&Path>) -> Result<ResolvedConfig, Error> {
     if let Some(env) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         let desc = format!("KUBECONFIG={}", env.to_string_lossy());
         let kubeconfig = Kubeconfig::from_env()
-            .map_err(|e| kubeconfig_error(&desc, &e))?
+            .map_err(|e| kubeconfig_error(&desc, e))?
             .ok_or_else(|| Error::Kubeconfig {
                 source_desc: desc.clone(),
-                reason: "no file found".into(),
+                source: "no file found".into(),
             })?;
         return from_kubeconfig(kubeconfig, desc).await;
     }
@@ -61,38 +61,32 @@ pub async fn resolve(flag: Option<&Path>) -> Result<ResolvedConfig, Error> {
         })
         .map_err(|e| Error::Kubeconfig {
             source_desc: desc,
-            reason: format!(
+            source: format!(
                 "{e}; no kubeconfig found either (use --kubeconfig, KUBECONFIG or ~/.kube/config)"
-            ),
+            )
+            .into(),
         })
 }
 
 async fn from_file(path: &Path, desc: String) -> Result<ResolvedConfig, Error> {
-    let kubeconfig = Kubeconfig::read_from(path).map_err(|e| kubeconfig_error(&desc, &e))?;
+    let kubeconfig = Kubeconfig::read_from(path).map_err(|e| kubeconfig_error(&desc, e))?;
     from_kubeconfig(kubeconfig, desc).await
 }
 
 async fn from_kubeconfig(kubeconfig: Kubeconfig, desc: String) -> Result<ResolvedConfig, Error> {
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
-        .map_err(|e| kubeconfig_error(&desc, &e))?;
+        .map_err(|e| kubeconfig_error(&desc, e))?;
     Ok(ResolvedConfig {
         config,
         source: desc,
     })
 }
 
-fn kubeconfig_error(desc: &str, err: &dyn std::error::Error) -> Error {
-    let mut reason = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        reason.push_str(": ");
-        reason.push_str(&s.to_string());
-        source = s.source();
-    }
+fn kubeconfig_error(desc: &str, err: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::Kubeconfig {
         source_desc: desc.to_owned(),
-        reason,
+        source: Box::new(err),
     }
 }
 
@@ -100,7 +94,7 @@ fn kubeconfig_error(desc: &str, err: &dyn std::error::Error) -> Error {
 pub fn build(config: kube::Config, health: Arc<Health>) -> Result<kube::Client, Error> {
     let builder = ClientBuilder::try_from(config).map_err(|e| Error::Kubeconfig {
         source_desc: "client".into(),
-        reason: e.to_string(),
+        source: Box::new(e),
     })?;
     Ok(builder.with_layer(&ActivityLayer { health }).build())
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::watcher::{self, DefaultBackoff, Event};
 use kube::{Api, Client};
 
 use crate::cache::Cache;
@@ -350,35 +350,19 @@ async fn progress(cache: &Cache) {
     }
 }
 
-/// Capped exponential backoff with jitter, honouring the API server's `Retry-After`.
-struct Backoff {
-    next: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            next: Backoff::FIRST,
-        }
-    }
-}
+/// kube-runtime's default watcher backoff (0.8 s doubling to 30 s, with jitter), honouring the
+/// API server's `Retry-After`.
+#[derive(Default)]
+struct Backoff(DefaultBackoff);
 
 impl Backoff {
-    const FIRST: Duration = Duration::from_millis(500);
-    const CAP: Duration = Duration::from_secs(30);
-
     fn reset(&mut self) {
-        self.next = Backoff::FIRST;
+        kube::runtime::utils::Backoff::reset(&mut self.0);
     }
 
-    /// The next delay: ±20 % jitter around the current step, at least any `Retry-After`.
+    /// The next delay: kube-runtime's, at least any `Retry-After`.
     fn step(&mut self) -> Duration {
-        let base = self.next;
-        self.next = (self.next * 2).min(Backoff::CAP);
-        let nanos = Instant::now().elapsed().subsec_nanos()
-            ^ std::process::id().wrapping_mul(2_654_435_761);
-        let jitter = 0.8 + f64::from(nanos % 400) / 1000.0;
-        let delay = base.mul_f64(jitter);
+        let delay = self.0.next().unwrap_or(Duration::from_secs(30));
         crate::ingest::client::retry_after_remaining().map_or(delay, |ra| delay.max(ra))
     }
 
@@ -397,13 +381,12 @@ mod tests {
     fn backoff_grows_to_its_cap_and_resets() {
         let mut b = Backoff::default();
         let first = b.step();
-        assert!(first >= Duration::from_millis(400) && first <= Duration::from_millis(600));
-        for _ in 0..20 {
-            assert!(b.step() <= Backoff::CAP.mul_f64(1.2));
-        }
-        assert_eq!(b.next, Backoff::CAP);
+        assert!(first >= Duration::from_millis(800) && first <= Duration::from_millis(1600));
+        let steps: Vec<Duration> = (0..20).map(|_| b.step()).collect();
+        assert!(steps.iter().all(|d| *d <= Duration::from_secs(60)));
+        assert!(steps[15..].iter().all(|d| *d >= Duration::from_secs(30)));
         b.reset();
-        assert_eq!(b.next, Backoff::FIRST);
+        assert!(b.step() <= Duration::from_millis(1600));
     }
 
     #[test]

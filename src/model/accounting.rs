@@ -281,7 +281,7 @@ struct Derivation {
 }
 
 /// `PodRequests` (component-helpers, 1.33–1.35) for a single resource. Every step is keywise, so
-/// resources are independent and a missing key is 0 (`ACCOUNTING.md` §2 steps 1–7).
+/// resources are independent and a missing key is 0 (`docs/ACCOUNTING.md` §2 steps 1–7).
 fn derive(
     spec: &PodSpecInput,
     status: &PodStatusInput,

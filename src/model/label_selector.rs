@@ -1,10 +1,13 @@
-//! Kubernetes label selectors as strings (`a=b,c!=d,e in (f,g),h notin (i),j,!k`): validation of
-//! `--node-selector` before it is sent to the API server, and matching of label sets.
-//! Pure: no I/O, no Kubernetes types.
+//! Kubernetes label selectors in the query-string syntax kube-apiserver accepts (`a=b,c!=d,e in
+//! (f,g),h notin (i),j,!k,l>3`): parsing with the real server's error messages, and matching a
+//! label set. Used to validate `--node-selector` before it is sent, and by the cluster simulator
+//! to answer `labelSelector`. Pure.
 
 use std::fmt;
 
-/// Why a selector or key was rejected.
+use crate::model::names;
+
+/// Why a selector given as a flag was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectorError(String);
 
@@ -14,171 +17,314 @@ impl fmt::Display for SelectorError {
     }
 }
 
-/// One requirement of a selector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Requirement {
-    /// `key=value` / `key==value`.
-    Equals(String, String),
-    /// `key!=value` (also true when the key is absent).
-    NotEquals(String, String),
-    /// `key in (v1,v2)`.
-    In(String, Vec<String>),
-    /// `key notin (v1,v2)` (also true when the key is absent).
-    NotIn(String, Vec<String>),
-    /// `key`.
-    Exists(String),
-    /// `!key`.
-    DoesNotExist(String),
-}
-
-impl Requirement {
-    /// Whether a label set (looked up by `get`) satisfies this requirement.
-    pub fn matches<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
-        match self {
-            Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
-            Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
-            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| vs.iter().all(|v| v != x)),
-            Requirement::Exists(k) => get(k).is_some(),
-            Requirement::DoesNotExist(k) => get(k).is_none(),
-        }
-    }
-}
-
-/// Validates a whole selector.
+/// Validates a non-empty selector given as a flag.
 pub fn validate(selector: &str) -> Result<(), SelectorError> {
-    parse(selector).map(|_| ())
+    if selector.trim().is_empty() {
+        return Err(SelectorError("empty selector".into()));
+    }
+    LabelSelector::parse(selector)
+        .map(|_| ())
+        .map_err(SelectorError)
 }
 
-/// Parses a selector into its requirements (all must hold).
-pub fn parse(selector: &str) -> Result<Vec<Requirement>, SelectorError> {
-    let mut out = Vec::new();
-    for term in split_terms(selector)? {
-        out.push(parse_term(term.trim())?);
-    }
-    Ok(out)
-}
-
-/// Splits at commas that are not inside parentheses.
-fn split_terms(selector: &str) -> Result<Vec<&str>, SelectorError> {
-    let mut terms = Vec::new();
-    let (mut depth, mut start) = (0_i32, 0);
-    for (i, c) in selector.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                terms.push(&selector[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-        if !(0..=1).contains(&depth) {
-            return Err(SelectorError("unbalanced parentheses".into()));
-        }
-    }
-    if depth != 0 {
-        return Err(SelectorError("unbalanced parentheses".into()));
-    }
-    terms.push(&selector[start..]);
-    Ok(terms)
-}
-
-fn parse_term(term: &str) -> Result<Requirement, SelectorError> {
-    if term.is_empty() {
-        return Err(SelectorError("empty requirement".into()));
-    }
-    if let Some(key) = term.strip_prefix('!') {
-        let key = key.trim();
-        validate_key(key)?;
-        return Ok(Requirement::DoesNotExist(key.to_owned()));
-    }
-    for (op, not) in [("!=", true), ("==", false), ("=", false)] {
-        if let Some((key, value)) = term.split_once(op) {
-            let (key, value) = (key.trim(), value.trim());
-            validate_key(key)?;
-            validate_value(value)?;
-            return Ok(if not {
-                Requirement::NotEquals(key.to_owned(), value.to_owned())
-            } else {
-                Requirement::Equals(key.to_owned(), value.to_owned())
-            });
-        }
-    }
-    let mut words = term.splitn(2, char::is_whitespace);
-    let key = words.next().unwrap_or_default();
-    let rest = words.next().unwrap_or_default().trim_start();
-    validate_key(key)?;
-    if rest.is_empty() {
-        return Ok(Requirement::Exists(key.to_owned()));
-    }
-    let (not, list) = if let Some(list) = rest.strip_prefix("notin") {
-        (true, list)
-    } else if let Some(list) = rest.strip_prefix("in") {
-        (false, list)
-    } else {
-        return Err(SelectorError(format!(
-            "{term:?}: expected =, ==, !=, in or notin after the key"
-        )));
-    };
-    let inner = list
-        .trim()
-        .strip_prefix('(')
-        .and_then(|l| l.strip_suffix(')'))
-        .ok_or_else(|| SelectorError(format!("{term:?}: expected a (value,...) list")))?;
-    let values = inner
-        .split(',')
-        .map(|v| {
-            let v = v.trim();
-            validate_value(v).map(|()| v.to_owned())
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(if not {
-        Requirement::NotIn(key.to_owned(), values)
-    } else {
-        Requirement::In(key.to_owned(), values)
-    })
-}
-
-/// Validates a label key: optional DNS-subdomain prefix (≤ 253) and `/`, then a name (≤ 63) of
-/// alphanumerics, `-`, `_`, `.`, beginning and ending alphanumeric.
-pub fn validate_key(key: &str) -> Result<(), SelectorError> {
-    let (prefix, name) = match key.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, key),
-    };
-    if let Some(prefix) = prefix {
-        let ok = !prefix.is_empty()
-            && prefix.len() <= 253
-            && prefix
-                .split('.')
-                .all(|l| is_name(l, &['-']) && l.len() <= 63);
-        if !ok {
-            return Err(SelectorError(format!(
-                "invalid label key prefix {prefix:?}"
-            )));
-        }
-    }
-    if name.len() > 63 || !is_name(name, &['-', '_', '.']) {
-        return Err(SelectorError(format!("invalid label key {key:?}")));
-    }
-    Ok(())
-}
-
-fn validate_value(value: &str) -> Result<(), SelectorError> {
-    if value.is_empty() || (value.len() <= 63 && is_name(value, &['-', '_', '.'])) {
+/// Validates a label key (a qualified name), with the API server's message.
+pub fn validate_key(key: &str) -> Result<(), String> {
+    if names::is_qualified_name(key) {
         Ok(())
     } else {
-        Err(SelectorError(format!("invalid label value {value:?}")))
+        Err(format!(
+            "unable to parse requirement: key: Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+        ))
     }
 }
 
-fn is_name(s: &str, extra: &[char]) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
-        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+fn validate_value(value: &str) -> Result<(), String> {
+    if names::is_label_value(value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "unable to parse requirement: values[0]: Invalid value: {value:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+        ))
+    }
+}
+
+/// One label requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LabelOp {
+    Exists,
+    NotExists,
+    Equals(String),
+    NotEquals(String),
+    In(Vec<String>),
+    NotIn(Vec<String>),
+    GreaterThan(i64),
+    LessThan(i64),
+}
+
+/// A parsed `labelSelector`: all requirements must hold (comma = AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelSelector {
+    requirements: Vec<(String, LabelOp)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Ident(String),
+    Not,
+    Eq,
+    DoubleEq,
+    NotEq,
+    Gt,
+    Lt,
+    Open,
+    Close,
+    Comma,
+}
+
+fn lex(input: &str) -> Vec<Token> {
+    let chars: Vec<char> = input.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '!' if next == Some('=') => {
+                out.push(Token::NotEq);
+                i += 2;
+            }
+            '!' => {
+                out.push(Token::Not);
+                i += 1;
+            }
+            '=' if next == Some('=') => {
+                out.push(Token::DoubleEq);
+                i += 2;
+            }
+            '=' => {
+                out.push(Token::Eq);
+                i += 1;
+            }
+            '>' => {
+                out.push(Token::Gt);
+                i += 1;
+            }
+            '<' => {
+                out.push(Token::Lt);
+                i += 1;
+            }
+            '(' => {
+                out.push(Token::Open);
+                i += 1;
+            }
+            ')' => {
+                out.push(Token::Close);
+                i += 1;
+            }
+            ',' => {
+                out.push(Token::Comma);
+                i += 1;
+            }
+            _ => {
+                let start = i;
+                while i < chars.len() && !chars[i].is_whitespace() && !"!=><(),".contains(chars[i])
+                {
+                    i += 1;
+                }
+                out.push(Token::Ident(chars[start..i].iter().collect()));
+            }
+        }
+    }
+    out
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+    fn next(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+    fn ident(&mut self, what: &str) -> Result<String, String> {
+        match self.next() {
+            Some(Token::Ident(s)) => Ok(s),
+            other => Err(format!(
+                "found '{}', expected: {what}",
+                describe(other.as_ref())
+            )),
+        }
+    }
+    fn value(&mut self) -> Result<String, String> {
+        // An empty value (`key=` at the end or before a comma) is valid.
+        match self.peek() {
+            Some(Token::Ident(_)) => self.ident("value"),
+            None | Some(Token::Comma) => Ok(String::new()),
+            other => Err(format!("found '{}', expected: identifier", describe(other))),
+        }
+    }
+    fn set(&mut self) -> Result<Vec<String>, String> {
+        match self.next() {
+            Some(Token::Open) => {}
+            other => {
+                return Err(format!(
+                    "found '{}', expected: '('",
+                    describe(other.as_ref())
+                ))
+            }
+        }
+        let mut values = Vec::new();
+        loop {
+            match self.next() {
+                Some(Token::Ident(s)) => {
+                    validate_value(&s)?;
+                    values.push(s);
+                }
+                Some(Token::Close) if values.is_empty() => {
+                    return Err("for 'in', 'notin' operators, values set can't be empty".to_string())
+                }
+                other => {
+                    return Err(format!(
+                        "found '{}', expected: identifier",
+                        describe(other.as_ref())
+                    ))
+                }
+            }
+            match self.next() {
+                Some(Token::Comma) => {}
+                Some(Token::Close) => return Ok(values),
+                other => {
+                    return Err(format!(
+                        "found '{}', expected: ',' or ')'",
+                        describe(other.as_ref())
+                    ))
+                }
+            }
+        }
+    }
+}
+
+fn describe(token: Option<&Token>) -> String {
+    match token {
+        None => String::new(),
+        Some(Token::Ident(s)) => s.clone(),
+        Some(Token::Not) => "!".into(),
+        Some(Token::Eq) => "=".into(),
+        Some(Token::DoubleEq) => "==".into(),
+        Some(Token::NotEq) => "!=".into(),
+        Some(Token::Gt) => ">".into(),
+        Some(Token::Lt) => "<".into(),
+        Some(Token::Open) => "(".into(),
+        Some(Token::Close) => ")".into(),
+        Some(Token::Comma) => ",".into(),
+    }
+}
+
+impl LabelSelector {
+    /// Parses the `labelSelector` syntax (`=`, `==`, `!=`, `in`, `notin`, `key`, `!key`, `>`, `<`).
+    pub fn parse(input: &str) -> Result<LabelSelector, String> {
+        let mut p = Parser {
+            tokens: lex(input),
+            pos: 0,
+        };
+        let mut requirements = Vec::new();
+        if p.peek().is_none() {
+            return Ok(LabelSelector::default());
+        }
+        loop {
+            let requirement = if p.peek() == Some(&Token::Not) {
+                p.next();
+                let key = p.ident("identifier")?;
+                validate_key(&key)?;
+                (key, LabelOp::NotExists)
+            } else {
+                let key = p.ident("identifier")?;
+                validate_key(&key)?;
+                let op = match p.peek().cloned() {
+                    None | Some(Token::Comma) => LabelOp::Exists,
+                    Some(Token::Eq | Token::DoubleEq) => {
+                        p.next();
+                        let v = p.value()?;
+                        validate_value(&v)?;
+                        LabelOp::Equals(v)
+                    }
+                    Some(Token::NotEq) => {
+                        p.next();
+                        let v = p.value()?;
+                        validate_value(&v)?;
+                        LabelOp::NotEquals(v)
+                    }
+                    Some(Token::Gt | Token::Lt) => {
+                        let gt = p.next() == Some(Token::Gt);
+                        let v = p.ident("value")?;
+                        let n: i64 = v
+                            .parse()
+                            .map_err(|_| format!("unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer: {v:?}"))?;
+                        if gt {
+                            LabelOp::GreaterThan(n)
+                        } else {
+                            LabelOp::LessThan(n)
+                        }
+                    }
+                    Some(Token::Ident(word)) if word == "in" => {
+                        p.next();
+                        LabelOp::In(p.set()?)
+                    }
+                    Some(Token::Ident(word)) if word == "notin" => {
+                        p.next();
+                        LabelOp::NotIn(p.set()?)
+                    }
+                    other => {
+                        return Err(format!(
+                            "found '{}', expected: in, notin, =, ==, !=, gt, lt",
+                            describe(other.as_ref())
+                        ))
+                    }
+                };
+                (key, op)
+            };
+            requirements.push(requirement);
+            match p.next() {
+                None => break,
+                Some(Token::Comma) if p.peek().is_some() => {}
+                other => {
+                    return Err(format!(
+                        "found '{}', expected: ',' or 'end of string'",
+                        describe(other.as_ref())
+                    ))
+                }
+            }
+        }
+        Ok(LabelSelector { requirements })
+    }
+
+    /// True when every requirement holds for the labels looked up by `label`.
+    pub fn matches<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> bool {
+        self.requirements.iter().all(|(key, op)| {
+            let value = label(key);
+            match op {
+                LabelOp::Exists => value.is_some(),
+                LabelOp::NotExists => value.is_none(),
+                LabelOp::Equals(v) => value == Some(v.as_str()),
+                LabelOp::NotEquals(v) => value != Some(v.as_str()),
+                LabelOp::In(vs) => value.is_some_and(|x| vs.iter().any(|v| v == x)),
+                LabelOp::NotIn(vs) => value.is_none_or(|x| vs.iter().all(|v| v != x)),
+                LabelOp::GreaterThan(n) => value
+                    .and_then(|x| x.parse::<i64>().ok())
+                    .is_some_and(|x| x > *n),
+                LabelOp::LessThan(n) => value
+                    .and_then(|x| x.parse::<i64>().ok())
+                    .is_some_and(|x| x < *n),
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -186,46 +332,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_operator_parses() {
-        let r = parse("a=b, c==d,e!=f,g in (h, i),j notin (k),l,!m,x.io/y=z").unwrap();
-        assert_eq!(r.len(), 8);
-        assert_eq!(
-            r[3],
-            Requirement::In("g".into(), vec!["h".into(), "i".into()])
-        );
-        assert_eq!(r[6], Requirement::DoesNotExist("m".into()));
-        assert_eq!(r[7], Requirement::Equals("x.io/y".into(), "z".into()));
-    }
-
-    #[test]
-    fn malformed_selectors_are_rejected() {
-        for bad in [
-            "",
-            "a in (b",
-            "a in b",
-            "a=(",
-            "=b",
-            "a=b,",
-            "a b c",
-            "-a=b",
-            "a/=b",
-            "a=b c",
-            "a in ((b))",
-        ] {
-            assert!(validate(bad).is_err(), "{bad:?} accepted");
+    fn label_selector_operators_match_like_kubernetes() {
+        let labels = [("app", "web"), ("tier", "front"), ("rank", "5")];
+        let get = |k: &str| labels.iter().find(|(lk, _)| *lk == k).map(|(_, v)| *v);
+        let cases = [
+            ("", true),
+            ("app=web", true),
+            ("app==web", true),
+            ("app!=web", false),
+            ("missing!=x", true),
+            ("app in (web, api)", true),
+            ("app notin (web)", false),
+            ("missing notin (web)", true),
+            ("app", true),
+            ("!app", false),
+            ("!missing", true),
+            ("app=web,tier=back", false),
+            ("app=web, tier in (front)", true),
+            ("rank>4,rank<6", true),
+            ("rank>5", false),
+            ("tier=", false),
+            ("x.io/y=z", false),
+        ];
+        for (sel, want) in cases {
+            let s = LabelSelector::parse(sel).unwrap_or_else(|e| panic!("{sel}: {e}"));
+            assert_eq!(s.matches(get), want, "{sel}");
         }
     }
 
     #[test]
-    fn matching_follows_kubernetes_semantics() {
-        let labels = [("zone", "a"), ("pool", "gpu")];
-        let get = |k: &str| labels.iter().find(|(lk, _)| *lk == k).map(|(_, v)| *v);
-        let sel = |s: &str| parse(s).unwrap().iter().all(|r| r.matches(get));
-        assert!(sel("zone=a,pool in (gpu,cpu)"));
-        assert!(sel("missing!=x"));
-        assert!(sel("missing notin (x)"));
-        assert!(!sel("zone notin (a)"));
-        assert!(sel("!missing,zone"));
-        assert!(!sel("pool=cpu"));
+    fn malformed_label_selectors_are_errors() {
+        for sel in [
+            "app in ()",
+            "app in (a",
+            "=x",
+            "app=web,",
+            "app notin x",
+            "a b",
+            "app=web!",
+            "bad key!=x=y",
+            "-x=1",
+            "a in b",
+            "a=(",
+            "a/=b",
+            "a=b c",
+            "a in ((b))",
+        ] {
+            assert!(LabelSelector::parse(sel).is_err(), "{sel} should not parse");
+            assert!(validate(sel).is_err(), "{sel} accepted as a flag");
+        }
+        assert!(validate("").is_err(), "an empty flag value is refused");
+        assert!(validate("a=b, c==d,e!=f,g in (h, i),j notin (k),l,!m,x.io/y=z").is_ok());
     }
 }

@@ -4,10 +4,12 @@
 //! only: never tokio, a Kubernetes client, tiny_http, or any other folder of this crate.
 
 pub mod accounting;
+pub mod duration;
 pub mod election;
 pub mod health;
 pub mod label_groups;
 pub mod label_selector;
+pub mod names;
 pub mod quantity;
 pub mod resources;
 pub mod state;

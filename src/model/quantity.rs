@@ -1,6 +1,6 @@
 //! Kubernetes quantity strings → exact integers.
 //!
-//! Owns apimachinery's `ParseQuantity` grammar and rounding (`ACCOUNTING.md` §9) and the
+//! Owns apimachinery's `ParseQuantity` grammar and rounding (`docs/ACCOUNTING.md` §9) and the
 //! `MilliValue` / `Value` ceilings. A parsed quantity is an exact `i128` count of nano-units.
 //! Pure: knows no Kubernetes objects or resource names, never uses floating point, and never
 //! panics or wraps on hostile input; values it cannot hold exactly are an error, not a guess.

@@ -8,6 +8,8 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use serde::de::{self, Deserializer, Visitor};
+
+use crate::model::names;
 use serde::Deserialize;
 
 /// A resource name as it appears in requests and allocatable; the common names do not allocate.
@@ -125,29 +127,10 @@ impl<'de> Deserialize<'de> for ResourceName {
 /// `IsExtendedResourceName`: not native (has a `/` outside `kubernetes.io/`) and a qualified
 /// name once prefixed with `requests.` (valid DNS-1123 subdomain prefix, name part ≤ 63).
 fn is_extended_resource_name(name: &str) -> bool {
-    if name.contains("kubernetes.io/") || name.starts_with("requests.") {
-        return false;
-    }
-    let Some((domain, short)) = name.split_once('/') else {
-        return false;
-    };
-    let short_ok = !short.is_empty()
-        && short.len() <= 63
-        && short
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
-        && short.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && short.ends_with(|c: char| c.is_ascii_alphanumeric());
-    let domain_ok = "requests.".len() + domain.len() <= 253
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        });
-    short_ok && domain_ok
+    name.contains('/')
+        && !name.contains("kubernetes.io/")
+        && !name.starts_with("requests.")
+        && names::is_qualified_name(&format!("requests.{name}"))
 }
 
 /// The names with an inline slot in every [`ResourceList`], by slot: nearly every container

@@ -382,7 +382,7 @@ impl Server {
         )
         .map_err(|source| Error::Start {
             what: "http server",
-            source,
+            source: Box::new(source),
         })?;
         let server = Arc::new(server);
         let stopping = Arc::new(AtomicBool::new(false));
@@ -394,7 +394,7 @@ impl Server {
                 .spawn(move || serve(&server, &stopping, &site))
                 .map_err(|source| Error::Start {
                     what: "http worker",
-                    source,
+                    source: Box::new(source),
                 })?;
             workers.push(handle);
         }

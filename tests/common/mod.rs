@@ -412,22 +412,21 @@ pub fn kubeconfig_for_port(dir: &TempDir, port: u16, token: &str) -> PathBuf {
     path
 }
 
-/// splitmix64: a tiny deterministic generator for randomized tests.
-pub struct Rng(pub u64);
+/// A seeded generator for randomized tests (fastrand's, deterministic per seed).
+pub struct Rng(fastrand::Rng);
 
 impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(fastrand::Rng::with_seed(seed))
+    }
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.u64(..)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.u64(0..n)
     }
     pub fn index(&mut self, len: usize) -> usize {
-        usize::try_from(self.below(len as u64)).unwrap()
+        self.0.usize(0..len)
     }
 }
 
