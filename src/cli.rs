@@ -378,6 +378,18 @@ fn parse_election(flags: &Flags) -> Result<Option<ElectionConfig>, Error> {
             "must be shorter than --leader-election-renew-deadline",
         ));
     }
+    // Every Lease request ends within one retry period; a leader's term ends one renew deadline
+    // after its last confirmed renewal was sent. The lease must outlast both, or a standby could
+    // take over while the old leader still publishes.
+    let request_timeout = retry_period;
+    if lease_duration <= renew_deadline + request_timeout {
+        return Err(usage(
+            "--leader-election-lease-duration",
+            &flags.leader_election_lease_duration,
+            "must be longer than --leader-election-renew-deadline plus \
+             --leader-election-retry-period (the deadline of each Lease request)",
+        ));
+    }
     let identity = flags.leader_election_identity.clone().unwrap_or_else(|| {
         let host = std::env::var("POD_NAME")
             .or_else(|_| std::env::var("HOSTNAME"))
@@ -385,6 +397,7 @@ fn parse_election(flags: &Flags) -> Result<Option<ElectionConfig>, Error> {
         format!("{host}-{}", std::process::id())
     });
     Ok(Some(ElectionConfig {
+        request_timeout,
         namespace: flags.leader_election_namespace.clone().unwrap_or_default(),
         lease_name: flags.leader_election_lease_name.clone(),
         identity,

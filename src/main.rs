@@ -267,7 +267,9 @@ fn spawn_watch_thread(
                 let elect = async {
                     if let Some(election) = election {
                         let on_stop = until_stopped(stop_rx.clone());
-                        leader::run(kube_client.clone(), election, &cache.leader, on_stop).await;
+                        let ready = || cache.health.readiness().is_ok();
+                        leader::run(kube_client.clone(), election, &cache.leader, ready, on_stop)
+                            .await;
                     }
                 };
                 let watches = watch::run(

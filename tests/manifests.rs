@@ -213,16 +213,29 @@ fn service_and_service_monitor_point_at_the_metrics_port() {
 fn the_ha_variant_adds_only_lease_rights_and_leader_election() {
     let role: k8s_openapi::api::rbac::v1::Role = typed("manifests/ha/role.yaml");
     let rules = role.rules.unwrap();
-    assert_eq!(rules.len(), 1);
+    assert_eq!(rules.len(), 2);
+    for rule in &rules {
+        assert_eq!(
+            rule.api_groups.as_deref(),
+            Some(&["coordination.k8s.io".to_owned()][..])
+        );
+        assert_eq!(rule.resources.as_deref(), Some(&["leases".to_owned()][..]));
+    }
+    // Reading and renewing are limited to the exporter's own Lease (the default name).
+    let default_lease = Config::from_flags(
+        &argh::FromArgs::from_args(&["exporter"], &["--leader-election"]).unwrap(),
+    )
+    .unwrap()
+    .leader_election
+    .unwrap()
+    .lease_name;
+    assert_eq!(rules[0].verbs, ["get", "update"]);
     assert_eq!(
-        rules[0].api_groups.as_deref(),
-        Some(&["coordination.k8s.io".to_owned()][..])
+        rules[0].resource_names.as_deref(),
+        Some(&[default_lease][..])
     );
-    assert_eq!(
-        rules[0].resources.as_deref(),
-        Some(&["leases".to_owned()][..])
-    );
-    assert_eq!(rules[0].verbs, ["get", "create", "update"]);
+    assert_eq!(rules[1].verbs, ["create"]);
+    assert!(rules[1].resource_names.is_none());
     let binding: k8s_openapi::api::rbac::v1::RoleBinding = typed("manifests/ha/rolebinding.yaml");
     assert_eq!(binding.role_ref.name, role.metadata.name.unwrap());
     assert_eq!(binding.subjects.unwrap()[0].name, "binpacking-exporter");

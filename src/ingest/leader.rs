@@ -45,13 +45,40 @@ fn spec(config: &ElectionConfig, acquired: Option<MicroTime>, transitions: i32) 
     }
 }
 
-/// One round: read the Lease, decide, write. Returns whether we lead after it.
+/// Why a round did not complete.
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    /// The API server answered with an error.
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    /// No answer within the request deadline.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Runs one Lease request under the election's request deadline (shorter than the renew
+/// deadline, so a hung connection cannot outlive a term).
+async fn timed<T>(
+    deadline: Duration,
+    request: impl std::future::Future<Output = kube::Result<T>>,
+) -> Result<T, RoundError> {
+    match tokio::time::timeout(deadline, request).await {
+        Ok(answer) => Ok(answer?),
+        Err(_) => Err(RoundError::Timeout(deadline)),
+    }
+}
+
+/// One round: read the Lease, decide, write. Returns when the write that confirmed our term was
+/// sent, or `None` when someone else holds it (or we may not take it: `may_acquire` is false
+/// while our cache is not synced).
 async fn round(
     api: &Api<Lease>,
     config: &ElectionConfig,
     observed: &mut Option<Observed>,
-) -> kube::Result<bool> {
-    let current = api.get_opt(&config.lease_name).await?;
+    may_acquire: bool,
+) -> Result<Option<Instant>, RoundError> {
+    let deadline = config.request_timeout;
+    let current = timed(deadline, api.get_opt(&config.lease_name)).await?;
     let decision = decide(
         current.as_ref().map(view).as_ref(),
         &config.identity,
@@ -59,7 +86,8 @@ async fn round(
         Instant::now(),
     );
     match (decision, current) {
-        (Decision::Follow, _) => Ok(false),
+        (Decision::Follow, _) => Ok(None),
+        (Decision::Create | Decision::Acquire, _) if !may_acquire => Ok(None),
         (Decision::Create, _) | (_, None) => {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -69,8 +97,9 @@ async fn round(
                 },
                 spec: Some(spec(config, None, 0)),
             };
-            api.create(&PostParams::default(), &lease).await?;
-            Ok(true)
+            let sent = Instant::now();
+            timed(deadline, api.create(&PostParams::default(), &lease)).await?;
+            Ok(Some(sent))
         }
         (decision, Some(mut lease)) => {
             let old = lease.spec.clone().unwrap_or_default();
@@ -82,16 +111,21 @@ async fn round(
             lease.spec = Some(spec(config, acquired, transitions));
             // The resourceVersion we read makes this a compare-and-swap: a 409 means someone
             // else wrote first.
-            api.replace(&config.lease_name, &PostParams::default(), &lease)
-                .await?;
-            Ok(true)
+            let sent = Instant::now();
+            timed(
+                deadline,
+                api.replace(&config.lease_name, &PostParams::default(), &lease),
+            )
+            .await?;
+            Ok(Some(sent))
         }
     }
 }
 
 /// Releases the Lease if we hold it, so a standby can take over without waiting.
 async fn release(api: &Api<Lease>, config: &ElectionConfig) {
-    let Ok(Some(mut lease)) = api.get_opt(&config.lease_name).await else {
+    let deadline = config.request_timeout;
+    let Ok(Some(mut lease)) = timed(deadline, api.get_opt(&config.lease_name)).await else {
         return;
     };
     let mut spec = lease.spec.clone().unwrap_or_default();
@@ -101,9 +135,11 @@ async fn release(api: &Api<Lease>, config: &ElectionConfig) {
     spec.holder_identity = None;
     spec.lease_duration_seconds = Some(1);
     lease.spec = Some(spec);
-    match api
-        .replace(&config.lease_name, &PostParams::default(), &lease)
-        .await
+    match timed(
+        deadline,
+        api.replace(&config.lease_name, &PostParams::default(), &lease),
+    )
+    .await
     {
         Ok(_) => log::info!("released the leader lease"),
         Err(err) => log::warn!(
@@ -113,11 +149,14 @@ async fn release(api: &Api<Lease>, config: &ElectionConfig) {
     }
 }
 
-/// Runs the election until `shutdown` completes, then releases the Lease.
+/// Runs the election until `shutdown` completes, then releases the Lease. A candidate takes the
+/// Lease only when `ready()` (its cache is synced); a leader's term follows
+/// [`LeaderState::confirm`], so it ends by itself when renewals stop succeeding.
 pub async fn run(
     client: Client,
     config: ElectionConfig,
     state: &LeaderState,
+    ready: impl Fn() -> bool,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let api: Api<Lease> = Api::namespaced(client, &config.namespace);
@@ -129,35 +168,33 @@ pub async fn run(
     );
     let work = async {
         let mut observed = None;
-        let mut last_renewal: Option<Instant> = None;
+        let mut leading = false;
         let mut tick = tokio::time::interval(config.retry_period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match round(&api, &config, &mut observed).await {
-                Ok(leading) => {
-                    last_renewal = leading.then(Instant::now);
-                    state.set_leader(leading);
-                }
+            match round(&api, &config, &mut observed, ready()).await {
+                Ok(Some(sent)) => state.confirm(sent, config.renew_deadline),
+                Ok(None) => state.step_down(),
                 Err(err) => {
+                    // The term ends by itself one renew deadline after the last confirmation.
                     log::warn!("leader election round failed error={}", error_chain(&err));
-                    // A leader keeps leading until the renew deadline passes without a renewal.
-                    let expired = last_renewal.is_none_or(|t| t.elapsed() >= config.renew_deadline);
-                    if expired {
-                        last_renewal = None;
-                        state.set_leader(false);
-                    }
                 }
             }
+            let now = state.publishing();
+            if leading && !now {
+                log::warn!("the leader term ran out without a renewal; standing by");
+            }
+            leading = now;
         }
     };
     tokio::select! {
         () = work => {}
         () = shutdown => {
             if state.publishing() {
+                state.step_down();
                 release(&api, &config).await;
             }
-            state.set_leader(false);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! candidate or leader takes from what the Lease says and when it last changed on our own clock,
 //! and the flag that says whether this replica publishes. The I/O loop is `ingest::leader`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Settings of the election.
@@ -20,13 +20,32 @@ pub struct ElectionConfig {
     pub renew_deadline: Duration,
     /// How often candidates and the leader act.
     pub retry_period: Duration,
+    /// Deadline of every Lease request (below the renew deadline; the lease duration exceeds
+    /// the renew deadline plus this, so a standby never takes over while a term can run).
+    pub request_timeout: Duration,
 }
 
-/// Whether this replica publishes the binpacking series.
-#[derive(Debug, Default)]
+/// Whether this replica leads. A leader's term is measured on its own clock from when the
+/// request that last confirmed it (acquire or renew) was *sent*, and ends one renew deadline
+/// later unless another confirmation comes: so a leader whose requests hang stops publishing by
+/// itself, before a standby (which waits a whole lease duration from when it saw that
+/// confirmation, later than it was sent) can take the Lease over.
+#[derive(Debug)]
 pub struct LeaderState {
     enabled: AtomicBool,
-    leader: AtomicBool,
+    /// The term's end in milliseconds after `origin`; 0 when not leading.
+    term_end_ms: AtomicU64,
+    origin: Instant,
+}
+
+impl Default for LeaderState {
+    fn default() -> LeaderState {
+        LeaderState {
+            enabled: AtomicBool::new(false),
+            term_end_ms: AtomicU64::new(0),
+            origin: Instant::now(),
+        }
+    }
 }
 
 impl LeaderState {
@@ -34,7 +53,7 @@ impl LeaderState {
     pub fn electing() -> LeaderState {
         LeaderState {
             enabled: AtomicBool::new(true),
-            leader: AtomicBool::new(false),
+            ..LeaderState::default()
         }
     }
 
@@ -43,20 +62,35 @@ impl LeaderState {
         self.enabled.load(Ordering::Acquire)
     }
 
-    /// Whether this replica leads (always true without an election).
-    pub fn publishing(&self) -> bool {
-        !self.enabled() || self.leader.load(Ordering::Acquire)
+    fn ms(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Records whether this replica leads (logged when it changes).
-    pub fn set_leader(&self, leader: bool) {
-        let was = self.leader.swap(leader, Ordering::AcqRel);
-        if was != leader {
-            if leader {
-                log::info!("became the leader; publishing the binpacking series");
-            } else {
-                log::warn!("lost the leadership; standing by");
-            }
+    /// Whether this replica leads now (always true without an election).
+    pub fn publishing(&self) -> bool {
+        self.publishing_at(Instant::now())
+    }
+
+    /// Whether this replica leads at `now`.
+    pub fn publishing_at(&self, now: Instant) -> bool {
+        !self.enabled() || self.ms(now) < self.term_end_ms.load(Ordering::Acquire)
+    }
+
+    /// A request sent at `sent` confirmed the term: it lasts until `sent + renew_deadline`.
+    pub fn confirm(&self, sent: Instant, renew_deadline: Duration) {
+        let was = self.publishing();
+        // Never at 0, which means "not leading".
+        let end = self.ms(sent + renew_deadline).max(1);
+        self.term_end_ms.fetch_max(end, Ordering::AcqRel);
+        if !was && self.publishing() {
+            log::info!("became the leader; publishing the binpacking series");
+        }
+    }
+
+    /// Ends the term now (the Lease is someone else's, or we are stopping).
+    pub fn step_down(&self) {
+        if self.term_end_ms.swap(0, Ordering::AcqRel) > self.ms(Instant::now()) {
+            log::warn!("lost the leadership; standing by");
         }
     }
 }
@@ -201,7 +235,24 @@ mod tests {
         assert!(s.publishing());
         let e = LeaderState::electing();
         assert!(!e.publishing());
-        e.set_leader(true);
+        e.confirm(Instant::now(), Duration::from_secs(10));
         assert!(e.publishing());
+        e.step_down();
+        assert!(!e.publishing());
+    }
+
+    #[test]
+    fn a_term_runs_one_renew_deadline_from_when_its_confirmation_was_sent() {
+        let e = LeaderState::electing();
+        let sent = Instant::now();
+        let deadline = Duration::from_secs(2);
+        // The answer came late: the term still counts from the send time.
+        e.confirm(sent, deadline);
+        assert!(e.publishing_at(sent + Duration::from_millis(1900)));
+        assert!(!e.publishing_at(sent + Duration::from_millis(2001)));
+        // An older confirmation never shortens a newer term.
+        e.confirm(sent + Duration::from_secs(1), deadline);
+        e.confirm(sent, deadline);
+        assert!(e.publishing_at(sent + Duration::from_millis(2900)));
     }
 }

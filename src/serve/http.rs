@@ -295,19 +295,21 @@ fn sync_json(site: &Site) -> String {
             }),
         );
     }
-    let counts = site.cache.read().counts();
+    // Before the first complete list the counts would be zeros, not the cluster.
+    let counts = h.readiness().is_ok().then(|| site.cache.read().counts());
     let value = serde_json::json!({
         "ready": h.readiness().is_ok(),
         "server_version": h.server_version(),
         "resync_period_seconds": site.config.resync_period.map(|d| d.as_secs_f64()),
         "cache_age_seconds": h.cache_age().as_secs_f64(),
         "watches": watches,
-        "counts": {
-            "nodes": counts.nodes,
-            "pods": counts.pods,
-            "counted_pods": counts.counted_pods,
-            "pending_pods": counts.pending_pods,
-        },
+        "publishing": scrape::publishing(&site.cache),
+        "counts": counts.map(|c| serde_json::json!({
+            "nodes": c.nodes,
+            "pods": c.pods,
+            "counted_pods": c.counted_pods,
+            "pending_pods": c.pending_pods,
+        })),
     });
     let mut out = value.to_string();
     out.push('\n');

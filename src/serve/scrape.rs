@@ -38,17 +38,25 @@ pub fn resource_names(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// Appends the binpacking families of `snapshot` to `out`; a standby (leader election on, not
-/// the leader) publishes only `binpacking_leader_status 0` and the cache age.
+/// Whether this replica publishes the cache-derived series now: its watches completed their
+/// first list, and it leads (or no election runs). Before that they would be zeros, not the
+/// cluster; on a standby they would double every sum.
+pub fn publishing(cache: &Cache) -> bool {
+    cache.health.readiness().is_ok() && cache.leader.publishing()
+}
+
+/// Appends the binpacking families of `snapshot` to `out`. A replica that does not publish
+/// ([`publishing`]) writes only the cache age (and `binpacking_leader_status` with an election).
 pub fn encode(cache: &Cache, config: &Config, snapshot: &Snapshot, out: &mut Vec<u8>) {
     let cache_age = cache.health.cache_age().as_secs_f64();
+    let publishing = publishing(cache);
+    cache.metrics.leader.set(i64::from(publishing));
     if cache.leader.enabled() {
-        let leading = cache.leader.publishing();
-        exposition::encode_leader_status(leading, out);
-        if !leading {
-            exposition::encode_cache_age(cache_age, out);
-            return;
-        }
+        exposition::encode_leader_status(cache.leader.publishing(), out);
+    }
+    if !publishing {
+        exposition::encode_cache_age(cache_age, out);
+        return;
     }
     let families = config.families;
     let capacity = families

@@ -106,19 +106,24 @@ pub fn render(view: &View<'_>) -> String {
          <title>Cluster bin-packing</title><style>{STYLE}</style></head><body>\n\
          <h1>Cluster bin-packing</h1>\n<p class=\"muted\">"
     );
+    let ready = view.health.readiness();
+    if ready.is_ok() {
+        let _ = write!(
+            out,
+            "{} nodes · {} pods counted · {} pending · ",
+            snap.cluster.nodes, snap.cluster.pods, snap.pending.pods,
+        );
+    }
     let _ = write!(
         out,
-        "{} nodes · {} pods counted · {} pending · cache age {:.1}s · ",
-        snap.cluster.nodes,
-        snap.cluster.pods,
-        snap.pending.pods,
+        "cache age {:.1}s · ",
         view.health.cache_age().as_secs_f64()
     );
-    match view.health.readiness() {
+    match &ready {
         Ok(()) => out.push_str("ready"),
         Err(reason) => {
             out.push_str("<span class=\"notready\">not ready: ");
-            escape_html(&mut out, &reason);
+            escape_html(&mut out, reason);
             out.push_str("</span>");
         }
     }
@@ -133,6 +138,14 @@ pub fn render(view: &View<'_>) -> String {
     out.push_str(
         "\">metrics</a> · <a href=\"/sync\">sync</a> · <a href=\"/readyz\">readyz</a></p>\n",
     );
+    if ready.is_err() {
+        // Before the first complete list the figures would be zeros, not the cluster.
+        out.push_str(
+            "<p class=\"notready\">No figures until the node and pod watches completed their \
+             first list.</p>\n</body></html>\n",
+        );
+        return out;
+    }
 
     out.push_str("<h2>Cluster</h2>\n<table><tr><th>resource</th><th colspan=\"2\">allocated / allocatable</th><th>DaemonSets</th></tr>\n");
     for (r, name) in resources.iter().enumerate() {
@@ -360,6 +373,8 @@ mod tests {
         let snap = Snapshot::take(&s, &LabelGroups::new(&[vec!["zone".into()]]), 0);
         let config = config();
         let health = Health::new();
+        health.synced(crate::model::health::WatchKind::Nodes);
+        health.synced(crate::model::health::WatchKind::Pods);
         render(&View {
             resources: &config.resources,
             metrics_path: &config.metrics_path,
@@ -367,6 +382,23 @@ mod tests {
             snapshot: &snap,
             filter: filter.map(str::to_owned),
         })
+    }
+
+    #[test]
+    fn before_the_first_list_the_page_shows_the_reason_and_no_figures() {
+        let s = ClusterState::new(2);
+        let snap = Snapshot::take(&s, &LabelGroups::new(&[]), 0);
+        let config = config();
+        let html = render(&View {
+            resources: &config.resources,
+            metrics_path: &config.metrics_path,
+            health: &Health::new(),
+            snapshot: &snap,
+            filter: None,
+        });
+        assert!(html.contains("not ready: nodes watch has not completed its first list"));
+        assert!(html.contains("No figures until"));
+        assert!(!html.contains("<h2>Cluster</h2>") && !html.contains("0 nodes"));
     }
 
     #[test]
