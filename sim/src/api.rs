@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::clock::now_unix;
-use crate::faults::{Faults, InjectedError};
+use crate::faults::{ClientFault, Faults, InjectedError, DEFAULT_MINOR};
 use crate::format::{negotiate, Format};
 use crate::http::{Exchange, Handler, Part, Request, Response};
 use crate::leases::Leases;
@@ -146,12 +146,14 @@ impl Api {
         Response::json(403, status_json(403, "Forbidden", &message, Some(details)))
     }
 
-    fn discovery(path: &str, host: &str) -> Option<Response> {
+    fn discovery(path: &str, host: &str, minor: u64) -> Option<Response> {
         let body = match path {
             "/version" => json!({
-                "major": "1", "minor": "34", "emulationMajor": "1", "emulationMinor": "34",
-                "minCompatibilityMajor": "1", "minCompatibilityMinor": "33",
-                "gitVersion": GIT_VERSION, "gitCommit": "kube-sim", "gitTreeState": "clean",
+                "major": "1", "minor": minor.to_string(), "emulationMajor": "1",
+                "emulationMinor": minor.to_string(), "minCompatibilityMajor": "1",
+                "minCompatibilityMinor": minor.saturating_sub(1).to_string(),
+                "gitVersion": if minor == DEFAULT_MINOR { GIT_VERSION.to_owned() } else { format!("v1.{minor}.0") },
+                "gitCommit": "kube-sim", "gitTreeState": "clean",
                 "buildDate": "2025-11-11T00:00:00Z", "goVersion": "go1.24.9", "compiler": "gc", "platform": "linux/amd64"
             }),
             "/api" => json!({
@@ -186,6 +188,7 @@ impl Api {
         if let Some(resp) = Self::discovery(
             req.path.trim_end_matches('/'),
             req.header("host").unwrap_or("127.0.0.1"),
+            self.faults.server_minor(),
         ) {
             return ex.send(resp);
         }
@@ -493,6 +496,24 @@ impl Handler for Api {
         let latency = self.faults.latency();
         if !latency.is_zero() {
             thread::sleep(latency);
+        }
+        let token = req
+            .header("authorization")
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .to_owned();
+        let resource = classify(&req.path);
+        loop {
+            match self.faults.client_fault(&token, resource) {
+                // Closed unanswered: the API server is down for this client.
+                Some(ClientFault::Cut) => return Ok(()),
+                // Held open until the fault is cleared or the client gives up.
+                Some(ClientFault::Hang(_)) if !ex.peer_closed() => {
+                    thread::sleep(Duration::from_millis(20));
+                }
+                Some(ClientFault::Hang(_)) => return Ok(()),
+                None => break,
+            }
         }
         let result = match self.faults.take_error() {
             Some(err) => ex.send(injected(err)),

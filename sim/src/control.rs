@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::churn::{set_phase, Churn};
 use crate::clock::{now_unix, rfc3339};
-use crate::faults::Faults;
+use crate::faults::{ClientFault, Faults};
 use crate::http::{Exchange, Handler, Part, Request, Response, Server};
 use crate::object::{fill_identity, object_key, Kind};
 use crate::request_log::RequestLog;
@@ -179,6 +179,29 @@ impl Control {
                 }
                 self.faults.set_errors(status, count, number("retry_after"));
                 reply(200, &json!({"status": status, "count": count}))
+            }
+            ("POST", ["faults", "client"]) => {
+                let token = param("token");
+                if token.is_empty() {
+                    return error(400, "token is required (the client's bearer token)");
+                }
+                let fault = match param("mode") {
+                    "hang" => Some(ClientFault::Hang(
+                        Some(param("resource").to_owned()).filter(|r| !r.is_empty()),
+                    )),
+                    "cut" => Some(ClientFault::Cut),
+                    "clear" => None,
+                    _ => return error(400, "mode must be hang, cut or clear"),
+                };
+                self.faults.set_client_fault(token, fault);
+                reply(200, &json!({"token": token, "mode": param("mode")}))
+            }
+            ("POST", ["version"]) => {
+                let Some(minor) = number("minor").filter(|m| (20..=99).contains(m)) else {
+                    return error(400, "minor is a required integer between 20 and 99");
+                };
+                self.faults.set_server_minor(minor);
+                reply(200, &json!({"minor": minor}))
             }
             ("POST", ["faults", "latency"]) => {
                 let Some(ms) = number("ms") else {

@@ -5,7 +5,7 @@
 //! `http.rs` (refusing connections); the request log is `request_log.rs`. It imports nothing of
 //! the simulator.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -26,14 +26,41 @@ pub struct InjectedError {
     pub retry_after: Option<u64>,
 }
 
+/// What happens to the requests of one client (told apart by its bearer token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientFault {
+    /// Requests (for `resource`, or every request when `None`) are held open unanswered until
+    /// the fault is cleared: a hung connection, a blackholed route.
+    Hang(Option<String>),
+    /// Every request's connection is closed unanswered: the API server is down for this client.
+    Cut,
+}
+
 /// All fault switches.
-#[derive(Default)]
 pub struct Faults {
     errors: Mutex<Option<ErrorFault>>,
     latency_ms: AtomicU64,
     denied: Mutex<HashSet<String>>,
     compact_as_http: AtomicBool,
+    clients: Mutex<HashMap<String, ClientFault>>,
+    server_minor: AtomicU64,
 }
+
+impl Default for Faults {
+    fn default() -> Faults {
+        Faults {
+            errors: Mutex::new(None),
+            latency_ms: AtomicU64::new(0),
+            denied: Mutex::new(HashSet::new()),
+            compact_as_http: AtomicBool::new(false),
+            clients: Mutex::new(HashMap::new()),
+            server_minor: AtomicU64::new(DEFAULT_MINOR),
+        }
+    }
+}
+
+/// The minor version `/version` reports until told otherwise (Kubernetes 1.34).
+pub const DEFAULT_MINOR: u64 = 34;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -98,11 +125,55 @@ impl Faults {
     pub fn compact_as_http(&self) -> bool {
         self.compact_as_http.load(Ordering::Relaxed)
     }
+
+    /// Sets (or, with `None`, clears) the fault of the client with bearer token `token`.
+    pub fn set_client_fault(&self, token: &str, fault: Option<ClientFault>) {
+        let mut clients = lock(&self.clients);
+        match fault {
+            Some(fault) => clients.insert(token.to_owned(), fault),
+            None => clients.remove(token),
+        };
+    }
+
+    /// The fault that applies to a request of `token` for `resource`, if any.
+    pub fn client_fault(&self, token: &str, resource: &str) -> Option<ClientFault> {
+        let clients = lock(&self.clients);
+        match clients.get(token)? {
+            ClientFault::Hang(Some(only)) if only != resource => None,
+            fault => Some(fault.clone()),
+        }
+    }
+
+    /// Makes `/version` report Kubernetes 1.`minor` (a control-plane upgrade or downgrade).
+    pub fn set_server_minor(&self, minor: u64) {
+        self.server_minor.store(minor, Ordering::Relaxed);
+    }
+
+    /// The minor version `/version` reports.
+    pub fn server_minor(&self) -> u64 {
+        self.server_minor.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_faults_apply_to_their_token_and_resource_only() {
+        let f = Faults::default();
+        f.set_client_fault("a", Some(ClientFault::Hang(Some("leases".into()))));
+        f.set_client_fault("b", Some(ClientFault::Cut));
+        assert_eq!(
+            f.client_fault("a", "leases"),
+            Some(ClientFault::Hang(Some("leases".into())))
+        );
+        assert_eq!(f.client_fault("a", "pods"), None);
+        assert_eq!(f.client_fault("b", "pods"), Some(ClientFault::Cut));
+        assert_eq!(f.client_fault("c", "leases"), None);
+        f.set_client_fault("b", None);
+        assert_eq!(f.client_fault("b", "pods"), None);
+    }
 
     #[test]
     fn injected_errors_run_out_after_count() {

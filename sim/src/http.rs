@@ -350,6 +350,11 @@ pub struct Exchange<'a> {
 }
 
 impl Exchange<'_> {
+    /// True when the peer has closed the connection (checked without blocking).
+    pub fn peer_closed(&self) -> bool {
+        peer_closed(self.probe)
+    }
+
     fn head(
         &mut self,
         status: u16,

@@ -13,7 +13,7 @@ use crate::model::accounting::{
     BadQuantity, ContainerInput, ContainerStatusInput, NodeStatusInput, PodSpecInput,
     PodStatusInput,
 };
-use crate::model::quantity::{parse_non_negative_nanos, QuantityError};
+use crate::model::quantity::{parse_requested_nanos, QuantityError, Range};
 use crate::model::resources::{ContainerName, ResourceList, ResourceName};
 
 /// The three visitor methods of a field that may be `null` or absent, as Go decodes it: `null`
@@ -436,7 +436,16 @@ impl<'de> Visitor<'de> for ListSeed<'_> {
         let mut list = ResourceList::default();
         while let Some((name, QuantityValue(value))) = map.next_entry::<ResourceName, _>()? {
             match value {
-                Ok(nanos) => list.insert(name, nanos),
+                Ok((nanos, Range::Exact)) => list.insert(name, nanos),
+                // Kept, saturated, and flagged like a refused one (counted and logged once).
+                Ok((nanos, Range::Saturated)) => {
+                    self.bad.push(BadQuantity {
+                        field: format!("{}.{name}", self.path),
+                        value: "beyond the exact range".to_owned(),
+                        error: QuantityError::Overflow,
+                    });
+                    list.insert(name, nanos);
+                }
                 Err(Refused { value, error }) => self.bad.push(BadQuantity {
                     field: format!("{}.{name}", self.path),
                     value,
@@ -456,7 +465,7 @@ struct Refused {
 
 /// One quantity value. Like Go's `Quantity.UnmarshalJSON` it accepts strings (trimmed),
 /// numbers, and `null` as zero; anything else is refused without failing the decode.
-struct QuantityValue(Result<i128, Refused>);
+struct QuantityValue(Result<(i128, Range), Refused>);
 
 impl<'de> Deserialize<'de> for QuantityValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -467,7 +476,7 @@ impl<'de> Deserialize<'de> for QuantityValue {
                 f.write_str("a quantity")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<QuantityValue, E> {
-                Ok(QuantityValue(parse_non_negative_nanos(v.trim()).map_err(
+                Ok(QuantityValue(parse_requested_nanos(v.trim()).map_err(
                     |error| Refused {
                         value: v.to_owned(),
                         error,
@@ -484,7 +493,7 @@ impl<'de> Deserialize<'de> for QuantityValue {
                 self.visit_str(&v.to_string())
             }
             fn visit_unit<E: de::Error>(self) -> Result<QuantityValue, E> {
-                Ok(QuantityValue(Ok(0)))
+                Ok(QuantityValue(Ok((0, Range::Exact))))
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<QuantityValue, E> {
                 Ok(refused(v.to_string()))

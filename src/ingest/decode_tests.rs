@@ -235,3 +235,19 @@ fn quantities_decode_like_go_unmarshal_json() {
     );
     assert!(spec.bad_quantities.is_empty());
 }
+
+#[test]
+fn a_quantity_beyond_the_exact_range_saturates_and_is_flagged_not_zeroed() {
+    let (spec, status) = decode(
+        json!({"containers": [{"name": "a", "resources": {"requests": {"cpu": "1e30", "memory": "1Gi"}}}]}),
+        json!({"phase": "Running"}),
+    );
+    assert_eq!(spec.bad_quantities.len(), 1);
+    assert_eq!(spec.bad_quantities[0].error, QuantityError::Overflow);
+    assert_eq!(
+        spec.bad_quantities[0].field,
+        "spec.containers[a].resources.requests.cpu"
+    );
+    let requests = pod_requests(&spec, &status, &tracked(&["cpu", "memory"]), ALL_GATES);
+    assert_eq!(&requests[..], &[u64::MAX, 1 << 30]);
+}

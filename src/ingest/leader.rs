@@ -16,8 +16,10 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::PostParams;
 use kube::{Api, Client};
 
-use crate::error::error_chain;
-use crate::model::election::{decide, Decision, ElectionConfig, LeaderState, LeaseView, Observed};
+use crate::ingest::watch::request_sentence;
+use crate::model::election::{
+    decide, expires_at, Decision, ElectionConfig, LeaderState, LeaseView, Observed,
+};
 
 fn view(lease: &Lease) -> LeaseView {
     let spec = lease.spec.clone().unwrap_or_default();
@@ -48,11 +50,11 @@ fn spec(config: &ElectionConfig, acquired: Option<MicroTime>, transitions: i32) 
 /// Why a round did not complete.
 #[derive(Debug, thiserror::Error)]
 enum RoundError {
-    /// The API server answered with an error.
-    #[error(transparent)]
+    /// The API server answered with an error (said in one sentence, not a Status dump).
+    #[error("{}", request_sentence("leases", "update", .0))]
     Api(#[from] kube::Error),
     /// No answer within the request deadline.
-    #[error("no answer within {0:?}")]
+    #[error("leases: no answer within {0:?}")]
     Timeout(Duration),
 }
 
@@ -68,26 +70,32 @@ async fn timed<T>(
     }
 }
 
-/// One round: read the Lease, decide, write. Returns when the write that confirmed our term was
-/// sent, or `None` when someone else holds it (or we may not take it: `may_acquire` is false
-/// while our cache is not synced).
+/// What a round found.
+enum Outcome {
+    /// We hold the Lease: the write that confirmed it was sent at this instant.
+    Confirmed(Instant),
+    /// Someone else holds it (or we may not take it yet); it expires then by our clock, if known.
+    Following(Option<Instant>),
+}
+
+/// One round: read the Lease, decide, write. `may_acquire` is false while our cache is not
+/// synced: we do not take a Lease we could not publish for.
 async fn round(
     api: &Api<Lease>,
     config: &ElectionConfig,
     observed: &mut Option<Observed>,
     may_acquire: bool,
-) -> Result<Option<Instant>, RoundError> {
+) -> Result<Outcome, RoundError> {
     let deadline = config.request_timeout;
     let current = timed(deadline, api.get_opt(&config.lease_name)).await?;
-    let decision = decide(
-        current.as_ref().map(view).as_ref(),
-        &config.identity,
-        observed,
-        Instant::now(),
-    );
+    let seen = current.as_ref().map(view);
+    let decision = decide(seen.as_ref(), &config.identity, observed, Instant::now());
+    let expiry = seen
+        .as_ref()
+        .and_then(|lease| expires_at(lease, observed.as_ref()));
     match (decision, current) {
-        (Decision::Follow, _) => Ok(None),
-        (Decision::Create | Decision::Acquire, _) if !may_acquire => Ok(None),
+        (Decision::Follow, _) => Ok(Outcome::Following(expiry)),
+        (Decision::Create | Decision::Acquire, _) if !may_acquire => Ok(Outcome::Following(None)),
         (Decision::Create, _) | (_, None) => {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -99,7 +107,7 @@ async fn round(
             };
             let sent = Instant::now();
             timed(deadline, api.create(&PostParams::default(), &lease)).await?;
-            Ok(Some(sent))
+            Ok(Outcome::Confirmed(sent))
         }
         (decision, Some(mut lease)) => {
             let old = lease.spec.clone().unwrap_or_default();
@@ -117,7 +125,7 @@ async fn round(
                 api.replace(&config.lease_name, &PostParams::default(), &lease),
             )
             .await?;
-            Ok(Some(sent))
+            Ok(Outcome::Confirmed(sent))
         }
     }
 }
@@ -142,10 +150,7 @@ async fn release(api: &Api<Lease>, config: &ElectionConfig) {
     .await
     {
         Ok(_) => log::info!("released the leader lease"),
-        Err(err) => log::warn!(
-            "could not release the leader lease error={}",
-            error_chain(&err)
-        ),
+        Err(err) => log::warn!("could not release the leader lease error={err}"),
     }
 }
 
@@ -169,16 +174,23 @@ pub async fn run(
     let work = async {
         let mut observed = None;
         let mut leading = false;
-        let mut tick = tokio::time::interval(config.retry_period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next = Instant::now();
         loop {
-            tick.tick().await;
+            tokio::time::sleep_until(next.into()).await;
+            let started = Instant::now();
+            next = started + config.retry_period;
             match round(&api, &config, &mut observed, ready()).await {
-                Ok(Some(sent)) => state.confirm(sent, config.renew_deadline),
-                Ok(None) => state.step_down(),
+                Ok(Outcome::Confirmed(sent)) => state.confirm(sent, config.renew_deadline),
+                Ok(Outcome::Following(expiry)) => {
+                    state.step_down();
+                    // Act when the holder's Lease expires, not up to a retry period later.
+                    if let Some(expiry) = expiry.filter(|e| *e > started) {
+                        next = next.min(expiry);
+                    }
+                }
                 Err(err) => {
                     // The term ends by itself one renew deadline after the last confirmation.
-                    log::warn!("leader election round failed error={}", error_chain(&err));
+                    log::warn!("leader election round failed error={err}");
                 }
             }
             let now = state.publishing();

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 
 use crate::cache::Cache;
 use crate::ingest::objects::{SlimNode, SlimPod};
-use crate::model::accounting::{self, AccountingOptions};
+use crate::model::accounting::{self, AccountingOptions, BadQuantity};
+use crate::model::quantity::QuantityError;
 use crate::model::resources::TrackedResources;
 use crate::model::state::{NodeRecord, PodFacts};
 
@@ -62,7 +63,8 @@ pub fn pod_facts(
             .inc();
         if warned.first_time(format!("pod/{}/{}", pod.key(), b.field)) {
             log::warn!(
-                "skipping invalid quantity pod={} field={} value={:?} error={}",
+                "{} pod={} field={} value={:?} error={}",
+                verdict(b),
                 pod.key(),
                 b.field,
                 b.value,
@@ -95,7 +97,8 @@ pub fn node_record(node: &SlimNode, cache: &Cache, warned: &mut Warned) -> NodeR
             .inc();
         if warned.first_time(format!("node/{name}/{}", b.field)) {
             log::warn!(
-                "skipping invalid quantity node={name} field={} value={:?} error={}",
+                "{} node={name} field={} value={:?} error={}",
+                verdict(b),
                 b.field,
                 b.value,
                 b.error
@@ -114,5 +117,14 @@ pub fn node_record(node: &SlimNode, cache: &Cache, warned: &mut Warned) -> NodeR
             .collect(),
         pod_slots: accounting::node_pod_slots(&node.status),
         unschedulable: node.spec.unschedulable,
+    }
+}
+
+/// What happened to a flagged quantity: saturated (out of range) or skipped (invalid).
+fn verdict(b: &BadQuantity) -> &'static str {
+    if b.error == QuantityError::Overflow {
+        "saturating an out-of-range quantity"
+    } else {
+        "skipping invalid quantity"
     }
 }

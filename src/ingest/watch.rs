@@ -4,6 +4,7 @@
 //! itself is answered with 410 Gone (kube's watcher would retry the stale resourceVersion forever,
 //! kube-rs/kube#1615), replay the local cache every resync period, and log sync progress.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use kube::runtime::watcher::{self, DefaultBackoff, Event};
 use kube::{Api, Client};
+use tokio::sync::Notify;
 
 use crate::cache::Cache;
 use crate::config::Config;
@@ -35,9 +37,16 @@ pub async fn run(
 ) {
     let watches = async {
         let options = discover_gates(&client, &config, &cache).await;
-        let pods = watch_pods(client.clone(), &config, &cache, options);
+        let gates = Gates {
+            client: &client,
+            config: &config,
+            cache: &cache,
+            options: Cell::new(options),
+            restart: Notify::new(),
+        };
+        let pods = watch_pods(client.clone(), &config, &cache, &gates);
         let nodes = watch_nodes(client.clone(), &config, &cache);
-        futures::join!(pods, nodes, resync(&config, &cache));
+        futures::join!(pods, nodes, resync(&config, &cache), gates.poll());
     };
     // Progress is logged while the API server is still unreachable too.
     let work = async {
@@ -49,10 +58,94 @@ pub async fn run(
     }
 }
 
+/// How often the API server's version is read again besides at every re-list (a control-plane
+/// upgrade changes the scheduler's feature gates).
+const VERSION_POLL: Duration = Duration::from_secs(600);
+
+/// The deadline of a `/version` request made while the pod watch waits for it.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The accounting gates in force, following the API server's version: read again before every
+/// pod re-list and every [`VERSION_POLL`]; a change outside a re-list restarts the pod watch, so
+/// every cached pod is accounted again under the new gates.
+struct Gates<'a> {
+    client: &'a Client,
+    config: &'a Config,
+    cache: &'a Cache,
+    options: Cell<AccountingOptions>,
+    restart: Notify,
+}
+
+impl Gates<'_> {
+    /// Reads the version; returns whether the gates changed (logged).
+    async fn refresh(&self) -> bool {
+        let info =
+            match tokio::time::timeout(VERSION_TIMEOUT, self.client.apiserver_version()).await {
+                Ok(Ok(info)) => info,
+                Ok(Err(err)) => {
+                    log::debug!(
+                        "reading the api server version failed error={}",
+                        error_chain(&err)
+                    );
+                    return false;
+                }
+                Err(_) => {
+                    log::debug!("reading the api server version timed out");
+                    return false;
+                }
+            };
+        let options = gates_for(self.config, &info);
+        if self.cache.health.server_version().as_deref() != Some(info.git_version.as_str()) {
+            log::info!("api server version changed version={}", info.git_version);
+            self.cache
+                .health
+                .set_server_version(info.git_version.clone());
+        }
+        let before = self.options.replace(options);
+        if before == options {
+            return false;
+        }
+        log::warn!(
+            "accounting gates changed with the api server version={}: pod_level_resources={} \
+             in_place_pod_vertical_scaling={}; every pod is accounted again",
+            info.git_version,
+            options.pod_level_resources,
+            options.use_status_resources
+        );
+        true
+    }
+
+    /// Reads the version every [`VERSION_POLL`]; a change restarts the pod watch.
+    async fn poll(&self) {
+        loop {
+            tokio::time::sleep(VERSION_POLL).await;
+            if self.refresh().await {
+                self.restart.notify_one();
+            }
+        }
+    }
+}
+
+/// The gates for a server version, as the flags resolve them.
+fn gates_for(
+    config: &Config,
+    info: &k8s_openapi::apimachinery::pkg::version::Info,
+) -> AccountingOptions {
+    let minor = info
+        .minor
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse::<u32>()
+        .ok();
+    AccountingOptions {
+        pod_level_resources: config.pod_level_resources.resolve(minor, 34),
+        use_status_resources: config.in_place_resize.resolve(minor, 33),
+    }
+}
+
 /// Calls `/version` until it answers, logs it, and resolves the accounting feature gates.
 async fn discover_gates(client: &Client, config: &Config, cache: &Cache) -> AccountingOptions {
     let mut backoff = Backoff::default();
-    let minor = loop {
+    let info = loop {
         match client.apiserver_version().await {
             Ok(info) => {
                 log::info!(
@@ -62,11 +155,7 @@ async fn discover_gates(client: &Client, config: &Config, cache: &Cache) -> Acco
                 );
                 cache.health.set_server_version(info.git_version.clone());
                 cache.health.set_blocker(None);
-                break info
-                    .minor
-                    .trim_end_matches(|c: char| !c.is_ascii_digit())
-                    .parse::<u32>()
-                    .ok();
+                break info;
             }
             Err(err) => {
                 let message = format!("api server not reachable: {}", error_chain(&err));
@@ -76,10 +165,7 @@ async fn discover_gates(client: &Client, config: &Config, cache: &Cache) -> Acco
             }
         }
     };
-    let options = AccountingOptions {
-        pod_level_resources: config.pod_level_resources.resolve(minor, 34),
-        use_status_resources: config.in_place_resize.resolve(minor, 33),
-    };
+    let options = gates_for(config, &info);
     log::info!(
         "accounting gates pod_level_resources={} in_place_pod_vertical_scaling={}",
         options.pod_level_resources,
@@ -100,16 +186,18 @@ fn watcher_config(config: &Config) -> watcher::Config {
     }
 }
 
-async fn watch_pods(client: Client, config: &Config, cache: &Cache, options: AccountingOptions) {
+async fn watch_pods(client: Client, config: &Config, cache: &Cache, gates: &Gates<'_>) {
     let api: Api<SlimPod> = Api::all(client);
     let wc = watcher_config(config).fields(POD_FIELD_SELECTOR);
     let mut warned = Warned::default();
-    let convert = |pod: &SlimPod, warned: &mut Warned| pod_facts(pod, cache, options, warned);
+    let convert =
+        |pod: &SlimPod, warned: &mut Warned| pod_facts(pod, cache, gates.options.get(), warned);
     run_watch(
         api,
         wc,
         cache,
         WatchKind::Pods,
+        Some(gates),
         |state, event, warned: &mut Warned| {
             match event {
                 Event::Init => state.begin_pod_relist(),
@@ -138,6 +226,7 @@ async fn watch_nodes(client: Client, config: &Config, cache: &Cache) {
         wc,
         cache,
         WatchKind::Nodes,
+        None,
         |state, event, warned: &mut Warned| {
             match event {
                 Event::Init => state.begin_node_relist(),
@@ -162,12 +251,15 @@ async fn watch_nodes(client: Client, config: &Config, cache: &Cache) {
 }
 
 /// Drives one watcher forever: applies its events in batches, counts them, backs off on errors,
-/// and starts a fresh watcher (a full re-list) when the watch request itself gets 410 Gone.
+/// and starts a fresh watcher (a full re-list) when the watch request itself gets 410 Gone or
+/// the `gates` ask for it. With `gates`, the API server's version is read again before every
+/// list is applied, so a re-list runs under the gates of the server that serves it.
 async fn run_watch<K, W>(
     api: Api<K>,
     wc: watcher::Config,
     cache: &Cache,
     kind: WatchKind,
+    gates: Option<&Gates<'_>>,
     mut apply: impl FnMut(&mut crate::model::state::ClusterState, Event<K>, &mut W) -> u64,
     extra: &mut W,
 ) where
@@ -183,7 +275,28 @@ async fn run_watch<K, W>(
             .with_label_values(&[resource])
             .inc();
         let mut stream = watcher(api.clone(), wc.clone()).boxed().ready_chunks(BATCH);
-        'events: while let Some(batch) = stream.next().await {
+        let mut pause = true;
+        'events: loop {
+            let restart = async {
+                match gates {
+                    Some(g) => g.restart.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let batch = tokio::select! {
+                batch = stream.next() => batch,
+                () = restart => {
+                    log::info!("re-listing under the new accounting gates resource={resource}");
+                    pause = false;
+                    break 'events;
+                }
+            };
+            let Some(batch) = batch else { break 'events };
+            if let Some(g) = gates {
+                if batch.iter().any(|e| matches!(e, Ok(Event::Init))) {
+                    g.refresh().await;
+                }
+            }
             let mut errors = Vec::new();
             {
                 let mut state = cache.write();
@@ -234,7 +347,10 @@ async fn run_watch<K, W>(
                 backoff.wait().await;
             }
         }
-        backoff.wait().await;
+        // A restart for new gates needs no pause; an ended stream or a 410 backs off.
+        if pause {
+            backoff.wait().await;
+        }
     }
 }
 
@@ -285,23 +401,72 @@ fn classify(err: &watcher::Error) -> (&'static str, bool) {
     (reason, relist)
 }
 
-/// A one-line description; a 403 names the missing permission.
+/// One sentence an operator can act on: the resource, what the API server said (its reason and
+/// message, never a dump of the Status), the verb and scope, and what to do about a refusal.
 fn describe(kind: WatchKind, err: &watcher::Error) -> String {
-    let code = match err {
-        watcher::Error::InitialListFailed(kube::Error::Api(s))
-        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
-        | watcher::Error::WatchFailed(kube::Error::Api(s))
-        | watcher::Error::WatchError(s) => Some(s.code),
-        _ => None,
+    let resource = kind.as_str();
+    let (verb, status) = match err {
+        watcher::Error::InitialListFailed(e) => ("list", api_status(e)),
+        watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+            ("watch", api_status(e))
+        }
+        watcher::Error::WatchError(s) => ("watch", Some(&**s)),
+        watcher::Error::NoResourceVersion => {
+            return format!("{resource}: the list answer carried no resourceVersion");
+        }
     };
-    let chain = error_chain(err);
-    if code == Some(403) {
-        format!(
-            "missing permission: list and watch on {} (cluster scope) are required: {chain}",
-            kind.as_str()
-        )
+    let Some(status) = status else {
+        return format!("{resource}: api server not reachable: {}", error_chain(err));
+    };
+    status_sentence(resource, verb, status.code, &status.reason, &status.message)
+}
+
+/// [`describe`] for a single request (leader election, `--check`): `resource` and `verb` name it.
+pub fn request_sentence(resource: &str, verb: &str, err: &kube::Error) -> String {
+    match api_status(err) {
+        Some(s) => status_sentence(resource, verb, s.code, &s.reason, &s.message),
+        None => format!("{resource}: api server not reachable: {}", error_chain(err)),
+    }
+}
+
+fn api_status(err: &kube::Error) -> Option<&kube::core::Status> {
+    match err {
+        kube::Error::Api(status) => Some(status),
+        _ => None,
+    }
+}
+
+/// The sentence for an API error Status.
+fn status_sentence(resource: &str, verb: &str, code: u16, reason: &str, message: &str) -> String {
+    let message = if message.is_empty() {
+        String::new()
     } else {
-        chain
+        format!(" ({message})")
+    };
+    match code {
+        403 if resource == "leases" => format!(
+            "{resource}: forbidden: {verb} the Lease (grant get, create and update on leases: \
+             manifests/ha/role.yaml){message}"
+        ),
+        403 => format!(
+            "{resource}: forbidden: {verb} {resource} at cluster scope (grant list and watch on \
+             {resource}: manifests/clusterrole.yaml){message}"
+        ),
+        401 => format!(
+            "{resource}: unauthorized: the API server refused our credentials (check the service \
+             account token or the kubeconfig user){message}"
+        ),
+        410 => format!(
+            "{resource}: expired: the {verb}'s resourceVersion is too old; listing again{message}"
+        ),
+        429 => format!("{resource}: throttled: the API server asked us to slow down{message}"),
+        code => {
+            let reason = if reason.is_empty() { "error" } else { reason };
+            format!(
+                "{resource}: {} ({code}) on {verb}{message}",
+                reason.to_lowercase()
+            )
+        }
     }
 }
 
@@ -399,6 +564,10 @@ mod tests {
         let forbidden = kube::core::Status::failure("no", "Forbidden").with_code(403);
         let err = watcher::Error::InitialListFailed(kube::Error::Api(forbidden.boxed()));
         assert_eq!(classify(&err), ("forbidden", false));
-        assert!(describe(WatchKind::Pods, &err).contains("list and watch on pods"));
+        assert_eq!(
+            describe(WatchKind::Pods, &err),
+            "pods: forbidden: list pods at cluster scope (grant list and watch on pods: \
+             manifests/clusterrole.yaml) (no)"
+        );
     }
 }

@@ -130,6 +130,12 @@ pub enum Decision {
     Follow,
 }
 
+/// When a Lease held by someone else expires by our clock: a lease duration after we saw its
+/// last change (a candidate acts then, not at its next retry tick).
+pub fn expires_at(lease: &LeaseView, observed: Option<&Observed>) -> Option<Instant> {
+    observed.map(|o| o.at + lease.duration)
+}
+
 /// The election rule. `observed` is updated when the Lease changed since the last look.
 pub fn decide(
     lease: Option<&LeaseView>,
@@ -219,6 +225,22 @@ mod tests {
             decide(Some(&lease("b", "t12", 0)), "a", &mut observed, t27),
             Decision::Acquire
         );
+    }
+
+    #[test]
+    fn a_followed_lease_expires_one_duration_after_its_last_change_was_seen() {
+        let t0 = Instant::now();
+        let mut observed = None;
+        let held = lease("b", "t0", 0);
+        assert_eq!(
+            decide(Some(&held), "a", &mut observed, t0),
+            Decision::Follow
+        );
+        assert_eq!(
+            expires_at(&held, observed.as_ref()),
+            Some(t0 + Duration::from_secs(15))
+        );
+        assert_eq!(expires_at(&held, None), None);
     }
 
     #[test]

@@ -66,6 +66,43 @@ pub fn parse_nanos(s: &str) -> Result<i128, QuantityError> {
     })
 }
 
+/// What [`parse_requested_nanos`] makes of a quantity beyond the exact range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    /// Held exactly.
+    Exact,
+    /// Too large to hold exactly: saturated at `i128::MAX` nano-units, which every conversion
+    /// turns into the largest figure (`docs/ACCOUNTING.md` §9: saturate and flag, never wrap).
+    Saturated,
+}
+
+/// Parses a request, limit or allocatable: like [`parse_non_negative_nanos`], except that a value
+/// too large to hold exactly saturates (and says so) instead of being refused, and one too small
+/// (an exponent below Go's `int32` range) rounds up to one nano-unit as `⌈⌉` would.
+///
+/// # Errors
+///
+/// Those of [`parse_non_negative_nanos`], but never [`QuantityError::Overflow`].
+pub fn parse_requested_nanos(s: &str) -> Result<(i128, Range), QuantityError> {
+    match parse_non_negative_nanos(s) {
+        Err(QuantityError::Overflow) => {
+            let parts = scan(s.as_bytes())?;
+            if parts.negative {
+                return Err(QuantityError::Negative);
+            }
+            let (_, exponent) = interpret(parts.suffix)?;
+            let nonzero = parts.num.iter().chain(parts.denom).any(|&d| d != b'0');
+            if exponent < 0 {
+                // Below a nano-unit: rounds up like every fraction of a nano-unit does.
+                Ok((i128::from(nonzero), Range::Exact))
+            } else {
+                Ok((i128::MAX, Range::Saturated))
+            }
+        }
+        other => other.map(|nanos| (nanos, Range::Exact)),
+    }
+}
+
 /// Parses a quantity for a request or allocatable, where API validation forbids negatives.
 ///
 /// # Errors
@@ -414,5 +451,35 @@ mod tests {
                 "{nanos}"
             );
         }
+    }
+
+    #[test]
+    fn out_of_range_quantities_saturate_and_are_flagged_tiny_ones_round_up() {
+        for huge in [
+            "1e30",
+            "1e400",
+            "170141183460469231731687303715.884105728",
+            "1e999999999999",
+        ] {
+            assert_eq!(
+                parse_requested_nanos(huge),
+                Ok((i128::MAX, Range::Saturated)),
+                "{huge}"
+            );
+        }
+        assert_eq!(
+            parse_requested_nanos("1e-999999999999"),
+            Ok((1, Range::Exact))
+        );
+        assert_eq!(
+            parse_requested_nanos("0e-999999999999"),
+            Ok((0, Range::Exact))
+        );
+        assert_eq!(parse_requested_nanos("-1e30"), Err(QuantityError::Negative));
+        assert_eq!(
+            parse_requested_nanos("2"),
+            Ok((2_000_000_000, Range::Exact))
+        );
+        assert_eq!(parse_requested_nanos("1K"), Err(QuantityError::Suffix));
     }
 }
