@@ -38,7 +38,9 @@ pub struct Family {
     pub name: &'static str,
     /// The type.
     pub kind: Kind,
-    /// Label names in the order the series carry them (a histogram's `le` is implied).
+    /// Label names: for the hand-encoded families, in the order the series carry them; for the
+    /// operational ones, in the order `with_label_values` takes the values (the `prometheus`
+    /// crate writes them sorted by name). A histogram's `le` is implied.
     pub labels: &'static [&'static str],
     /// The HELP text, exactly as exposed (before escaping).
     pub help: &'static str,
