@@ -1,6 +1,7 @@
 //! The exporter's own operational metrics, served by the `prometheus` crate after the
 //! hand-encoded binpacking families: build info, watch events / restarts / errors per resource,
-//! resync drift, rejected quantities, scrape duration, and process metrics.
+//! resync drift, rejected quantities, scrape duration, and process metrics. Names, HELP texts and
+//! label names come from [`catalogue::EXPORTER`]; this file only registers and updates them.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -8,6 +9,8 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
+
+use crate::views::catalogue::{self, Family};
 
 /// Handles to every operational metric.
 #[derive(Clone)]
@@ -55,65 +58,24 @@ pub struct HttpCounts {
 impl SelfMetrics {
     /// Registers every metric, including process metrics where the platform has them.
     pub fn new(version: &str) -> Result<SelfMetrics, prometheus::Error> {
+        let families = &catalogue::EXPORTER;
         let registry = Registry::new();
-        let build_info = IntGaugeVec::new(
-            Opts::new(
-                "binpacking_exporter_build_info",
-                "build information of the exporter; the value is always 1",
-            ),
-            &["version"],
-        )?;
+        let build_info = IntGaugeVec::new(opts(&families.build_info), families.build_info.labels)?;
         build_info.with_label_values(&[version]).set(1);
-        let watch_events = IntCounterVec::new(
-            Opts::new(
-                "binpacking_exporter_watch_events_total",
-                "watch events applied to the cache, by resource and event type",
-            ),
-            &["resource", "type"],
-        )?;
-        let watch_restarts = IntCounterVec::new(
-            Opts::new(
-                "binpacking_exporter_watch_restarts_total",
-                "watch (re)starts with a full list, by resource",
-            ),
-            &["resource"],
-        )?;
-        let watch_errors = IntCounterVec::new(
-            Opts::new(
-                "binpacking_exporter_watch_errors_total",
-                "errors of the watches, by resource and reason",
-            ),
-            &["resource", "reason"],
-        )?;
-        let resync_drift = IntCounter::new(
-            "binpacking_exporter_resync_drift_total",
-            "node sums that differed from a recompute from the cached records at a resync",
-        )?;
-        let bad_quantities = IntCounterVec::new(
-            Opts::new(
-                "binpacking_exporter_invalid_quantities_total",
-                "quantities skipped because they were malformed, negative or out of range, by object kind",
-            ),
-            &["kind"],
-        )?;
+        let watch_events = counter_vec(&families.watch_events)?;
+        let watch_restarts = counter_vec(&families.watch_restarts)?;
+        let watch_errors = counter_vec(&families.watch_errors)?;
+        let resync_drift = IntCounter::with_opts(opts(&families.resync_drift))?;
+        let bad_quantities = counter_vec(&families.invalid_quantities)?;
         let scrape_duration = Histogram::with_opts(
-            HistogramOpts::new(
-                "binpacking_exporter_scrape_duration_seconds",
-                "time to build and encode one metrics response",
-            )
-            .buckets(vec![
-                0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-            ]),
+            HistogramOpts::new(families.scrape_duration.name, families.scrape_duration.help)
+                .buckets(vec![
+                    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                ]),
         )?;
-        let leader = IntGauge::new(
-            "binpacking_exporter_publishing",
-            "1 when this instance publishes the binpacking series",
-        )?;
+        let leader = IntGauge::with_opts(opts(&families.publishing))?;
         leader.set(1);
-        let ready = IntGauge::new(
-            "binpacking_exporter_ready",
-            "1 once the node and pod watches completed their first list (as /readyz), else 0",
-        )?;
+        let ready = IntGauge::with_opts(opts(&families.ready))?;
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(watch_events.clone()))?;
         registry.register(Box::new(watch_restarts.clone()))?;
@@ -175,22 +137,21 @@ impl SelfMetrics {
     }
 }
 
+/// The name and HELP text of a catalogued family.
+fn opts(family: &Family) -> Opts {
+    Opts::new(family.name, family.help)
+}
+
+/// A counter family with the catalogue's labels.
+fn counter_vec(family: &Family) -> Result<IntCounterVec, prometheus::Error> {
+    IntCounterVec::new(opts(family), family.labels)
+}
+
 /// The HTTP server's families: open connections and connections dropped by reason.
 fn http_metrics() -> Result<(IntGauge, IntCounterVec), prometheus::Error> {
-    let connections = IntGauge::new(
-        "binpacking_exporter_http_connections",
-        "open HTTP connections",
-    )?;
-    let dropped = IntCounterVec::new(
-        Opts::new(
-            "binpacking_exporter_http_connections_dropped_total",
-            "HTTP connections the server ended early, by reason: refused (every connection \
-             busy, no thread or file descriptor), evicted (oldest unfinished head or idle \
-             connection, to admit a new one), deadline (head, idle or response time passed), \
-             slow_writer (cut to bound the bytes being written)",
-        ),
-        &["reason"],
-    )?;
+    let families = &catalogue::EXPORTER;
+    let connections = IntGauge::with_opts(opts(&families.http_connections))?;
+    let dropped = counter_vec(&families.http_connections_dropped)?;
     for reason in ["refused", "evicted", "deadline", "slow_writer"] {
         dropped.with_label_values(&[reason]);
     }

@@ -1,14 +1,16 @@
 //! Hand-encoded Prometheus text exposition (format 0.0.4) of a [`Snapshot`] (and the
-//! [`Capacity`] figures derived from it): metric names and HELP texts live here. Families come in
-//! a fixed order (scope, then family) and series in label order, so the same state always gives
-//! the same bytes. Values are exact integers until the last step: CPU is printed as cores from
-//! millicores by decimal formatting, never through a float. Label values are escaped once per
-//! node or group, not once per series.
+//! [`Capacity`] figures derived from it). Metric names and HELP texts come from [`catalogue`]:
+//! this file decides which families a scrape writes and their values, and never assembles a name.
+//! Families come in a fixed order (scope, then family) and series in label order, so the same
+//! state always gives the same bytes. Values are exact integers until the last step: CPU is
+//! printed as cores from millicores by decimal formatting, never through a float. Label values
+//! are escaped once per node or group, not once per series.
 
 use std::io::Write;
 
 use crate::model::state::Owner;
 use crate::views::capacity::{Capacity, Room};
+use crate::views::catalogue::{self, Family, ScopeFamilies};
 use crate::views::snapshot::{Snapshot, Totals};
 
 /// Content type of the text format.
@@ -76,73 +78,63 @@ pub struct Options<'a> {
     pub cache_age_seconds: Option<f64>,
 }
 
-/// A family of per-resource series: name suffix, HELP, and how to get the value from totals.
-struct Family {
-    suffix: &'static str,
-    help: &'static str,
+/// A per-resource family of every scope: which one, and how to get the value from totals.
+struct TotalsFamily {
+    family: fn(&'static ScopeFamilies) -> &'static Family,
     value: fn(&Totals, usize, bool, &mut Vec<u8>),
 }
 
-const RESOURCE_FAMILIES: &[Family] = &[
-    Family {
-        suffix: "allocatable",
-        help: "allocatable resources (node status.allocatable; cpu in cores, memory and storage in bytes, others in units)",
+const RESOURCE_FAMILIES: &[TotalsFamily] = &[
+    TotalsFamily {
+        family: |s| &s.allocatable,
         value: |t, r, cpu, out| write_amount(out, t.allocatable[r], cpu),
     },
-    Family {
-        suffix: "allocated",
-        help: "sum of the requests of the pods counted on the nodes, as kube-scheduler accounts them (cpu in cores, memory and storage in bytes, others in units; pods = number of pods)",
+    TotalsFamily {
+        family: |s| &s.allocated,
         value: |t, r, cpu, out| write_amount(out, t.allocated[r], cpu),
     },
-    Family {
-        suffix: "daemonset_overhead",
-        help: "sum of the requests of DaemonSet pods (same units as allocated)",
+    TotalsFamily {
+        family: |s| &s.daemonset_overhead,
         value: |t, r, cpu, out| write_amount(out, t.daemonset(r), cpu),
     },
-    Family {
-        suffix: "daemonset_overhead_ratio",
-        help: "DaemonSet overhead divided by allocatable (0 when allocatable is 0)",
+    TotalsFamily {
+        family: |s| &s.daemonset_overhead_ratio,
         value: |t, r, _, out| write_ratio(out, t.daemonset(r), t.allocatable[r]),
     },
-    Family {
-        suffix: "utilization_ratio",
-        help: "allocated divided by allocatable (0 when allocatable is 0; above 1 when overcommitted)",
+    TotalsFamily {
+        family: |s| &s.utilization_ratio,
         value: |t, r, _, out| write_ratio(out, t.allocated[r], t.allocatable[r]),
     },
 ];
 
-/// Per-resource families over a set of nodes computed by [`crate::views::capacity`].
+/// Per-resource families over a set of nodes computed by [`crate::views::capacity`] (none for
+/// the node scope).
 struct RoomFamily {
-    suffix: &'static str,
-    help: &'static str,
+    family: fn(&'static ScopeFamilies) -> Option<&'static Family>,
     value: fn(&Room, usize, bool, &mut Vec<u8>),
     set: fn(Families) -> bool,
 }
 
 const ROOM_FAMILIES: &[RoomFamily] = &[
     RoomFamily {
-        suffix: "headroom_nodes",
-        help: "sum of free capacity divided by the largest node's allocatable: how many of its largest nodes the set could lose by this resource alone (below 1: an N-1 failure cannot be absorbed)",
+        family: |s| s.headroom_nodes.as_ref(),
         value: |room, r, _, out| write_float(out, room.headroom_nodes(r)),
         set: |f| f.free,
     },
     RoomFamily {
-        suffix: "largest_free",
-        help: "largest free amount (allocatable minus allocated) on one schedulable node (same units as allocated)",
+        family: |s| s.largest_free.as_ref(),
         value: |room, r, cpu, out| write_amount(out, room.largest_free[r], cpu),
         set: |f| f.free,
     },
     RoomFamily {
-        suffix: "nodes_lower_bound",
-        help: "ceil(allocated / largest node allocatable): the fewest nodes the allocated requests need by this resource",
+        family: |s| s.nodes_lower_bound.as_ref(),
         value: |room, r, _, out| {
             let _ = write!(out, "{}", room.nodes_lower_bound(r));
         },
         set: |f| f.compaction,
     },
     RoomFamily {
-        suffix: "stranded",
-        help: "free capacity on nodes where a pod of the average shape no longer fits: capacity that exists but cannot take a typical pod (same units as allocated)",
+        family: |s| s.stranded.as_ref(),
         value: |room, r, cpu, out| write_amount(out, room.stranded[r], cpu),
         set: |f| f.free,
     },
@@ -198,15 +190,7 @@ pub fn encode(
         room: capacity.map(|c| &c.cluster),
         shape_fit: capacity.map(|c| &c.cluster.shape_fit[..]),
     }];
-    enc.scope(out, "cluster", "cluster-wide", &cluster);
-    header(out, "binpacking_cluster_nodes", "number of nodes tracked");
-    let _ = writeln!(out, "binpacking_cluster_nodes {}", snapshot.cluster.nodes);
-    if f.compaction {
-        Encoder::removable(out, "cluster", &cluster);
-    }
-    if f.reserved {
-        enc.reserved(out, "cluster", "cluster-wide", &cluster);
-    }
+    enc.scope(out, &catalogue::CLUSTER, &cluster);
     if f.pending {
         enc.pending(out, snapshot, capacity);
     }
@@ -231,31 +215,12 @@ pub fn encode(
                 }
             })
             .collect();
-        enc.scope(out, "group", "per label group value", &groups);
-        header(
-            out,
-            "binpacking_group_nodes",
-            "number of nodes per label group value",
-        );
-        for g in &groups {
-            let _ = writeln!(
-                out,
-                "binpacking_group_nodes{{{}}} {}",
-                g.labels.trim_end_matches(','),
-                g.totals.nodes
-            );
-        }
-        if f.compaction {
-            Encoder::removable(out, "group", &groups);
-        }
+        enc.scope(out, &catalogue::GROUP, &groups);
     }
 
     if f.node {
         let nodes = node_items(snapshot, capacity);
-        enc.scope(out, "node", "per node", &nodes);
-        if f.reserved {
-            enc.reserved(out, "node", "per node", &nodes);
-        }
+        enc.scope(out, &catalogue::NODE, &nodes);
     }
 }
 
@@ -281,26 +246,21 @@ fn node_items<'a>(snapshot: &'a Snapshot, capacity: Option<&'a Capacity>) -> Vec
         .collect()
 }
 
-/// `binpacking_cache_age_seconds`.
+/// [`catalogue::CACHE_AGE`].
 pub fn encode_cache_age(seconds: f64, out: &mut Vec<u8>) {
-    header(
-        out,
-        "binpacking_cache_age_seconds",
-        "seconds since the stalest watch (nodes or pods) last received an event or bookmark from the API server",
-    );
-    put(out, "binpacking_cache_age_seconds ");
+    let family = &catalogue::CACHE_AGE;
+    header(out, family);
+    put(out, family.name);
+    out.push(b' ');
     write_float(out, seconds);
     out.push(b'\n');
 }
 
-/// `binpacking_leader_status` (only with leader election).
+/// [`catalogue::LEADER_STATUS`] (only with leader election).
 pub fn encode_leader_status(leading: bool, out: &mut Vec<u8>) {
-    header(
-        out,
-        "binpacking_leader_status",
-        "1 when this replica is the leader and publishes the binpacking series, 0 on a standby",
-    );
-    let _ = writeln!(out, "binpacking_leader_status {}", u8::from(leading));
+    let family = &catalogue::LEADER_STATUS;
+    header(out, family);
+    let _ = writeln!(out, "{} {}", family.name, u8::from(leading));
 }
 
 /// Shared state of one encoding pass.
@@ -313,164 +273,132 @@ struct Encoder<'a> {
 }
 
 impl Encoder<'_> {
-    /// Every per-resource family of one scope (`cluster`, `group`, `node`).
-    fn scope(&self, out: &mut Vec<u8>, scope: &str, scope_desc: &str, items: &[Item<'_>]) {
-        for family in RESOURCE_FAMILIES {
-            let name = format!("binpacking_{scope}_{}", family.suffix);
-            header(out, &name, &format!("{} ({scope_desc})", family.help));
-            let prefix = format!("{name}{{");
+    /// Every family of one scope (cluster, group or node) that the scope has and the
+    /// configuration exports, in the order of [`ScopeFamilies`].
+    fn scope(&self, out: &mut Vec<u8>, scope: &'static ScopeFamilies, items: &[Item<'_>]) {
+        for totals_family in RESOURCE_FAMILIES {
+            let family = (totals_family.family)(scope);
+            header(out, family);
+            let prefix = series_prefix(family);
             for item in items {
                 for &r in self.order {
                     series_start(out, &prefix, &item.labels, &self.tails[r]);
-                    (family.value)(item.totals, r, self.resources[r].1, out);
+                    (totals_family.value)(item.totals, r, self.resources[r].1, out);
                     out.push(b'\n');
                 }
             }
         }
         if self.families.owner {
-            let name = format!("binpacking_{scope}_allocated_by_owner");
-            header(
-                out,
-                &name,
-                &format!("allocated split by pod owner: workload (any controller but a DaemonSet, or none), daemonset, static (mirror pods) ({scope_desc})"),
-            );
-            let prefix = format!("{name}{{");
-            let owner_tails: Vec<Vec<String>> = Owner::ALL
-                .iter()
-                .map(|o| {
-                    self.tails
-                        .iter()
-                        .map(|t| format!("owner=\"{}\",{t}", o.as_str()))
-                        .collect()
-                })
-                .collect();
-            for item in items {
-                for owner in Owner::ALL {
-                    for &r in self.order {
-                        series_start(out, &prefix, &item.labels, &owner_tails[owner as usize][r]);
-                        write_amount(
-                            out,
-                            item.totals.by_owner[owner as usize][r],
-                            self.resources[r].1,
-                        );
-                        out.push(b'\n');
-                    }
-                }
-            }
+            self.by_owner(out, &scope.allocated_by_owner, items);
         }
-        for family in ROOM_FAMILIES.iter().filter(|f| (f.set)(self.families)) {
-            if scope == "node" {
+        for room_family in ROOM_FAMILIES.iter().filter(|f| (f.set)(self.families)) {
+            let Some(family) = (room_family.family)(scope) else {
                 continue;
-            }
-            let name = format!("binpacking_{scope}_{}", family.suffix);
-            header(out, &name, &format!("{} ({scope_desc})", family.help));
-            let prefix = format!("{name}{{");
+            };
+            header(out, family);
+            let prefix = series_prefix(family);
             for item in items {
                 let Some(room) = item.room else { continue };
                 for &r in self.order {
                     series_start(out, &prefix, &item.labels, &self.tails[r]);
-                    (family.value)(room, r, self.resources[r].1, out);
+                    (room_family.value)(room, r, self.resources[r].1, out);
                     out.push(b'\n');
                 }
             }
         }
         if self.families.shape_fit {
-            header(
-                out,
-                &format!("binpacking_{scope}_shape_fit"),
-                &format!("how many more pods of the reference shape fit into the free capacity, node by node (also bounded by free pod slots; cordoned nodes offer none; shape average = mean request of the counted non-DaemonSet pods) ({scope_desc})"),
-            );
-            let shapes: Vec<String> = self
-                .shapes
-                .iter()
-                .map(|shape| {
-                    let mut escaped = String::new();
-                    escape_into(&mut escaped, shape);
-                    escaped
-                })
-                .collect();
-            let prefix = format!("binpacking_{scope}_shape_fit{{");
-            let mut shape_order: Vec<usize> = (0..self.shapes.len()).collect();
-            shape_order.sort_by(|&a, &b| self.shapes[a].cmp(&self.shapes[b]));
+            self.shape_fit(out, &scope.shape_fit, items);
+        }
+        if let Some(family) = &scope.nodes {
+            header(out, family);
             for item in items {
-                let Some(fits) = item.shape_fit else { continue };
-                for &s in &shape_order {
-                    series_start(out, &prefix, &item.labels, "shape=\"");
-                    put(out, &shapes[s]);
-                    put(out, "\"} ");
-                    write_int(out, fits[s]);
+                item_series(out, family, &item.labels, item.totals.nodes);
+            }
+        }
+        if let (true, Some(family)) = (self.families.compaction, &scope.removable_nodes) {
+            header(out, family);
+            for item in items {
+                let Some(room) = item.room else { continue };
+                item_series(out, family, &item.labels, room.removable_nodes());
+            }
+        }
+        if let (true, Some(family)) = (self.families.reserved, &scope.reserved) {
+            self.reserved(out, family, items);
+        }
+    }
+
+    fn by_owner(&self, out: &mut Vec<u8>, family: &Family, items: &[Item<'_>]) {
+        header(out, family);
+        let prefix = series_prefix(family);
+        let owner_tails: Vec<Vec<String>> = Owner::ALL
+            .iter()
+            .map(|o| {
+                self.tails
+                    .iter()
+                    .map(|t| format!("owner=\"{}\",{t}", o.as_str()))
+                    .collect()
+            })
+            .collect();
+        for item in items {
+            for owner in Owner::ALL {
+                for &r in self.order {
+                    series_start(out, &prefix, &item.labels, &owner_tails[owner as usize][r]);
+                    write_amount(
+                        out,
+                        item.totals.by_owner[owner as usize][r],
+                        self.resources[r].1,
+                    );
                     out.push(b'\n');
                 }
             }
         }
     }
 
+    fn shape_fit(&self, out: &mut Vec<u8>, family: &Family, items: &[Item<'_>]) {
+        header(out, family);
+        let shapes: Vec<String> = self
+            .shapes
+            .iter()
+            .map(|shape| {
+                let mut escaped = String::new();
+                escape_into(&mut escaped, shape);
+                escaped
+            })
+            .collect();
+        let prefix = series_prefix(family);
+        let mut shape_order: Vec<usize> = (0..self.shapes.len()).collect();
+        shape_order.sort_by(|&a, &b| self.shapes[a].cmp(&self.shapes[b]));
+        for item in items {
+            let Some(fits) = item.shape_fit else { continue };
+            for &s in &shape_order {
+                series_start(out, &prefix, &item.labels, "shape=\"");
+                put(out, &shapes[s]);
+                put(out, "\"} ");
+                write_int(out, fits[s]);
+                out.push(b'\n');
+            }
+        }
+    }
+
     fn pending(&self, out: &mut Vec<u8>, snapshot: &Snapshot, capacity: Option<&Capacity>) {
-        header(
-            out,
-            "binpacking_cluster_pending_pods",
-            "number of non-terminal pods not bound to a node",
-        );
-        let _ = writeln!(
-            out,
-            "binpacking_cluster_pending_pods {}",
-            snapshot.pending.pods
-        );
-        header(
-        out,
-        "binpacking_cluster_pending_pods_fit",
-        "how many of the pending pods fit into the current free capacity by requests and pod slots alone (first-fit decreasing; affinity and taints ignored; at most a bounded number of pending pods considered)",
-    );
+        let families = &catalogue::PENDING;
+        header(out, &families.pods);
+        let _ = writeln!(out, "{} {}", families.pods.name, snapshot.pending.pods);
+        header(out, &families.pods_fit);
         let fit = capacity.map_or(0, |c| c.pending_fit);
-        let _ = writeln!(out, "binpacking_cluster_pending_pods_fit {fit}");
-        header(
-            out,
-            "binpacking_cluster_pending_requested",
-            "sum of the requests of the pending pods (same units as allocated)",
-        );
+        let _ = writeln!(out, "{} {fit}", families.pods_fit.name);
+        header(out, &families.requested);
+        let prefix = series_prefix(&families.requested);
         for &r in self.order {
-            let _ = write!(
-                out,
-                "binpacking_cluster_pending_requested{{resource=\"{}\"}} ",
-                self.resources[r].0
-            );
+            series_start(out, &prefix, "", &self.tails[r]);
             write_amount(out, snapshot.pending.allocated[r], self.resources[r].1);
             out.push(b'\n');
         }
     }
 
-    fn removable(out: &mut Vec<u8>, scope: &str, items: &[Item<'_>]) {
-        header(
-            out,
-            &format!("binpacking_{scope}_removable_nodes"),
-            "node count minus the largest nodes_lower_bound over the tracked resources (never below 0): an upper estimate of the nodes compaction could free",
-        );
-        for item in items {
-            let Some(room) = item.room else { continue };
-            let labels = item.labels.trim_end_matches(',');
-            if labels.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "binpacking_{scope}_removable_nodes {}",
-                    room.removable_nodes()
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "binpacking_{scope}_removable_nodes{{{labels}}} {}",
-                    room.removable_nodes()
-                );
-            }
-        }
-    }
-
-    fn reserved(&self, out: &mut Vec<u8>, scope: &str, scope_desc: &str, items: &[Item<'_>]) {
-        header(
-            out,
-            &format!("binpacking_{scope}_reserved"),
-            &format!("capacity minus allocatable: what the kubelet reserves for the system and Kubernetes (same units as allocated) ({scope_desc})"),
-        );
-        let prefix = format!("binpacking_{scope}_reserved{{");
+    fn reserved(&self, out: &mut Vec<u8>, family: &Family, items: &[Item<'_>]) {
+        header(out, family);
+        let prefix = series_prefix(family);
         for item in items {
             for &r in self.order {
                 series_start(out, &prefix, &item.labels, &self.tails[r]);
@@ -483,14 +411,34 @@ impl Encoder<'_> {
     }
 }
 
+/// One series of a family labelled by the item alone: `name value` for the cluster,
+/// `name{labels} value` for a group.
+fn item_series(out: &mut Vec<u8>, family: &Family, labels: &str, value: impl std::fmt::Display) {
+    let labels = labels.trim_end_matches(',');
+    if labels.is_empty() {
+        let _ = writeln!(out, "{} {value}", family.name);
+    } else {
+        let _ = writeln!(out, "{}{{{labels}}} {value}", family.name);
+    }
+}
+
+/// `name{`: the start of every labelled series of a family, built once per family and scrape.
+fn series_prefix(family: &Family) -> String {
+    let mut prefix = String::with_capacity(family.name.len() + 1);
+    prefix.push_str(family.name);
+    prefix.push('{');
+    prefix
+}
+
 fn is_cpu(resource: &str) -> bool {
     resource == "cpu"
 }
 
-fn header(out: &mut Vec<u8>, name: &str, help: &str) {
-    let _ = write!(out, "# HELP {name} ");
-    escape_help_into(out, help);
-    let _ = writeln!(out, "\n# TYPE {name} gauge");
+/// The `# HELP` and `# TYPE` lines of a family.
+fn header(out: &mut Vec<u8>, family: &Family) {
+    let _ = write!(out, "# HELP {} ", family.name);
+    escape_help_into(out, family.help);
+    let _ = writeln!(out, "\n# TYPE {} {}", family.name, family.kind.as_str());
 }
 
 /// Writes an exact amount: millicores as cores for cpu, plain integers otherwise.
