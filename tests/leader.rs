@@ -179,7 +179,7 @@ fn through_twenty_failovers_two_replicas_never_publish_at_once() {
     ]));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Every 100 ms: does each replica publish?
-    let sampler = {
+    let sampling = {
         let (addrs, stop) = (addrs.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut samples = Vec::new();
@@ -264,7 +264,7 @@ fn through_twenty_failovers_two_replicas_never_publish_at_once() {
         std::thread::sleep(Duration::from_millis(500));
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let samples = sampler.join().unwrap();
+    let samples = sampling.join().unwrap();
     let both: Vec<_> = samples.iter().filter(|(_, (a, b), _)| *a && *b).collect();
     assert!(
         both.is_empty(),
