@@ -255,7 +255,10 @@ fn missing_rbac_is_named_and_recovers_when_granted() {
     let exporter = Exporter::start(&sim.kubeconfig, &[]);
     let named = wait_until(Duration::from_secs(15), || {
         let r = exporter.get("/readyz");
-        r.status == 503 && r.text().contains("missing permission") && r.text().contains("pods")
+        r.status == 503
+            && r.text()
+                .contains("pods: forbidden: list pods at cluster scope")
+            && r.text().contains("manifests/clusterrole.yaml")
     });
     assert!(named, "readyz: {}", exporter.get("/readyz").text());
     assert!(exporter.stderr.text().contains("list and watch on pods"));

@@ -343,6 +343,21 @@ impl Stopper {
     }
 }
 
+/// Connections the kernel queues before the accept loop takes them. std's `bind` asks for 128: a
+/// burst of a few hundred connects (a client that opens and resets connections in a loop)
+/// overflowed it and a probe's SYN was dropped, to be retried a second later.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Binds the listening socket with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as std does).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// Gives the cheap answers on the connection's own thread.
 struct Early(Arc<Site>);
 
@@ -366,7 +381,7 @@ impl Server {
             addr: addr.to_string(),
             source,
         };
-        let listener = TcpListener::bind(addr).map_err(listen_error)?;
+        let listener = listen(addr).map_err(listen_error)?;
         let addr = listener.local_addr().map_err(listen_error)?;
         let site = Arc::new(site);
         let tls = site
