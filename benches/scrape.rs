@@ -46,11 +46,13 @@ fn cluster(nodes: usize, pods: usize, pending: usize) -> ClusterState {
         };
         s.apply_pod(
             &format!("ns-{}/pod-{p}", p % 50),
-            Some(PodFacts {
+            Some(PodFacts::new(
                 node,
-                requests: vec![50 + (p as u64 % 7) * 25, 64 << 20].into(),
+                &[50 + (p as u64 % 7) * 25, 64 << 20],
+                &[100 + (p as u64 % 7) * 50, 128 << 20],
+                u32::from(p % 5 == 0),
                 owner,
-            }),
+            )),
         );
     }
     s

@@ -256,6 +256,6 @@ fn hundreds_of_containers_and_huge_values_saturate_without_panicking() {
         },
     )
     .unwrap();
-    assert_eq!(facts.requests[0], u64::MAX, "saturated, not wrapped");
-    assert_eq!(facts.requests[3], 1);
+    assert_eq!(facts.requests()[0], u64::MAX, "saturated, not wrapped");
+    assert_eq!(facts.requests()[3], 1);
 }

@@ -19,13 +19,26 @@ fn node(alloc: &[u64], zone: Option<&str>, pool: Option<&str>) -> NodeRecord {
     }
 }
 
+/// A bound pod whose limits are its requests doubled (cpu, memory only; GPUs as requested),
+/// unlimited for the resources in `unlimited` (a bit mask).
 #[allow(clippy::unnecessary_wraps)]
-fn pod(node: &str, requests: &[u64], owner: Owner) -> Option<PodFacts> {
-    Some(PodFacts {
-        node: Some(node.to_owned()),
-        requests: requests.into(),
+fn pod(node: &str, requests: &[u64], owner: Owner, unlimited: u32) -> Option<PodFacts> {
+    let limits: Vec<u64> = requests
+        .iter()
+        .enumerate()
+        .map(|(r, &v)| match r {
+            0 | 1 if unlimited & (1 << r) == 0 => v * 2,
+            2 => v,
+            _ => 0,
+        })
+        .collect();
+    Some(PodFacts::new(
+        Some(node.to_owned()),
+        requests,
+        &limits,
+        unlimited,
         owner,
-    })
+    ))
 }
 
 fn render() -> String {
@@ -49,29 +62,39 @@ fn render() -> String {
     );
     s.apply_pod(
         "web/a",
-        pod("node-a", &[750, 402_653_184, 0, 1], Owner::Workload),
+        pod("node-a", &[750, 402_653_184, 0, 1], Owner::Workload, 0),
     );
-    s.apply_pod("web/b", pod("node-a", &[1, 1, 0, 1], Owner::Workload));
+    s.apply_pod("web/b", pod("node-a", &[1, 1, 0, 1], Owner::Workload, 0b10));
     s.apply_pod(
         "sys/ds-a",
-        pod("node-a", &[100, 134_217_728, 0, 1], Owner::DaemonSet),
+        pod("node-a", &[100, 134_217_728, 0, 1], Owner::DaemonSet, 0),
     );
     s.apply_pod(
         "sys/ds-b",
-        pod("node-b", &[100, 134_217_728, 0, 1], Owner::DaemonSet),
+        pod("node-b", &[100, 134_217_728, 0, 1], Owner::DaemonSet, 0),
     );
     s.apply_pod(
         "ml/train",
-        pod("node-b", &[4000, 16_000_000_000, 2, 1], Owner::Workload),
+        pod(
+            "node-b",
+            &[4000, 16_000_000_000, 2, 1],
+            Owner::Workload,
+            0b01,
+        ),
     );
-    s.apply_pod("sys/static", pod("node-b", &[250, 0, 0, 1], Owner::Static));
+    s.apply_pod(
+        "sys/static",
+        pod("node-b", &[250, 0, 0, 1], Owner::Static, 0b11),
+    );
     s.apply_pod(
         "web/pending",
-        Some(PodFacts {
-            node: None,
-            requests: vec![500, 1_073_741_824, 0, 1].into(),
-            owner: Owner::Workload,
-        }),
+        Some(PodFacts::new(
+            None,
+            &[500, 1_073_741_824, 0, 1],
+            &[1000, 2_147_483_648, 0, 0],
+            0,
+            Owner::Workload,
+        )),
     );
     let groups = LabelGroups::new(&[vec!["zone".into()], vec!["zone".into(), "pool".into()]]);
     let snapshot = Snapshot::take(&s, &groups, 100);

@@ -241,12 +241,13 @@ impl<'de> Visitor<'de> for SpecVisitor {
                 }
                 SpecKey::Resources => {
                     first_time(&mut seen[4], "resources")?;
-                    spec.pod_requests = map
-                        .next_value_seed(ResourcesSeed {
-                            requests_path: "spec.resources.requests",
-                            bad,
-                        })?
-                        .and_then(ResourceList::boxed);
+                    if let Some(r) = map.next_value_seed(ResourcesSeed {
+                        path: "spec.resources",
+                        bad,
+                    })? {
+                        spec.pod_requests = r.requests.boxed();
+                        spec.pod_limits = r.limits.boxed();
+                    }
                 }
                 SpecKey::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -344,12 +345,14 @@ impl<'de> Visitor<'de> for ContainerSeed<'_> {
                 }
                 ContainerKey::Resources => {
                     first_time(&mut seen[2], "resources")?;
-                    c.requests = map
+                    let r = map
                         .next_value_seed(ResourcesSeed {
-                            requests_path: "resources.requests",
+                            path: "resources",
                             bad: &mut *self.bad,
                         })?
                         .unwrap_or_default();
+                    c.requests = r.requests;
+                    c.limits = r.limits;
                 }
                 ContainerKey::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -364,17 +367,37 @@ impl<'de> Visitor<'de> for ContainerSeed<'_> {
 field_keys! {
     ResourcesKey {
         Requests = b"requests",
+        Limits = b"limits",
     }
 }
 
-/// A `resources` object down to its requests: `None` when `null`, empty without `requests`.
+/// The requests and limits of a `resources` object.
+#[derive(Default)]
+struct Requirements {
+    requests: ResourceList,
+    limits: ResourceList,
+}
+
+/// A `resources` object down to its requests and limits: `None` when `null`, empty lists
+/// without them. `path` is the object's path (`resources`, `spec.resources`).
 struct ResourcesSeed<'b> {
-    requests_path: &'static str,
+    path: &'static str,
     bad: &'b mut Vec<BadQuantity>,
 }
 
+impl ResourcesSeed<'_> {
+    fn list_path(&self, list: &str) -> &'static str {
+        match (self.path, list) {
+            ("spec.resources", "requests") => "spec.resources.requests",
+            ("spec.resources", _) => "spec.resources.limits",
+            (_, "requests") => "resources.requests",
+            _ => "resources.limits",
+        }
+    }
+}
+
 impl<'de> DeserializeSeed<'de> for ResourcesSeed<'_> {
-    type Value = Option<ResourceList>;
+    type Value = Option<Requirements>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_option(self)
@@ -382,22 +405,31 @@ impl<'de> DeserializeSeed<'de> for ResourcesSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for ResourcesSeed<'_> {
-    type Value = Option<ResourceList>;
+    type Value = Option<Requirements>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("resource requirements")
     }
     null_is_empty!('de, None, deserialize_map);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut requests = ResourceList::default();
-        let mut seen = false;
+        let mut out = Requirements::default();
+        let mut seen = [false; 2];
         while let Some(key) = map.next_key::<ResourcesKey>()? {
             match key {
                 ResourcesKey::Requests => {
-                    first_time(&mut seen, "requests")?;
-                    requests = map
+                    first_time(&mut seen[0], "requests")?;
+                    out.requests = map
                         .next_value_seed(ListSeed {
-                            path: self.requests_path,
+                            path: self.list_path("requests"),
+                            bad: &mut *self.bad,
+                        })?
+                        .unwrap_or_default();
+                }
+                ResourcesKey::Limits => {
+                    first_time(&mut seen[1], "limits")?;
+                    out.limits = map
+                        .next_value_seed(ListSeed {
+                            path: self.list_path("limits"),
                             bad: &mut *self.bad,
                         })?
                         .unwrap_or_default();
@@ -407,7 +439,7 @@ impl<'de> Visitor<'de> for ResourcesSeed<'_> {
                 }
             }
         }
-        Ok(Some(requests))
+        Ok(Some(out))
     }
 }
 
@@ -747,12 +779,14 @@ impl<'de> Visitor<'de> for ContainerStatusSeed<'_> {
                 }
                 ContainerStatusKey::Resources => {
                     first_time(&mut seen[1], "resources")?;
-                    let requests = map.next_value_seed(ResourcesSeed {
-                        requests_path: "resources.requests",
+                    let r = map.next_value_seed(ResourcesSeed {
+                        path: "resources",
                         bad: &mut *self.bad,
                     })?;
-                    s.resources_present = requests.is_some();
-                    s.requests.merge_max(requests.unwrap_or_default());
+                    s.resources_present = r.is_some();
+                    let r = r.unwrap_or_default();
+                    s.requests.merge_max(r.requests);
+                    s.limits = r.limits;
                 }
                 ContainerStatusKey::AllocatedResources => {
                     first_time(&mut seen[2], "allocatedResources")?;

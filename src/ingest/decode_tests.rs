@@ -193,12 +193,15 @@ fn decoding_skips_unknown_fields_and_treats_null_as_absent() {
         }),
         json!({"phase": "Running", "conditions": null, "podIP": "10.0.0.1", "containerStatuses": [{"name": "i", "ready": true}]}),
     );
+    let mut pod_limits = ResourceList::default();
+    pod_limits.insert(ResourceName::Cpu, 1_000_000_000);
     let want_spec = PodSpecInput {
         node_name: Some("n1".into()),
         init_containers: vec![ContainerInput {
             name: "i".into(),
             ..ContainerInput::default()
         }],
+        pod_limits: Some(Box::new(pod_limits)),
         ..PodSpecInput::default()
     };
     assert_eq!(spec, want_spec);

@@ -21,11 +21,15 @@ pub fn pod_record(
     if accounting::is_terminal(&pod.status) {
         return None;
     }
-    Some(PodFacts {
-        node: pod.spec.node_name.clone().filter(|n| !n.is_empty()),
-        requests: accounting::pod_requests(&pod.spec, &pod.status, tracked, options),
-        owner: pod.metadata.owner,
-    })
+    let requests = accounting::pod_requests(&pod.spec, &pod.status, tracked, options);
+    let (limits, unlimited) = accounting::pod_limits(&pod.spec, &pod.status, tracked, options);
+    Some(PodFacts::new(
+        pod.spec.node_name.clone().filter(|n| !n.is_empty()),
+        &requests,
+        &limits,
+        unlimited,
+        pod.metadata.owner,
+    ))
 }
 
 /// Objects whose bad quantities were already logged, so each is logged once (bounded).

@@ -58,6 +58,8 @@ pub struct ContainerInput {
     pub restart_policy_always: bool,
     /// `resources.requests`.
     pub requests: ResourceList,
+    /// `resources.limits`.
+    pub limits: ResourceList,
 }
 
 /// The parts of a Pod's `spec` that accounting reads; every other field is skipped unread.
@@ -74,6 +76,8 @@ pub struct PodSpecInput {
     pub overhead: Option<Box<ResourceList>>,
     /// `resources.requests`: pod-level requests; `None` when absent or empty (boxed likewise).
     pub pod_requests: Option<Box<ResourceList>>,
+    /// `resources.limits`: pod-level limits; `None` when absent or empty.
+    pub pod_limits: Option<Box<ResourceList>>,
     /// Quantities skipped while decoding, in document order.
     pub bad_quantities: Vec<BadQuantity>,
 }
@@ -89,6 +93,8 @@ pub struct ContainerStatusInput {
     /// `allocatedResources` (what it admitted): the only way the resize rule reads them, so one
     /// list is kept instead of two.
     pub requests: ResourceList,
+    /// `resources.limits` (what the kubelet applied).
+    pub limits: ResourceList,
 }
 
 /// The parts of a Pod's `status` that accounting reads; every other field is skipped unread.
@@ -171,6 +177,127 @@ pub fn pod_requests(
             _ => scheduler_units(name, derive(spec, status, name, opts).nanos),
         })
         .collect()
+}
+
+/// A pod's limits per tracked resource in report order (scheduler units; 0 where no container
+/// and no pod-level limit names the resource, and for `pods`), by component-helpers'
+/// `PodLimits` as `kubectl describe node` sums them (`docs/ACCOUNTING.md` §14), and the bit mask
+/// of the resources for which the pod is unlimited (bit `i` for tracked resource `i`; only the
+/// first [`UNLIMITED_BITS`] resources are flagged).
+#[must_use]
+pub fn pod_limits(
+    spec: &PodSpecInput,
+    status: &PodStatusInput,
+    tracked: &TrackedResources,
+    opts: AccountingOptions,
+) -> (Box<[u64]>, u32) {
+    let mut unlimited = 0u32;
+    let limits = tracked
+        .names()
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            if *name == ResourceName::Pods {
+                return 0;
+            }
+            let (nanos, open) = derive_limit(spec, status, name, opts);
+            if open && i < UNLIMITED_BITS {
+                unlimited |= 1 << i;
+            }
+            scheduler_units(name, nanos.unwrap_or(0))
+        })
+        .collect();
+    (limits, unlimited)
+}
+
+/// How many tracked resources the unlimited mask of [`pod_limits`] covers.
+pub const UNLIMITED_BITS: usize = 32;
+
+/// Whether a container without a limit for `name` can use it without bound: cpu, memory and
+/// ephemeral-storage can; an extended resource or hugepages is used only when requested, and
+/// then API validation makes its limit equal the request.
+fn unbounded_without_limit(name: &ResourceName, c: &ContainerInput) -> bool {
+    matches!(
+        name,
+        ResourceName::Cpu | ResourceName::Memory | ResourceName::EphemeralStorage
+    ) || c.requests.get(name).is_some()
+}
+
+/// `PodLimits` (component-helpers, 1.33–1.35) for a single resource: the pod's limit (`None`
+/// when no container and no pod-level limit names it) and whether some container that can use
+/// the resource has no limit for it (and no pod-level limit bounds the pod).
+fn derive_limit(
+    spec: &PodSpecInput,
+    status: &PodStatusInput,
+    name: &ResourceName,
+    opts: AccountingOptions,
+) -> (Option<i128>, bool) {
+    let infeasible = opts.use_status_resources && status.resize_infeasible;
+    // determineContainerLimits: max(spec, status.resources.limits), or status alone when the
+    // resize is infeasible; status only where `resources` is present.
+    let effective = |c: &ContainerInput, status_allowed: bool| -> Option<i128> {
+        let from_spec = c.limits.get(name);
+        match (opts.use_status_resources && status_allowed)
+            .then(|| status.container_status(c.name))
+            .flatten()
+            .filter(|cs| cs.resources_present)
+        {
+            None => from_spec,
+            Some(cs) if infeasible => cs.limits.get(name),
+            Some(cs) => match (from_spec, cs.limits.get(name)) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            },
+        }
+    };
+    let mut open = false;
+    let mut sum: Option<i128> = None;
+    let add = |sum: &mut Option<i128>, v: i128| *sum = Some(sum.unwrap_or(0).saturating_add(v));
+    for c in &spec.containers {
+        match effective(c, true) {
+            Some(v) => add(&mut sum, v),
+            None => open |= unbounded_without_limit(name, c),
+        }
+    }
+    let mut sidecars: Option<i128> = None;
+    let mut init_max: Option<i128> = None;
+    for init in &spec.init_containers {
+        let limit = effective(init, init.restart_policy_always);
+        if limit.is_none() {
+            open |= unbounded_without_limit(name, init);
+        }
+        let candidate = if init.restart_policy_always {
+            if let Some(v) = limit {
+                add(&mut sum, v);
+                add(&mut sidecars, v);
+            }
+            sidecars
+        } else {
+            match (limit, sidecars) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+            }
+        };
+        if let Some(c) = candidate {
+            init_max = Some(init_max.map_or(c, |m| m.max(c)));
+        }
+    }
+    let mut limit = match (sum, init_max) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    if opts.pod_level_resources && name.is_supported_at_pod_level() {
+        if let Some(pod_level) = spec.pod_limits.as_ref().and_then(|l| l.get(name)) {
+            limit = Some(pod_level);
+            open = false;
+        }
+    }
+    // Overhead is added to limits that exist and are not zero.
+    if let Some(v) = limit.filter(|v| *v != 0) {
+        let overhead = spec.overhead.as_ref().map_or(0, |l| l.nanos(name));
+        limit = Some(v.saturating_add(overhead));
+    }
+    (limit, open)
 }
 
 /// Node allocatable per tracked resource (cpu millicores, others units, `pods` as

@@ -484,3 +484,49 @@ fn counts_on_node_needs_a_node_and_a_live_phase() {
         assert_eq!(counts_on_node(&spec, &status), want, "{case}");
     }
 }
+
+const LIMIT_VECTORS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/limits-vectors.json"
+));
+
+#[test]
+fn every_limit_vector_matches_pod_limits() {
+    let vectors: Value = serde_json::from_str(LIMIT_VECTORS).unwrap();
+    let names = ["cpu", "memory", "nvidia.com/gpu"];
+    let tracked = tracked(&names);
+    let mut failures = Vec::new();
+    for v in vectors["vectors"].as_array().unwrap() {
+        let gates = &v["gates"];
+        let opts = AccountingOptions {
+            pod_level_resources: gates["PodLevelResources"].as_bool().unwrap_or(true),
+            use_status_resources: gates["InPlacePodVerticalScaling"].as_bool().unwrap_or(true),
+        };
+        let (spec, status) = decode(v["pod"]["spec"].clone(), v["pod"]["status"].clone());
+        assert!(spec.bad_quantities.is_empty() && status.bad_quantities.is_empty());
+        let (limits, unlimited) = pod_limits(&spec, &status, &tracked, opts);
+        let want: Vec<u64> = names
+            .iter()
+            .map(|n| v["expected"]["limits"][n].as_u64().unwrap())
+            .collect();
+        let want_unlimited: Vec<&str> = v["expected"]["unlimited"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        let got_unlimited: Vec<&str> = names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| unlimited & (1 << i) != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        if limits.to_vec() != want || got_unlimited != want_unlimited {
+            failures.push(format!(
+                "{} {}: limits {limits:?} want {want:?}, unlimited {got_unlimited:?} want {want_unlimited:?}",
+                v["id"], v["name"]
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -38,10 +38,36 @@ impl Owner {
 pub struct PodFacts {
     /// `spec.nodeName`; `None` for a pod not bound yet (pending).
     pub node: Option<String>,
-    /// The pod's requests per tracked resource (scheduler units; `pods` = 1).
-    pub requests: Box<[u64]>,
+    /// The pod's requests per tracked resource (scheduler units; `pods` = 1), then its limits
+    /// per tracked resource: one allocation for both, kept as is in the record.
+    pub figures: Box<[u64]>,
+    /// Bit `i`: the pod is unlimited for tracked resource `i` (see `accounting::pod_limits`).
+    pub unlimited: u32,
     /// Owner class.
     pub owner: Owner,
+}
+
+impl PodFacts {
+    /// Facts from requests and limits (of equal length).
+    pub fn new(
+        node: Option<String>,
+        requests: &[u64],
+        limits: &[u64],
+        unlimited: u32,
+        owner: Owner,
+    ) -> PodFacts {
+        PodFacts {
+            node,
+            figures: requests.iter().chain(limits).copied().collect(),
+            unlimited,
+            owner,
+        }
+    }
+
+    /// Requests per tracked resource.
+    pub fn requests(&self) -> &[u64] {
+        &self.figures[..self.figures.len() / 2]
+    }
 }
 
 /// What the state needs to know about one node.
@@ -62,53 +88,168 @@ pub struct NodeRecord {
 /// Slot index of a pod that is not bound to a node.
 const UNBOUND: u32 = u32::MAX;
 
-/// A stored pod: its node slot, owner, and requests.
+/// A stored pod: its node slot, owner, requests then limits, and unlimited mask. 24 bytes plus
+/// the figures: the pod's namespace is the prefix of its key, not stored again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PodRecord {
     slot: u32,
     owner: Owner,
-    requests: Box<[u64]>,
+    unlimited: u16,
+    figures: Box<[u64]>,
 }
 
-/// Exact sums per owner and tracked resource: index `owner * resources + r`.
+impl PodRecord {
+    fn requests(&self) -> &[u64] {
+        &self.figures[..self.figures.len() / 2]
+    }
+
+    fn limits(&self) -> &[u64] {
+        &self.figures[self.figures.len() / 2..]
+    }
+}
+
+/// Namespace index of a pod key (`namespace/name`).
+type NamespaceId = u32;
+
+/// Per namespace: counted pods and exact sums of requests then limits (index `r` and
+/// `resources + r`), for the namespaces present, in namespace-id order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NamespaceSums {
+    ids: Vec<NamespaceId>,
+    pods: Vec<u64>,
+    values: Vec<u128>,
+}
+
+impl NamespaceSums {
+    fn add(&mut self, ns: NamespaceId, figures: &[u64], sign: bool) {
+        let width = figures.len();
+        let at = match self.ids.binary_search(&ns) {
+            Ok(at) => at,
+            Err(at) => {
+                self.ids.insert(at, ns);
+                self.pods.insert(at, 0);
+                let tail = self.values.split_off(at * width);
+                self.values.extend(std::iter::repeat_n(0, width));
+                self.values.extend(tail);
+                at
+            }
+        };
+        let values = &mut self.values[at * width..(at + 1) * width];
+        for (sum, &v) in values.iter_mut().zip(figures) {
+            if sign {
+                *sum += u128::from(v);
+            } else {
+                *sum -= u128::from(v);
+            }
+        }
+        if sign {
+            self.pods[at] += 1;
+        } else {
+            self.pods[at] -= 1;
+            if self.pods[at] == 0 {
+                self.ids.remove(at);
+                self.pods.remove(at);
+                self.values.drain(at * width..(at + 1) * width);
+            }
+        }
+    }
+
+    /// Each namespace present: its id, counted pods, and requests then limits per resource.
+    pub fn iter(&self) -> impl Iterator<Item = (NamespaceId, u64, &[u128])> {
+        let width = if self.ids.is_empty() {
+            0
+        } else {
+            self.values.len() / self.ids.len()
+        };
+        self.ids
+            .iter()
+            .zip(&self.pods)
+            .enumerate()
+            .map(move |(i, (&id, &pods))| (id, pods, &self.values[i * width..(i + 1) * width]))
+    }
+}
+
+/// Exact sums per owner and tracked resource (index `owner * resources + r`), of limits and
+/// unlimited pods per resource, and per namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Sums {
     values: Box<[u128]>,
+    limits: Box<[u128]>,
+    unlimited: Box<[u64]>,
     /// Number of pods summed.
     pub pods: u64,
     /// Number of pods summed, per owner class.
     pub pods_by_owner: [u64; 3],
+    /// The same pods by namespace.
+    pub namespaces: NamespaceSums,
 }
 
 impl Sums {
     fn new(resources: usize) -> Sums {
         Sums {
             values: vec![0; resources * Owner::ALL.len()].into_boxed_slice(),
+            limits: vec![0; resources].into_boxed_slice(),
+            unlimited: vec![0; resources].into_boxed_slice(),
             pods: 0,
             pods_by_owner: [0; 3],
+            namespaces: NamespaceSums::default(),
         }
     }
 
     fn resources(&self) -> usize {
-        self.values.len() / Owner::ALL.len()
+        self.limits.len()
     }
 
-    fn add(&mut self, owner: Owner, requests: &[u64]) {
-        let base = owner as usize * self.resources();
-        for (sum, &value) in self.values[base..].iter_mut().zip(requests) {
-            *sum += u128::from(value);
-        }
-        self.pods += 1;
-        self.pods_by_owner[owner as usize] += 1;
+    fn add(&mut self, rec: &PodRecord, ns: NamespaceId) {
+        self.change(rec, ns, true);
     }
 
-    fn sub(&mut self, owner: Owner, requests: &[u64]) {
-        let base = owner as usize * self.resources();
-        for (sum, &value) in self.values[base..].iter_mut().zip(requests) {
-            *sum -= u128::from(value);
+    fn sub(&mut self, rec: &PodRecord, ns: NamespaceId) {
+        self.change(rec, ns, false);
+    }
+
+    fn change(&mut self, rec: &PodRecord, ns: NamespaceId, add: bool) {
+        let apply = |sum: &mut u128, value: u64| {
+            if add {
+                *sum += u128::from(value);
+            } else {
+                *sum -= u128::from(value);
+            }
+        };
+        let base = rec.owner as usize * self.resources();
+        for (sum, &value) in self.values[base..].iter_mut().zip(rec.requests()) {
+            apply(sum, value);
         }
-        self.pods -= 1;
-        self.pods_by_owner[owner as usize] -= 1;
+        for (sum, &value) in self.limits.iter_mut().zip(rec.limits()) {
+            apply(sum, value);
+        }
+        for (r, count) in self.unlimited.iter_mut().enumerate() {
+            if r < 16 && rec.unlimited & (1 << r) != 0 {
+                if add {
+                    *count += 1;
+                } else {
+                    *count -= 1;
+                }
+            }
+        }
+        if add {
+            self.pods += 1;
+            self.pods_by_owner[rec.owner as usize] += 1;
+        } else {
+            self.pods -= 1;
+            self.pods_by_owner[rec.owner as usize] -= 1;
+        }
+        self.namespaces.add(ns, &rec.figures, add);
+    }
+
+    /// Sum of the limits for one resource index.
+    pub fn limits(&self, resource: usize) -> u128 {
+        self.limits[resource]
+    }
+
+    /// Counted pods unlimited for one resource index.
+    pub fn unlimited(&self, resource: usize) -> u64 {
+        self.unlimited[resource]
     }
 
     /// Sum for one owner and resource index.
@@ -185,6 +326,9 @@ pub struct ClusterState {
     pod_relist: Relist<PodRecord>,
     node_relist: Relist<NodeRecord>,
     nodes: usize,
+    /// Namespace names by id, and ids by name (interned once; namespaces are few).
+    namespace_names: Vec<Box<str>>,
+    namespace_ids: HashMap<Box<str>, NamespaceId>,
 }
 
 impl ClusterState {
@@ -202,7 +346,35 @@ impl ClusterState {
             pod_relist: Relist::default(),
             node_relist: Relist::default(),
             nodes: 0,
+            namespace_names: Vec::new(),
+            namespace_ids: HashMap::new(),
         }
+    }
+
+    /// The id of the namespace of a pod key, interned on first sight.
+    fn namespace_of(&mut self, key: &str) -> NamespaceId {
+        let ns = key.split_once('/').map_or("", |(ns, _)| ns);
+        if let Some(&id) = self.namespace_ids.get(ns) {
+            return id;
+        }
+        let id = NamespaceId::try_from(self.namespace_names.len()).unwrap_or(NamespaceId::MAX);
+        self.namespace_names.push(ns.into());
+        self.namespace_ids.insert(ns.into(), id);
+        id
+    }
+
+    /// The id of a known namespace (without interning).
+    fn known_namespace(&self, key: &str) -> NamespaceId {
+        let ns = key.split_once('/').map_or("", |(ns, _)| ns);
+        self.namespace_ids
+            .get(ns)
+            .copied()
+            .unwrap_or(NamespaceId::MAX)
+    }
+
+    /// The name of namespace `id`.
+    pub fn namespace_name(&self, id: NamespaceId) -> &str {
+        self.namespace_names.get(id as usize).map_or("", |n| n)
     }
 
     /// Number of tracked resources.
@@ -248,7 +420,8 @@ impl ClusterState {
         PodRecord {
             slot,
             owner: facts.owner,
-            requests: facts.requests,
+            unlimited: u16::try_from(facts.unlimited & 0xFFFF).unwrap_or(0),
+            figures: facts.figures,
         }
     }
 
@@ -260,12 +433,12 @@ impl ClusterState {
         }
     }
 
-    fn add_record(&mut self, rec: &PodRecord) {
-        self.sums_mut(rec.slot).add(rec.owner, &rec.requests);
+    fn add_record(&mut self, rec: &PodRecord, ns: NamespaceId) {
+        self.sums_mut(rec.slot).add(rec, ns);
     }
 
-    fn remove_record(&mut self, rec: &PodRecord) {
-        self.sums_mut(rec.slot).sub(rec.owner, &rec.requests);
+    fn remove_record(&mut self, rec: &PodRecord, ns: NamespaceId) {
+        self.sums_mut(rec.slot).sub(rec, ns);
         if rec.slot != UNBOUND {
             self.release_if_unused(rec.slot);
         }
@@ -275,15 +448,20 @@ impl ClusterState {
     /// (e.g. it turned Succeeded or Failed) and is dropped.
     pub fn apply_pod(&mut self, key: &str, facts: Option<PodFacts>) {
         let new = facts.map(|f| self.record(f));
+        let ns = if new.is_some() {
+            self.namespace_of(key)
+        } else {
+            self.known_namespace(key)
+        };
         let old = match &new {
             Some(rec) => self.pods.insert(key.into(), rec.clone()),
             None => self.pods.remove(key),
         };
         if let Some(rec) = &new {
-            self.add_record(rec);
+            self.add_record(rec, ns);
         }
         if let Some(old) = old {
-            self.remove_record(&old);
+            self.remove_record(&old, ns);
         }
         if new.as_ref().is_some_and(|r| r.slot == UNBOUND) {
             self.pending_keys.insert(key.into());
@@ -308,6 +486,7 @@ impl ClusterState {
             self.begin_pod_relist();
         }
         if let Some(facts) = facts {
+            self.namespace_of(key);
             let rec = self.record(facts);
             if let Some(buffer) = self.pod_relist.records.as_mut() {
                 buffer.insert(key.into(), rec);
@@ -418,13 +597,13 @@ impl ClusterState {
     fn recompute(&self) -> (Vec<Sums>, Sums) {
         let mut slot_sums = vec![Sums::new(self.resources); self.slots.len()];
         let mut pending = Sums::new(self.resources);
-        for rec in self.pods.values() {
+        for (key, rec) in &self.pods {
             let sums = if rec.slot == UNBOUND {
                 &mut pending
             } else {
                 &mut slot_sums[rec.slot as usize]
             };
-            sums.add(rec.owner, &rec.requests);
+            sums.add(rec, self.known_namespace(key));
         }
         (slot_sums, pending)
     }
@@ -470,7 +649,7 @@ impl ClusterState {
         self.pending_keys
             .iter()
             .take(limit)
-            .filter_map(|k| self.pods.get(k).map(|r| r.requests.clone()))
+            .filter_map(|k| self.pods.get(k).map(|r| r.requests().into()))
             .collect()
     }
 
@@ -512,11 +691,13 @@ pub(crate) mod tests {
 
     #[allow(clippy::unnecessary_wraps)]
     pub(crate) fn pod(node: Option<&str>, requests: &[u64], owner: Owner) -> Option<PodFacts> {
-        Some(PodFacts {
-            node: node.map(str::to_owned),
-            requests: requests.into(),
+        Some(PodFacts::new(
+            node.map(str::to_owned),
+            requests,
+            &vec![0; requests.len()],
+            0,
             owner,
-        })
+        ))
     }
 
     fn allocated(state: &ClusterState, name: &str) -> Vec<u128> {
@@ -706,11 +887,8 @@ pub(crate) mod tests {
                 match rng.below(12) {
                     0..=3 => {
                         let terminal = rng.below(8) == 0;
-                        let facts = (!terminal).then(|| PodFacts {
-                            node: bound.clone(),
-                            requests: requests.clone().into(),
-                            owner,
-                        });
+                        let facts = (!terminal)
+                            .then(|| PodFacts::new(bound.clone(), &requests, &[0, 0], 0, owner));
                         if let Some(buffer) = relist.as_mut() {
                             s.relist_pod(&key, facts);
                             if !terminal {
