@@ -86,6 +86,19 @@ pub struct Flags {
     #[argh(switch)]
     pub disable_reserved_metrics: bool,
 
+    /// do not export binpacking_*_limits, *_limits_ratio and *_unlimited_pods
+    #[argh(switch)]
+    pub disable_limits_metrics: bool,
+
+    /// do not export binpacking_namespace_* (requests, limits and pods per namespace)
+    #[argh(switch)]
+    pub disable_namespace_metrics: bool,
+
+    /// also export binpacking_group_namespace_*: per label group value and namespace (one series
+    /// per group value, namespace and resource: mind the cardinality)
+    #[argh(switch)]
+    pub namespace_group_metrics: bool,
+
     /// objects per page of the initial list of nodes and pods (default 500; 0 = no paging)
     #[argh(option, default = "500")]
     pub list_page_size: u32,
@@ -284,6 +297,9 @@ impl Config {
                 pending: !flags.disable_pending_metrics,
                 owner: !flags.disable_owner_metrics,
                 reserved: !flags.disable_reserved_metrics,
+                limits: !flags.disable_limits_metrics,
+                namespace: !flags.disable_namespace_metrics,
+                namespace_group: flags.namespace_group_metrics,
             },
             shapes,
             list_page_size: (flags.list_page_size > 0).then_some(flags.list_page_size),

@@ -97,7 +97,7 @@ fn render() -> String {
         )),
     );
     let groups = LabelGroups::new(&[vec!["zone".into()], vec!["zone".into(), "pool".into()]]);
-    let snapshot = Snapshot::take(&s, &groups, 100);
+    let snapshot = Snapshot::take_into(&s, &groups, 100, true, Vec::new());
     let shapes = [Shape {
         name: "small".into(),
         requests: vec![500, 1_073_741_824, 0, 0],

@@ -20,7 +20,14 @@ pub fn snapshot(cache: &Cache, config: &Config) -> Snapshot {
         0
     };
     let spare = SPARE_NODES.take(0);
-    Snapshot::take_into(&cache.read(), &cache.label_groups, limit, spare)
+    let namespace_groups = config.families.namespace_group && !config.label_groups.is_empty();
+    Snapshot::take_into(
+        &cache.read(),
+        &cache.label_groups,
+        limit,
+        namespace_groups,
+        spare,
+    )
 }
 
 /// Keeps a used snapshot's node vector (emptied, with its capacity) for the next snapshot.

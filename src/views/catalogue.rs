@@ -79,6 +79,12 @@ pub struct ScopeFamilies {
     pub removable_nodes: Option<Family>,
     /// `*_reserved`: capacity minus allocatable.
     pub reserved: Option<Family>,
+    /// `*_limits`: the sum of the counted pods' limits.
+    pub limits: Family,
+    /// `*_limits_ratio`: limits / allocatable, the overcommit.
+    pub limits_ratio: Family,
+    /// `*_unlimited_pods`: counted pods with a container without a limit for the resource.
+    pub unlimited_pods: Family,
 }
 
 impl ScopeFamilies {
@@ -100,6 +106,9 @@ impl ScopeFamilies {
             nodes,
             removable_nodes,
             reserved,
+            limits,
+            limits_ratio,
+            unlimited_pods,
         } = self;
         [
             Some(allocatable),
@@ -116,6 +125,9 @@ impl ScopeFamilies {
             nodes.as_ref(),
             removable_nodes.as_ref(),
             reserved.as_ref(),
+            Some(limits),
+            Some(limits_ratio),
+            Some(unlimited_pods),
         ]
         .into_iter()
         .flatten()
@@ -307,6 +319,24 @@ pub static CLUSTER: ScopeFamilies = ScopeFamilies {
         labels: &["resource"],
         help: "capacity minus allocatable: what the kubelet reserves for the system and Kubernetes (same units as allocated) (cluster-wide)",
     }),
+    limits: Family {
+        name: "binpacking_cluster_limits",
+        kind: Kind::Gauge,
+        labels: &["resource"],
+        help: "sum of the limits of the pods counted on the nodes, as kubectl describe node sums them (same units as allocated; a pod without a limit adds nothing: see unlimited_pods; not for pods) (cluster-wide)",
+    },
+    limits_ratio: Family {
+        name: "binpacking_cluster_limits_ratio",
+        kind: Kind::Gauge,
+        labels: &["resource"],
+        help: "limits divided by allocatable: how far the limits overcommit (0 when allocatable is 0; above 1 when overcommitted) (cluster-wide)",
+    },
+    unlimited_pods: Family {
+        name: "binpacking_cluster_unlimited_pods",
+        kind: Kind::Gauge,
+        labels: &["resource"],
+        help: "counted pods with a container that can use the resource without a limit for it (and no pod-level limit) (cluster-wide)",
+    },
 };
 
 /// The group families.
@@ -390,6 +420,24 @@ pub static GROUP: ScopeFamilies = ScopeFamilies {
         help: "node count minus the largest nodes_lower_bound over the tracked resources (never below 0): an upper estimate of the nodes compaction could free",
     }),
     reserved: None,
+    limits: Family {
+        name: "binpacking_group_limits",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "resource"],
+        help: "sum of the limits of the pods counted on the nodes, as kubectl describe node sums them (same units as allocated; a pod without a limit adds nothing: see unlimited_pods; not for pods) (per label group value)",
+    },
+    limits_ratio: Family {
+        name: "binpacking_group_limits_ratio",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "resource"],
+        help: "limits divided by allocatable: how far the limits overcommit (0 when allocatable is 0; above 1 when overcommitted) (per label group value)",
+    },
+    unlimited_pods: Family {
+        name: "binpacking_group_unlimited_pods",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "resource"],
+        help: "counted pods with a container that can use the resource without a limit for it (and no pod-level limit) (per label group value)",
+    },
 };
 
 /// The node families.
@@ -448,6 +496,24 @@ pub static NODE: ScopeFamilies = ScopeFamilies {
         labels: &["node", "resource"],
         help: "capacity minus allocatable: what the kubelet reserves for the system and Kubernetes (same units as allocated) (per node)",
     }),
+    limits: Family {
+        name: "binpacking_node_limits",
+        kind: Kind::Gauge,
+        labels: &["node", "resource"],
+        help: "sum of the limits of the pods counted on the nodes, as kubectl describe node sums them (same units as allocated; a pod without a limit adds nothing: see unlimited_pods; not for pods) (per node)",
+    },
+    limits_ratio: Family {
+        name: "binpacking_node_limits_ratio",
+        kind: Kind::Gauge,
+        labels: &["node", "resource"],
+        help: "limits divided by allocatable: how far the limits overcommit (0 when allocatable is 0; above 1 when overcommitted) (per node)",
+    },
+    unlimited_pods: Family {
+        name: "binpacking_node_unlimited_pods",
+        kind: Kind::Gauge,
+        labels: &["node", "resource"],
+        help: "counted pods with a container that can use the resource without a limit for it (and no pod-level limit) (per node)",
+    },
 };
 
 /// The pending-pod families (cluster-wide only).
@@ -545,6 +611,73 @@ pub static EXPORTER: ExporterFamilies = ExporterFamilies {
     },
 };
 
+/// The per-namespace families (counted pods on the tracked nodes).
+#[derive(Debug)]
+pub struct NamespaceFamilies {
+    /// `*_allocated`: the sum of the namespace's requests.
+    pub allocated: Family,
+    /// `*_limits`: the sum of the namespace's limits.
+    pub limits: Family,
+    /// `*_pods`: the namespace's counted pods.
+    pub pods: Family,
+}
+
+impl NamespaceFamilies {
+    /// The families, in order.
+    pub fn families(&'static self) -> impl Iterator<Item = &'static Family> {
+        let NamespaceFamilies {
+            allocated,
+            limits,
+            pods,
+        } = self;
+        [allocated, limits, pods].into_iter()
+    }
+}
+
+/// `binpacking_namespace_*`.
+pub static NAMESPACE: NamespaceFamilies = NamespaceFamilies {
+    allocated: Family {
+        name: "binpacking_namespace_allocated",
+        kind: Kind::Gauge,
+        labels: &["namespace", "resource"],
+        help: "sum of the requests of the namespace's pods counted on the tracked nodes, as kube-scheduler accounts them (same units as allocated)",
+    },
+    limits: Family {
+        name: "binpacking_namespace_limits",
+        kind: Kind::Gauge,
+        labels: &["namespace", "resource"],
+        help: "sum of the limits of the namespace's pods counted on the tracked nodes (same units as allocated; not for pods)",
+    },
+    pods: Family {
+        name: "binpacking_namespace_pods",
+        kind: Kind::Gauge,
+        labels: &["namespace"],
+        help: "number of the namespace's pods counted on the tracked nodes",
+    },
+};
+
+/// `binpacking_group_namespace_*` (with `--namespace-group-metrics`).
+pub static GROUP_NAMESPACE: NamespaceFamilies = NamespaceFamilies {
+    allocated: Family {
+        name: "binpacking_group_namespace_allocated",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "namespace", "resource"],
+        help: "sum of the requests of the namespace's pods counted on the group value's nodes (same units as allocated)",
+    },
+    limits: Family {
+        name: "binpacking_group_namespace_limits",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "namespace", "resource"],
+        help: "sum of the limits of the namespace's pods counted on the group value's nodes (same units as allocated; not for pods)",
+    },
+    pods: Family {
+        name: "binpacking_group_namespace_pods",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "namespace"],
+        help: "number of the namespace's pods counted on the group value's nodes",
+    },
+};
+
 /// The families of the `prometheus` crate's process collector (Linux only), by name: their
 /// types and HELP texts are the crate's, not ours.
 pub static PROCESS: &[&str] = &[
@@ -565,6 +698,8 @@ pub fn families() -> impl Iterator<Item = &'static Family> {
         .chain(CLUSTER.families())
         .chain(PENDING.families())
         .chain(GROUP.families())
+        .chain(GROUP_NAMESPACE.families())
+        .chain(NAMESPACE.families())
         .chain(NODE.families())
         .chain(EXPORTER.families())
 }
@@ -661,6 +796,6 @@ mod tests {
     fn the_node_scope_has_no_set_figures_and_the_group_scope_no_reserved() {
         assert!(NODE.headroom_nodes.is_none() && NODE.removable_nodes.is_none());
         assert!(NODE.nodes.is_none() && GROUP.reserved.is_none());
-        assert!(CLUSTER.families().count() == 14);
+        assert_eq!(CLUSTER.families().count(), 17);
     }
 }

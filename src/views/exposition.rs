@@ -10,8 +10,8 @@ use std::io::Write;
 
 use crate::model::state::Owner;
 use crate::views::capacity::{Capacity, Room};
-use crate::views::catalogue::{self, Family, ScopeFamilies};
-use crate::views::snapshot::{Snapshot, Totals};
+use crate::views::catalogue::{self, Family, NamespaceFamilies, ScopeFamilies};
+use crate::views::snapshot::{NamespaceFigures, Snapshot, Totals};
 
 /// Content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -34,6 +34,12 @@ pub struct Families {
     pub owner: bool,
     /// `*_reserved`.
     pub reserved: bool,
+    /// `*_limits`, `*_limits_ratio`, `*_unlimited_pods`.
+    pub limits: bool,
+    /// `binpacking_namespace_*`.
+    pub namespace: bool,
+    /// `binpacking_group_namespace_*` (one series per label group value and namespace).
+    pub namespace_group: bool,
 }
 
 impl Families {
@@ -46,6 +52,9 @@ impl Families {
         pending: false,
         owner: false,
         reserved: false,
+        limits: false,
+        namespace: false,
+        namespace_group: false,
     };
 
     /// Every family.
@@ -57,6 +66,9 @@ impl Families {
         pending: true,
         owner: true,
         reserved: true,
+        limits: true,
+        namespace: true,
+        namespace_group: true,
     };
 
     /// Whether any family needs the [`Capacity`] figures.
@@ -216,6 +228,37 @@ pub fn encode(
             })
             .collect();
         enc.scope(out, &catalogue::GROUP, &groups);
+        if f.namespace_group {
+            let items: Vec<(String, &NamespaceFigures)> = snapshot
+                .group_namespaces
+                .iter()
+                .map(|g| {
+                    let mut labels = String::from("label_group=\"");
+                    escape_into(&mut labels, &g.label_group);
+                    labels.push_str("\",label_group_value=\"");
+                    escape_into(&mut labels, &g.value);
+                    labels.push_str("\",namespace=\"");
+                    escape_into(&mut labels, &g.namespace.name);
+                    labels.push_str("\",");
+                    (labels, &g.namespace)
+                })
+                .collect();
+            enc.namespaces(out, &catalogue::GROUP_NAMESPACE, &items);
+        }
+    }
+
+    if f.namespace {
+        let items: Vec<(String, &NamespaceFigures)> = snapshot
+            .namespaces
+            .iter()
+            .map(|ns| {
+                let mut labels = String::from("namespace=\"");
+                escape_into(&mut labels, &ns.name);
+                labels.push_str("\",");
+                (labels, ns)
+            })
+            .collect();
+        enc.namespaces(out, &catalogue::NAMESPACE, &items);
     }
 
     if f.node {
@@ -324,6 +367,78 @@ impl Encoder<'_> {
         }
         if let (true, Some(family)) = (self.families.reserved, &scope.reserved) {
             self.reserved(out, family, items);
+        }
+        if self.families.limits {
+            self.limits(out, scope, items);
+        }
+    }
+
+    /// The resources that have limits: every tracked one but `pods`, in name order.
+    fn limited(&self) -> impl Iterator<Item = usize> + '_ {
+        self.order
+            .iter()
+            .copied()
+            .filter(|&r| !self.tails[r].starts_with("resource=\"pods\""))
+    }
+
+    /// `*_limits`, `*_limits_ratio`, `*_unlimited_pods`.
+    fn limits(&self, out: &mut Vec<u8>, scope: &'static ScopeFamilies, items: &[Item<'_>]) {
+        type Value = fn(&Totals, usize, bool, &mut Vec<u8>);
+        let families: [(&Family, Value); 3] = [
+            (&scope.limits, |t, r, cpu, out| {
+                write_amount(out, t.limits[r], cpu);
+            }),
+            (&scope.limits_ratio, |t, r, _, out| {
+                write_ratio(out, t.limits[r], t.allocatable[r]);
+            }),
+            (&scope.unlimited_pods, |t, r, _, out| {
+                write_int(out, t.unlimited[r]);
+            }),
+        ];
+        for (family, value) in families {
+            header(out, family);
+            let prefix = series_prefix(family);
+            for item in items {
+                for r in self.limited() {
+                    series_start(out, &prefix, &item.labels, &self.tails[r]);
+                    value(item.totals, r, self.resources[r].1, out);
+                    out.push(b'\n');
+                }
+            }
+        }
+    }
+
+    /// `binpacking_namespace_*` or `binpacking_group_namespace_*`, for namespaces with the label
+    /// prefix each carries (`namespace="…",` or the group's and then the namespace).
+    fn namespaces(
+        &self,
+        out: &mut Vec<u8>,
+        families: &'static NamespaceFamilies,
+        items: &[(String, &NamespaceFigures)],
+    ) {
+        header(out, &families.allocated);
+        let prefix = series_prefix(&families.allocated);
+        for (labels, ns) in items {
+            for &r in self.order {
+                series_start(out, &prefix, labels, &self.tails[r]);
+                write_amount(out, ns.allocated[r], self.resources[r].1);
+                out.push(b'\n');
+            }
+        }
+        if self.families.limits {
+            header(out, &families.limits);
+            let prefix = series_prefix(&families.limits);
+            for (labels, ns) in items {
+                for r in self.limited() {
+                    series_start(out, &prefix, labels, &self.tails[r]);
+                    write_amount(out, ns.limits[r], self.resources[r].1);
+                    out.push(b'\n');
+                }
+            }
+        }
+        header(out, &families.pods);
+        for (labels, ns) in items {
+            item_series(out, &families.pods, labels, ns.pods);
         }
     }
 

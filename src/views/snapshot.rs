@@ -86,6 +86,10 @@ pub struct Totals {
     pub pods_by_owner: [u64; 3],
     /// Sum of the nodes' pod slots (`allocatable.pods`).
     pub pod_slots: u64,
+    /// Sum of counted pods' limits (`kubectl describe node`'s figure).
+    pub limits: PerResource,
+    /// Counted pods unlimited for the resource.
+    pub unlimited: PerResource,
 }
 
 impl Totals {
@@ -103,6 +107,8 @@ impl Totals {
             pods: 0,
             pods_by_owner: [0; 3],
             pod_slots: 0,
+            limits: PerResource::zero(resources),
+            unlimited: PerResource::zero(resources),
         }
     }
 
@@ -115,6 +121,8 @@ impl Totals {
             for owner in Owner::ALL {
                 t.by_owner[owner as usize][r] = sums.by_owner(owner, r);
             }
+            t.limits[r] = sums.limits(r);
+            t.unlimited[r] = u128::from(sums.unlimited(r));
         }
         t.nodes = 1;
         t.pods = sums.pods;
@@ -131,6 +139,8 @@ impl Totals {
         for (mine, theirs) in self.by_owner.iter_mut().zip(&other.by_owner) {
             add(mine, theirs);
         }
+        add(&mut self.limits, &other.limits);
+        add(&mut self.unlimited, &other.unlimited);
         self.nodes += other.nodes;
         self.pods += other.pods;
         for (mine, theirs) in self.pods_by_owner.iter_mut().zip(other.pods_by_owner) {
@@ -171,6 +181,50 @@ pub struct GroupFigures {
     pub totals: Totals,
 }
 
+/// One namespace's counted pods (on the tracked nodes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceFigures {
+    /// The namespace.
+    pub name: String,
+    /// Counted pods.
+    pub pods: u64,
+    /// Sum of their requests.
+    pub allocated: PerResource,
+    /// Sum of their limits.
+    pub limits: PerResource,
+}
+
+impl NamespaceFigures {
+    fn zero(name: &str, resources: usize) -> NamespaceFigures {
+        NamespaceFigures {
+            name: name.to_owned(),
+            pods: 0,
+            allocated: PerResource::zero(resources),
+            limits: PerResource::zero(resources),
+        }
+    }
+
+    fn add(&mut self, pods: u64, values: &[u128]) {
+        let resources = self.allocated.len();
+        self.pods += pods;
+        for r in 0..resources {
+            self.allocated[r] += values[r];
+            self.limits[r] += values[resources + r];
+        }
+    }
+}
+
+/// A namespace within one label group value (`--namespace-group-metrics`).
+#[derive(Debug, Clone)]
+pub struct GroupNamespaceFigures {
+    /// The group's label keys joined by `,`.
+    pub label_group: String,
+    /// The group value.
+    pub value: String,
+    /// The namespace's figures on the group's nodes.
+    pub namespace: NamespaceFigures,
+}
+
 /// Everything a scrape reports, copied out of the state.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -186,12 +240,16 @@ pub struct Snapshot {
     pub pending_requests: Vec<Box<[u64]>>,
     /// Object counts.
     pub counts: Counts,
+    /// Namespaces with counted pods, by name.
+    pub namespaces: Vec<NamespaceFigures>,
+    /// Namespaces per label group value, by group, value and namespace (empty unless asked).
+    pub group_namespaces: Vec<GroupNamespaceFigures>,
 }
 
 impl Snapshot {
     /// Copies the figures out of the state, with at most `pending_limit` pending request vectors.
     pub fn take(state: &ClusterState, groups: &LabelGroups, pending_limit: usize) -> Snapshot {
-        Snapshot::take_into(state, groups, pending_limit, Vec::new())
+        Snapshot::take_into(state, groups, pending_limit, false, Vec::new())
     }
 
     /// [`Snapshot::take`] into the node vector of an earlier snapshot (emptied here), so a
@@ -200,6 +258,7 @@ impl Snapshot {
         state: &ClusterState,
         groups: &LabelGroups,
         pending_limit: usize,
+        namespace_groups: bool,
         mut nodes: Vec<NodeFigures>,
     ) -> Snapshot {
         let resources = state.resources();
@@ -248,6 +307,8 @@ impl Snapshot {
         pending.pods = sums.pods;
         pending.pods_by_owner = sums.pods_by_owner;
 
+        let (namespaces, group_namespaces) =
+            namespace_figures(state, groups, &nodes, namespace_groups);
         Snapshot {
             nodes,
             groups: group_figures,
@@ -255,8 +316,62 @@ impl Snapshot {
             pending,
             pending_requests: state.pending_requests(pending_limit),
             counts: state.counts(),
+            namespaces,
+            group_namespaces,
         }
     }
+}
+
+/// Per namespace (and per group value and namespace when asked), the counted pods of the tracked
+/// nodes: O(nodes × namespaces per node), from the per-node namespace sums.
+fn namespace_figures(
+    state: &ClusterState,
+    groups: &LabelGroups,
+    nodes: &[NodeFigures],
+    namespace_groups: bool,
+) -> (Vec<NamespaceFigures>, Vec<GroupNamespaceFigures>) {
+    let resources = state.resources();
+    let mut by_id: Vec<Option<NamespaceFigures>> = Vec::new();
+    let mut by_group: BTreeMap<(usize, &str, u32), NamespaceFigures> = BTreeMap::new();
+    for (view, figures) in state.nodes().zip(nodes) {
+        for (id, pods, values) in view.sums.namespaces.iter() {
+            let i = id as usize;
+            if by_id.len() <= i {
+                by_id.resize(i + 1, None);
+            }
+            by_id[i]
+                .get_or_insert_with(|| NamespaceFigures::zero(state.namespace_name(id), resources))
+                .add(pods, values);
+            if namespace_groups {
+                for (g, value) in figures.group_values.iter().enumerate() {
+                    by_group
+                        .entry((g, value, id))
+                        .or_insert_with(|| {
+                            NamespaceFigures::zero(state.namespace_name(id), resources)
+                        })
+                        .add(pods, values);
+                }
+            }
+        }
+    }
+    let mut namespaces: Vec<NamespaceFigures> = by_id.into_iter().flatten().collect();
+    namespaces.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut group_namespaces: Vec<GroupNamespaceFigures> = by_group
+        .into_iter()
+        .map(|((g, value, _), namespace)| GroupNamespaceFigures {
+            label_group: groups.name(g).to_owned(),
+            value: value.to_owned(),
+            namespace,
+        })
+        .collect();
+    group_namespaces.sort_by(|a, b| {
+        (&a.label_group, &a.value, &a.namespace.name).cmp(&(
+            &b.label_group,
+            &b.value,
+            &b.namespace.name,
+        ))
+    });
+    (namespaces, group_namespaces)
 }
 
 #[cfg(test)]
@@ -325,7 +440,7 @@ mod tests {
         let address = old.nodes.as_ptr();
         s.delete_node("c");
         let fresh = Snapshot::take(&s, &groups, 0);
-        let reused = Snapshot::take_into(&s, &groups, 0, old.nodes);
+        let reused = Snapshot::take_into(&s, &groups, 0, false, old.nodes);
         assert_eq!(reused.nodes.as_ptr(), address);
         let names = |snap: &Snapshot| {
             snap.nodes
