@@ -1,5 +1,5 @@
 //! The watch cache as the two sides see it: the cluster state behind one lock (written by the
-//! watch thread, read by scrapes), its health, the operational metrics, and the configuration
+//! watch thread, read by scrapes), the last usage poll (`--usage`), its health, the operational metrics, and the configuration
 //! both sides need. Scrapes take the read lock only to copy a snapshot out (`serve::scrape`).
 
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -9,6 +9,7 @@ use crate::model::health::Health;
 use crate::model::label_groups::LabelGroups;
 use crate::model::resources::TrackedResources;
 use crate::model::state::ClusterState;
+use crate::model::usage::UsageTable;
 use crate::self_metrics::SelfMetrics;
 
 /// Shared between the watch thread and the HTTP workers (behind an `Arc`).
@@ -24,6 +25,8 @@ pub struct Cache {
     pub label_groups: LabelGroups,
     /// Whether this replica publishes (leader election).
     pub leader: LeaderState,
+    /// The last usage poll joined to the pods (`--usage`); `None` before one or without the API.
+    usage: RwLock<Option<Arc<UsageTable>>>,
 }
 
 impl Cache {
@@ -41,7 +44,21 @@ impl Cache {
             resources,
             label_groups,
             leader,
+            usage: RwLock::new(None),
         }
+    }
+
+    /// The last usage poll's result.
+    pub fn usage(&self) -> Option<Arc<UsageTable>> {
+        self.usage
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the usage poll's result (the watch thread, every `--usage-interval`).
+    pub fn set_usage(&self, table: Option<Arc<UsageTable>>) {
+        *self.usage.write().unwrap_or_else(PoisonError::into_inner) = table;
     }
 
     /// Write access for the watch thread. A poisoned lock is recovered: every state mutation

@@ -4,10 +4,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use argh::FromArgs;
 
-use crate::config::{Config, Gate, RESERVED_PATHS};
+use crate::config::{Config, Gate, UsageConfig, RESERVED_PATHS};
 use crate::error::Error;
 use crate::logging::LogFormat;
 use crate::model::duration::parse_duration;
@@ -98,6 +99,22 @@ pub struct Flags {
     /// per group value, namespace and resource: mind the cardinality)
     #[argh(switch)]
     pub namespace_group_metrics: bool,
+
+    /// poll the resource metrics API (metrics.k8s.io, as metrics-server serves it) for real
+    /// usage beside the requests: binpacking_*_usage, *_pod_usage, *_allocated_unused (RBAC:
+    /// manifests/usage/)
+    #[argh(switch)]
+    pub usage: bool,
+
+    /// how often --usage polls the metrics API, on the watch thread and never per scrape
+    /// (default "30s"; 1s to 1h)
+    #[argh(option, default = "String::from(\"30s\")")]
+    pub usage_interval: String,
+
+    /// usage samples older than this are left out, and every usage series while the last
+    /// successful poll is older (default "3m")
+    #[argh(option, default = "String::from(\"3m\")")]
+    pub usage_max_age: String,
 
     /// objects per page of the initial list of nodes and pods (default 500; 0 = no paging)
     #[argh(option, default = "500")]
@@ -273,6 +290,7 @@ impl Config {
                 )
             })?
         };
+        let usage_config = parse_usage(flags)?;
         let output = parse_output(&flags.output)?;
         let sync_timeout = parse_duration(&flags.sync_timeout)
             .map_err(|reason| usage("--sync-timeout", &flags.sync_timeout, &reason))?;
@@ -301,6 +319,7 @@ impl Config {
                 namespace: !flags.disable_namespace_metrics,
                 namespace_group: flags.namespace_group_metrics,
             },
+            usage: usage_config,
             shapes,
             list_page_size: (flags.list_page_size > 0).then_some(flags.list_page_size),
             streaming_list: flags.streaming_list,
@@ -323,6 +342,29 @@ impl Config {
             sync_timeout,
         })
     }
+}
+
+/// `--usage`, `--usage-interval`, `--usage-max-age`.
+fn parse_usage(flags: &Flags) -> Result<Option<UsageConfig>, Error> {
+    let interval = parse_duration(&flags.usage_interval)
+        .map_err(|reason| usage("--usage-interval", &flags.usage_interval, &reason))?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&interval) {
+        return Err(usage(
+            "--usage-interval",
+            &flags.usage_interval,
+            "must be between 1s and 1h",
+        ));
+    }
+    let max_age = parse_duration(&flags.usage_max_age)
+        .map_err(|reason| usage("--usage-max-age", &flags.usage_max_age, &reason))?;
+    if max_age < Duration::from_secs(1) {
+        return Err(usage(
+            "--usage-max-age",
+            &flags.usage_max_age,
+            "must be at least 1s",
+        ));
+    }
+    Ok(flags.usage.then_some(UsageConfig { interval, max_age }))
 }
 
 fn usage(flag: &str, value: &str, reason: &str) -> Error {

@@ -40,6 +40,15 @@ impl Gate {
     }
 }
 
+/// `--usage`: how often the resource metrics API is polled and how old a sample may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageConfig {
+    /// `--usage-interval`.
+    pub interval: Duration,
+    /// `--usage-max-age`: older samples (and a last poll older than this) are not exported.
+    pub max_age: Duration,
+}
+
 /// Validated configuration: everything the exporter needs, in typed form.
 #[derive(Debug, Clone)]
 #[allow(clippy::struct_excessive_bools)]
@@ -58,6 +67,8 @@ pub struct Config {
     pub node_selector: Option<String>,
     /// Which metric families are exported.
     pub families: Families,
+    /// Usage polling (`--usage`), off when `None`.
+    pub usage: Option<UsageConfig>,
     /// Reference shapes (`--shape`).
     pub shapes: Vec<Shape>,
     /// Page size of initial lists (`None` = unpaged).

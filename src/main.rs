@@ -19,7 +19,7 @@ use kube_cluster_binpacking_exporter::serve::http::{Server, Site, Stopper};
 use kube_cluster_binpacking_exporter::serve::web_security::WebSecurity;
 use kube_cluster_binpacking_exporter::views::report::{self, Output};
 use kube_cluster_binpacking_exporter::{
-    ingest::check, ingest::client, ingest::watch, logging, serve::scrape,
+    ingest::check, ingest::client, ingest::usage, ingest::watch, logging, serve::scrape,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -192,6 +192,7 @@ fn run_once(
             let _ = write!(std::io::stderr(), "\r{:60}\r", "");
         }
     };
+    let usage_client = kube_client.clone();
     runtime.block_on(async {
         let _ = tokio::time::timeout(
             config.sync_timeout,
@@ -204,6 +205,15 @@ fn run_once(
             timeout_secs: config.sync_timeout.as_secs(),
             reason,
         });
+    }
+    if let Some(settings) = config.usage {
+        // One poll after the sync; a cluster without the API gets the warning and no usage.
+        let outcome = runtime.block_on(usage::poll(&usage_client, config, settings, cache));
+        if let usage::Outcome::Absent(s) | usage::Outcome::Forbidden(s) | usage::Outcome::Error(s) =
+            outcome
+        {
+            log::warn!("{s}");
+        }
     }
     let resources = scrape::resource_names(config);
     let snapshot = scrape::snapshot(cache, config);

@@ -32,6 +32,8 @@ pub struct SelfMetrics {
     pub leader: IntGauge,
     /// 1 once both watches completed their first list.
     pub ready: IntGauge,
+    /// Polls of the resource metrics API, by result.
+    pub usage_polls: IntCounterVec,
     /// Open HTTP connections.
     http_connections: IntGauge,
     /// HTTP connections the server dropped, by reason.
@@ -76,6 +78,7 @@ impl SelfMetrics {
         let leader = IntGauge::with_opts(opts(&families.publishing))?;
         leader.set(1);
         let ready = IntGauge::with_opts(opts(&families.ready))?;
+        let usage_polls = counter_vec(&families.usage_polls)?;
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(watch_events.clone()))?;
         registry.register(Box::new(watch_restarts.clone()))?;
@@ -88,6 +91,7 @@ impl SelfMetrics {
         registry.register(Box::new(ready.clone()))?;
         registry.register(Box::new(http_connections.clone()))?;
         registry.register(Box::new(http_dropped.clone()))?;
+        registry.register(Box::new(usage_polls.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -102,6 +106,7 @@ impl SelfMetrics {
             scrape_duration,
             leader,
             ready,
+            usage_polls,
             http_connections,
             http_dropped,
             http_seen: Arc::new(Mutex::new(HttpCounts::default())),

@@ -125,7 +125,9 @@ fn every_family_of_the_golden_exposition_is_catalogued_and_every_binpacking_fami
     assert_catalogued(&exposed, LabelOrder::Catalogue);
     let exporter: Vec<&str> = catalogue::EXPORTER.families().map(|f| f.name).collect();
     for family in catalogue::families() {
-        if family.name == catalogue::LEADER_STATUS.name || exporter.contains(&family.name) {
+        if [catalogue::LEADER_STATUS.name, catalogue::USAGE_AGE.name].contains(&family.name)
+            || exporter.contains(&family.name)
+        {
             continue;
         }
         assert!(
@@ -141,10 +143,12 @@ fn leader_status_and_cache_age_are_exposed_as_catalogued() {
     let mut out = Vec::new();
     exposition::encode_leader_status(true, &mut out);
     exposition::encode_cache_age(3.0, &mut out);
+    exposition::encode_usage_age(12.5, &mut out);
     let exposed = parse(&String::from_utf8(out).unwrap());
     assert_catalogued(&exposed, LabelOrder::Catalogue);
     assert!(exposed.contains_key(catalogue::LEADER_STATUS.name));
     assert!(exposed.contains_key(catalogue::CACHE_AGE.name));
+    assert!(exposed.contains_key(catalogue::USAGE_AGE.name));
 }
 
 #[test]
@@ -161,6 +165,7 @@ fn the_operational_families_are_exposed_as_catalogued() {
         .with_label_values(&["pods", "expired"])
         .inc();
     metrics.bad_quantities.with_label_values(&["pod"]).inc();
+    metrics.usage_polls.with_label_values(&["ok"]).inc();
     metrics.scrape_duration.observe(0.01);
     let mut out = Vec::new();
     metrics.encode(&mut out);

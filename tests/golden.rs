@@ -5,6 +5,7 @@
 
 use kube_cluster_binpacking_exporter::model::label_groups::LabelGroups;
 use kube_cluster_binpacking_exporter::model::state::{ClusterState, NodeRecord, Owner, PodFacts};
+use kube_cluster_binpacking_exporter::model::usage::{UsageTable, UsageTotals};
 use kube_cluster_binpacking_exporter::views::capacity::{self, Shape};
 use kube_cluster_binpacking_exporter::views::exposition::{encode, Families, Options};
 use kube_cluster_binpacking_exporter::views::snapshot::Snapshot;
@@ -39,6 +40,51 @@ fn pod(node: &str, requests: &[u64], owner: Owner, unlimited: u32) -> Option<Pod
         unlimited,
         owner,
     ))
+}
+
+/// A usage poll (`--usage`): cpu and memory per node and namespace; node-b has no sample of its
+/// own, "odd" none at all.
+fn usage_poll() -> UsageTable {
+    let usage = |node: [u64; 2], nodes_sampled, pods: [u64; 2], pods_sampled, unused| UsageTotals {
+        node,
+        nodes_sampled,
+        pods,
+        pods_sampled,
+        unused,
+    };
+    UsageTable {
+        newest: 1_796_403_030,
+        nodes: [
+            (
+                "node-a",
+                usage(
+                    [1250, 2_000_000_000],
+                    1,
+                    [600, 300_000_000],
+                    2,
+                    [251, 236_870_912],
+                ),
+            ),
+            (
+                "node-b",
+                usage([0, 0], 0, [3900, 17_000_000_000], 2, [400, 134_217_728]),
+            ),
+        ]
+        .into_iter()
+        .map(|(n, u)| (n.into(), u))
+        .collect(),
+        namespaces: [
+            (
+                "web",
+                usage([0, 0], 0, [500, 200_000_000], 1, [250, 202_653_184]),
+            ),
+            ("ml", usage([0, 0], 0, [3800, 17_000_000_000], 1, [200, 0])),
+        ]
+        .into_iter()
+        .map(|(n, u)| (n.into(), u))
+        .collect(),
+        ..UsageTable::default()
+    }
 }
 
 fn render() -> String {
@@ -97,7 +143,8 @@ fn render() -> String {
         )),
     );
     let groups = LabelGroups::new(&[vec!["zone".into()], vec!["zone".into(), "pool".into()]]);
-    let snapshot = Snapshot::take_into(&s, &groups, 100, true, Vec::new());
+    let mut snapshot = Snapshot::take_into(&s, &groups, 100, true, Vec::new());
+    snapshot.attach_usage(&usage_poll());
     let shapes = [Shape {
         name: "small".into(),
         requests: vec![500, 1_073_741_824, 0, 0],

@@ -16,11 +16,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{have, wait_until, Exporter, Metrics, Sim, TempDir};
+use common::{have, independent_figures, units, wait_until, Exporter, Metrics, Sim, TempDir};
 use serde_json::{json, Value};
 
 fn limit_vectors() -> Vec<Value> {
@@ -36,16 +34,6 @@ fn gate_flags(gates: &Value) -> (&'static str, Vec<&'static str>) {
     } else {
         ("default", vec!["--pod-level-resources", "on"])
     }
-}
-
-/// A metric value in scheduler units (cpu cores back to millicores).
-fn units(m: &Metrics, family: &str, labels: &[(&str, &str)], resource: &str) -> Option<i64> {
-    let mut l = labels.to_vec();
-    l.push(("resource", resource));
-    let v = m.get(family, &l)?;
-    let v = if resource == "cpu" { v * 1000.0 } else { v };
-    #[allow(clippy::cast_possible_truncation)]
-    Some(v.round() as i64)
 }
 
 #[test]
@@ -134,23 +122,7 @@ fn count(m: &Metrics, family: &str, labels: &[(&str, &str)], resource: &str) -> 
 
 /// The independent figures of the simulator's objects now.
 fn independent(sim: &Sim, resources: &str) -> Value {
-    let objects = sim.get_json("/objects");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/figures.py");
-    let mut child = Command::new("python3")
-        .args([script, resources])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(objects.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
+    independent_figures(&sim.get_json("/objects"), resources)
 }
 
 /// Every node and namespace figure the exporter publishes against `want`; the differences.

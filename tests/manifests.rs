@@ -262,6 +262,44 @@ fn the_ha_variant_adds_only_lease_rights_and_leader_election() {
 }
 
 #[test]
+fn the_usage_variant_adds_only_metrics_api_list_rights_and_usage() {
+    let role: ClusterRole = typed("manifests/usage/clusterrole.yaml");
+    let rules = role.rules.unwrap();
+    assert_eq!(rules.len(), 1);
+    let only = &rules[0];
+    assert_eq!(
+        only.api_groups.as_deref(),
+        Some(&["metrics.k8s.io".to_owned()][..])
+    );
+    assert_eq!(
+        only.resources.as_deref(),
+        Some(&["nodes".to_owned(), "pods".to_owned()][..])
+    );
+    assert_eq!(only.verbs, ["list"]);
+    assert!(only.resource_names.is_none() && only.non_resource_urls.is_none());
+    let binding: ClusterRoleBinding = typed("manifests/usage/clusterrolebinding.yaml");
+    let base_binding: ClusterRoleBinding = typed("manifests/clusterrolebinding.yaml");
+    assert_eq!(binding.role_ref.name, role.metadata.name.unwrap());
+    assert_eq!(binding.subjects, base_binding.subjects);
+
+    let base: Deployment = typed("manifests/deployment.yaml");
+    let usage: Deployment = typed("manifests/usage/deployment.yaml");
+    let c = first_container(&usage);
+    let args = kube_cluster_binpacking_exporter::cli::split_flag_values(c.args.as_ref().unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let flags: Flags = argh::FromArgs::from_args(&["exporter"], &args).unwrap();
+    assert!(Config::from_flags(&flags).unwrap().usage.is_some());
+    // Everything else equals the base Deployment.
+    let mut same = c.clone();
+    same.args.clone_from(&first_container(&base).args);
+    assert_eq!(&same, first_container(&base));
+    assert_eq!(
+        usage.spec.as_ref().unwrap().replicas,
+        base.spec.as_ref().unwrap().replicas
+    );
+}
+
+#[test]
 fn the_tls_variant_serves_https_and_its_probes_need_no_password() {
     use k8s_openapi::api::core::v1::Secret;
     let secret: Secret = typed("manifests/tls/web-config.yaml");
@@ -333,26 +371,18 @@ fn kubectl_kustomize_renders_the_manifests() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    let ha = std::process::Command::new("kubectl")
-        .args(["kustomize", "manifests/ha"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        ha.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ha.stderr)
-    );
-    let tls = std::process::Command::new("kubectl")
-        .args(["kustomize", "manifests/tls"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        tls.status.success(),
-        "{}",
-        String::from_utf8_lossy(&tls.stderr)
-    );
+    for variant in ["manifests/ha", "manifests/tls", "manifests/usage"] {
+        let rendered = std::process::Command::new("kubectl")
+            .args(["kustomize", variant])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(
+            rendered.status.success(),
+            "{variant}: {}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
+    }
     let docs: Vec<Value> = serde_saphyr::from_str_multiple(&text).unwrap();
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     for kind in [

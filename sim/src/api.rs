@@ -22,6 +22,7 @@ use crate::faults::{ClientFault, Faults, InjectedError, DEFAULT_MINOR};
 use crate::format::{negotiate, Format};
 use crate::http::{Exchange, Handler, Part, Request, Response};
 use crate::leases::Leases;
+use crate::metrics_api::MetricsApi;
 use crate::object::{object_key, Kind, Object};
 use crate::paging::{decode_continue, encode_continue};
 use crate::request_log::{LogEntry, RequestLog, RequestRecord};
@@ -57,6 +58,8 @@ pub struct Api {
     pub open_watches: Arc<AtomicUsize>,
     /// Leases for leader election.
     pub leases: Leases,
+    /// The resource metrics API (`metrics.k8s.io`), switchable.
+    pub metrics: Arc<MetricsApi>,
 }
 
 fn injected(err: InjectedError) -> Response {
@@ -94,6 +97,7 @@ fn classify(path: &str) -> &'static str {
     match segments.as_slice() {
         ["version"] => "version",
         ["apis", "coordination.k8s.io", "v1", "namespaces", _, "leases", ..] => "leases",
+        ["apis", "metrics.k8s.io", ..] => "metrics",
         ["api"] | ["api", "v1"] | ["apis", ..] | ["openapi", ..] => "discovery",
         ["api", "v1", "nodes", ..] => "nodes",
         ["api", "v1", "pods"] | ["api", "v1", "namespaces", _, "pods", ..] => "pods",
@@ -198,6 +202,9 @@ impl Api {
             }
             return ex.send(resp);
         }
+        if req.path.starts_with("/apis/metrics.k8s.io/") {
+            return ex.send(self.metrics_list(req));
+        }
         let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
         let (kind, namespace, name) = match segments.as_slice() {
             ["api", "v1", "nodes"] => (Kind::Node, None, None),
@@ -277,6 +284,29 @@ impl Api {
             };
         }
         ex.send(self.list(&q, kind, &filter, format))
+    }
+
+    /// The resource metrics API: 403 when "metrics" is denied, 404 when switched off (as on a
+    /// cluster without metrics-server) or for a path it does not serve.
+    fn metrics_list(&self, req: &Request) -> Response {
+        if self.faults.is_denied("metrics") {
+            return status_response(403, "Forbidden", &format!("nodes.metrics.k8s.io is forbidden: User \"{DENIED_USER}\" cannot list resource \"nodes\" in API group \"metrics.k8s.io\" at the cluster scope"));
+        }
+        if req.method != "GET" {
+            return status_response(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            );
+        }
+        match self.metrics.list(&self.store, &req.path) {
+            Some(body) => Response::json(200, serde_json::to_vec(&body).unwrap_or_default()),
+            None => status_response(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+        }
     }
 
     fn get_one(&self, kind: Kind, namespace: &str, name: &str, format: Format) -> Response {

@@ -16,6 +16,7 @@ use crate::churn::{set_phase, Churn};
 use crate::clock::{now_unix, rfc3339};
 use crate::faults::{ClientFault, Faults};
 use crate::http::{Exchange, Handler, Part, Request, Response, Server};
+use crate::metrics_api::{MetricsApi, Mode};
 use crate::object::{fill_identity, object_key, Kind};
 use crate::request_log::RequestLog;
 use crate::rng::Rng;
@@ -33,6 +34,8 @@ pub struct Control {
     pub api_server: Arc<Server>,
     /// Open watch streams.
     pub open_watches: Arc<AtomicUsize>,
+    /// The resource metrics API's switch.
+    pub metrics: Arc<MetricsApi>,
     /// Churn switch.
     pub churn: Arc<Churn>,
     /// UIDs for posted objects without one (deterministic from the seed).
@@ -196,6 +199,16 @@ impl Control {
                 self.faults.set_client_fault(token, fault);
                 reply(200, &json!({"token": token, "mode": param("mode")}))
             }
+            ("POST", ["metrics-api"]) => {
+                let mode = match param("mode") {
+                    "on" => Mode::On,
+                    "off" => Mode::Off,
+                    "stale" => Mode::Stale,
+                    _ => return error(400, "mode must be on, off or stale"),
+                };
+                self.metrics.set_mode(mode);
+                reply(200, &json!({"mode": param("mode")}))
+            }
             ("POST", ["version"]) => {
                 let Some(minor) = number("minor").filter(|m| (20..=99).contains(m)) else {
                     return error(400, "minor is a required integer between 20 and 99");
@@ -236,8 +249,13 @@ impl Control {
             }
             ("POST", ["faults", verb @ ("deny" | "allow")]) => {
                 let resource = param("resource");
-                if Kind::from_resource(resource).is_none() {
-                    return error(400, "resource must be pods or nodes");
+                if Kind::from_resource(resource).is_none()
+                    && !matches!(resource, "leases" | "metrics")
+                {
+                    return error(
+                        400,
+                        "resource must be pods, nodes, leases or metrics (metrics.k8s.io)",
+                    );
                 }
                 self.faults.set_denied(resource, *verb == "deny");
                 reply(

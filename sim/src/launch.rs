@@ -19,6 +19,7 @@ use crate::faults::Faults;
 use crate::generate;
 use crate::http::Server;
 use crate::leases::Leases;
+use crate::metrics_api::MetricsApi;
 use crate::object::{fill_identity, Object};
 use crate::request_log::RequestLog;
 use crate::rng::Rng;
@@ -46,6 +47,8 @@ pub struct Config {
     pub bookmark_interval: Duration,
     /// Events kept for watch resume and consistent paging.
     pub history: usize,
+    /// Serve the resource metrics API from the start.
+    pub metrics_api: bool,
 }
 
 /// A running simulator: both listeners serve on their own threads until the process ends.
@@ -106,6 +109,10 @@ pub fn start(config: &Config) -> Result<Simulator, String> {
     let faults = Arc::new(Faults::default());
     let requests = Arc::new(RequestLog::default());
     let open_watches = Arc::new(AtomicUsize::new(0));
+    let metrics = Arc::new(MetricsApi::default());
+    if !config.metrics_api {
+        metrics.set_mode(crate::metrics_api::Mode::Off);
+    }
     let api = Arc::new(Api {
         store: store.clone(),
         faults: faults.clone(),
@@ -113,6 +120,7 @@ pub fn start(config: &Config) -> Result<Simulator, String> {
         bookmark_interval: config.bookmark_interval,
         open_watches: open_watches.clone(),
         leases: Leases::default(),
+        metrics: metrics.clone(),
     });
     let api_listener = TcpListener::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -128,6 +136,7 @@ pub fn start(config: &Config) -> Result<Simulator, String> {
         requests,
         api_server: api_server.clone(),
         open_watches,
+        metrics,
         churn,
         uids: Mutex::new(Rng::new(config.seed ^ 0xC0_47_20_11)),
     });

@@ -7,7 +7,8 @@
 //!
 //! - wiring: `launch` (config → cluster → listeners);
 //! - the two listeners: `control` (objects, faults, churn switch, request log), `api` (routing,
-//!   get/list, Statuses) with `watch` (event streams) and `leases`;
+//!   get/list, Statuses) with `watch` (event streams), `leases` and `metrics_api` (the resource
+//!   metrics API's usage model);
 //! - background change: `churn`;
 //! - the cluster: `generate` (catalogue, planner, renderers, templates), `store` (objects,
 //!   resourceVersions, history), `select` (label and field selectors);
@@ -27,6 +28,7 @@ pub mod generate;
 pub mod http;
 pub mod launch;
 pub mod leases;
+pub mod metrics_api;
 pub mod object;
 pub mod paging;
 pub mod request_log;

@@ -55,6 +55,10 @@ struct Flags {
     /// 410 Expired (default 100000)
     #[argh(option, default = "100_000")]
     history: usize,
+    /// serve no resource metrics API (metrics.k8s.io answers 404, as on a cluster without
+    /// metrics-server); the control interface's POST /metrics-api?mode=on turns it on
+    #[argh(switch)]
+    no_metrics_api: bool,
 }
 
 /// What went wrong, and which exit code it maps to.
@@ -104,6 +108,7 @@ impl Flags {
             kubeconfig_out: self.kubeconfig_out,
             bookmark_interval: bookmark_interval(&self.bookmark_interval)?,
             history: self.history,
+            metrics_api: !self.no_metrics_api,
         })
     }
 }

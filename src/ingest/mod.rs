@@ -1,6 +1,6 @@
 //! I/O at the edge, on the watch thread's current-thread tokio runtime: the Kubernetes client,
 //! the node and pod watchers, decoding API JSON straight into compact records, leader election,
-//! and the `--check` diagnosis. Imports `model` and the shared files (`cache`, `config`, `error`,
+//! the usage poll (`--usage`) and the `--check` diagnosis. Imports `model` and the shared files (`cache`, `config`, `error`,
 //! `self_metrics`); never `views` or `serve`.
 
 pub mod check;
@@ -9,4 +9,5 @@ pub mod decode;
 pub mod leader;
 pub mod objects;
 pub mod records;
+pub mod usage;
 pub mod watch;

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::error::error_chain;
 use crate::ingest::objects::{SlimNode, SlimPod};
 use crate::ingest::records::{node_record, pod_facts, Warned};
+use crate::ingest::usage;
 use crate::model::accounting::AccountingOptions;
 use crate::model::health::WatchKind;
 
@@ -46,7 +47,9 @@ pub async fn run(
         };
         let pods = watch_pods(client.clone(), &config, &cache, &gates);
         let nodes = watch_nodes(client.clone(), &config, &cache);
-        futures::join!(pods, nodes, resync(&config, &cache), gates.poll());
+        // Boxed: the poll's future would make every caller's future larger.
+        let usage = Box::pin(usage::run(&client, &config, &cache));
+        futures::join!(pods, nodes, resync(&config, &cache), gates.poll(), usage);
     };
     // Progress is logged while the API server is still unreachable too.
     let work = async {

@@ -13,3 +13,4 @@ pub mod names;
 pub mod quantity;
 pub mod resources;
 pub mod state;
+pub mod usage;

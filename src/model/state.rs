@@ -659,6 +659,18 @@ impl ClusterState {
         self.pods.len()
     }
 
+    /// A pod counted on a tracked node, by key (`namespace/name`): the node's name and the pod's
+    /// requests. `None` for an unknown pod, a pending one, or one bound to a node not tracked.
+    pub fn counted_pod(&self, key: &str) -> Option<(&str, &[u64])> {
+        let record = self.pods.get(key)?;
+        if record.slot == UNBOUND {
+            return None;
+        }
+        let slot = &self.slots[record.slot as usize];
+        slot.node.as_ref()?;
+        Some((&slot.name, record.requests()))
+    }
+
     /// Stored nodes, in O(1).
     pub fn node_count(&self) -> usize {
         self.nodes

@@ -3,6 +3,7 @@
 
 use crate::cache::Cache;
 use crate::config::Config;
+use crate::model::usage::UsageTable;
 use crate::serve::buffers::Spares;
 use crate::views::capacity;
 use crate::views::exposition::{self, Options};
@@ -21,13 +22,34 @@ pub fn snapshot(cache: &Cache, config: &Config) -> Snapshot {
     };
     let spare = SPARE_NODES.take(0);
     let namespace_groups = config.families.namespace_group && !config.label_groups.is_empty();
-    Snapshot::take_into(
+    let mut snapshot = Snapshot::take_into(
         &cache.read(),
         &cache.label_groups,
         limit,
         namespace_groups,
         spare,
-    )
+    );
+    if let Some(table) = fresh_usage(cache, config) {
+        snapshot.attach_usage(&table);
+    }
+    snapshot
+}
+
+/// The last usage poll, unless its newest sample is older than `--usage-max-age` (a metrics API
+/// that stopped updating: no usage series rather than old ones presented as current).
+fn fresh_usage(cache: &Cache, config: &Config) -> Option<std::sync::Arc<UsageTable>> {
+    let max_age = config.usage?.max_age.as_secs_f64();
+    cache.usage().filter(|t| usage_age(t) <= max_age)
+}
+
+/// Seconds since the newest sample of a poll was measured (never negative: clocks differ).
+fn usage_age(table: &UsageTable) -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    #[allow(clippy::cast_precision_loss)]
+    let newest = table.newest as f64;
+    (now - newest).max(0.0)
 }
 
 /// Keeps a used snapshot's node vector (emptied, with its capacity) for the next snapshot.
@@ -60,6 +82,11 @@ pub fn encode(cache: &Cache, config: &Config, snapshot: &Snapshot, out: &mut Vec
     cache.metrics.leader.set(i64::from(publishing));
     if cache.leader.enabled() {
         exposition::encode_leader_status(cache.leader.publishing(), out);
+    }
+    if config.usage.is_some() {
+        if let Some(table) = cache.usage() {
+            exposition::encode_usage_age(usage_age(&table), out);
+        }
     }
     if !publishing {
         exposition::encode_cache_age(cache_age, out);

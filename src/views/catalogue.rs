@@ -85,6 +85,12 @@ pub struct ScopeFamilies {
     pub limits_ratio: Family,
     /// `*_unlimited_pods`: counted pods with a container without a limit for the resource.
     pub unlimited_pods: Family,
+    /// `*_usage`: the nodes' own usage (resource metrics API, `--usage`).
+    pub usage: Family,
+    /// `*_pod_usage`: the counted pods' usage.
+    pub pod_usage: Family,
+    /// `*_allocated_unused`: Σ max(0, request − usage) over the sampled counted pods.
+    pub allocated_unused: Family,
 }
 
 impl ScopeFamilies {
@@ -109,6 +115,9 @@ impl ScopeFamilies {
             limits,
             limits_ratio,
             unlimited_pods,
+            usage,
+            pod_usage,
+            allocated_unused,
         } = self;
         [
             Some(allocatable),
@@ -128,6 +137,9 @@ impl ScopeFamilies {
             Some(limits),
             Some(limits_ratio),
             Some(unlimited_pods),
+            Some(usage),
+            Some(pod_usage),
+            Some(allocated_unused),
         ]
         .into_iter()
         .flatten()
@@ -182,6 +194,8 @@ pub struct ExporterFamilies {
     pub http_connections: Family,
     /// `binpacking_exporter_http_connections_dropped_total`.
     pub http_connections_dropped: Family,
+    /// `binpacking_exporter_usage_polls_total`.
+    pub usage_polls: Family,
 }
 
 impl ExporterFamilies {
@@ -199,6 +213,7 @@ impl ExporterFamilies {
             ready,
             http_connections,
             http_connections_dropped,
+            usage_polls,
         } = self;
         [
             build_info,
@@ -212,6 +227,7 @@ impl ExporterFamilies {
             ready,
             http_connections,
             http_connections_dropped,
+            usage_polls,
         ]
         .into_iter()
     }
@@ -223,6 +239,15 @@ pub static CACHE_AGE: Family = Family {
     kind: Kind::Gauge,
     labels: &[],
     help: "seconds since the stalest watch (nodes or pods) last received an event or bookmark from the API server",
+};
+
+/// `binpacking_exporter_usage_age_seconds`, written with `--usage` once a poll succeeded (a
+/// standby too): hand-encoded because it is measured at scrape time.
+pub static USAGE_AGE: Family = Family {
+    name: "binpacking_exporter_usage_age_seconds",
+    kind: Kind::Gauge,
+    labels: &[],
+    help: "seconds since the newest sample of the last successful poll of the resource metrics API was measured (--usage; the usage series are left out beyond --usage-max-age)",
 };
 
 /// `binpacking_leader_status`, written only with leader election.
@@ -337,6 +362,24 @@ pub static CLUSTER: ScopeFamilies = ScopeFamilies {
         labels: &["resource"],
         help: "counted pods with a container that can use the resource without a limit for it (and no pod-level limit) (cluster-wide)",
     },
+    usage: Family {
+        name: "binpacking_cluster_usage",
+        kind: Kind::Gauge,
+        labels: &["resource"],
+        help: "usage the nodes report through the resource metrics API: pods, system daemons and the OS (cpu in cores, memory in bytes; --usage) (cluster-wide)",
+    },
+    pod_usage: Family {
+        name: "binpacking_cluster_pod_usage",
+        kind: Kind::Gauge,
+        labels: &["resource"],
+        help: "usage of the counted pods with a sample in the resource metrics API (cpu in cores, memory in bytes; --usage) (cluster-wide)",
+    },
+    allocated_unused: Family {
+        name: "binpacking_cluster_allocated_unused",
+        kind: Kind::Gauge,
+        labels: &["resource"],
+        help: "sum over the counted pods with a usage sample of max(0, request - usage): capacity reserved and idle (same units as allocated; --usage) (cluster-wide)",
+    },
 };
 
 /// The group families.
@@ -438,6 +481,24 @@ pub static GROUP: ScopeFamilies = ScopeFamilies {
         labels: &["label_group", "label_group_value", "resource"],
         help: "counted pods with a container that can use the resource without a limit for it (and no pod-level limit) (per label group value)",
     },
+    usage: Family {
+        name: "binpacking_group_usage",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "resource"],
+        help: "usage the nodes report through the resource metrics API: pods, system daemons and the OS (cpu in cores, memory in bytes; --usage) (per label group value)",
+    },
+    pod_usage: Family {
+        name: "binpacking_group_pod_usage",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "resource"],
+        help: "usage of the counted pods with a sample in the resource metrics API (cpu in cores, memory in bytes; --usage) (per label group value)",
+    },
+    allocated_unused: Family {
+        name: "binpacking_group_allocated_unused",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "resource"],
+        help: "sum over the counted pods with a usage sample of max(0, request - usage): capacity reserved and idle (same units as allocated; --usage) (per label group value)",
+    },
 };
 
 /// The node families.
@@ -513,6 +574,24 @@ pub static NODE: ScopeFamilies = ScopeFamilies {
         kind: Kind::Gauge,
         labels: &["node", "resource"],
         help: "counted pods with a container that can use the resource without a limit for it (and no pod-level limit) (per node)",
+    },
+    usage: Family {
+        name: "binpacking_node_usage",
+        kind: Kind::Gauge,
+        labels: &["node", "resource"],
+        help: "usage the nodes report through the resource metrics API: pods, system daemons and the OS (cpu in cores, memory in bytes; --usage) (per node)",
+    },
+    pod_usage: Family {
+        name: "binpacking_node_pod_usage",
+        kind: Kind::Gauge,
+        labels: &["node", "resource"],
+        help: "usage of the counted pods with a sample in the resource metrics API (cpu in cores, memory in bytes; --usage) (per node)",
+    },
+    allocated_unused: Family {
+        name: "binpacking_node_allocated_unused",
+        kind: Kind::Gauge,
+        labels: &["node", "resource"],
+        help: "sum over the counted pods with a usage sample of max(0, request - usage): capacity reserved and idle (same units as allocated; --usage) (per node)",
     },
 };
 
@@ -609,6 +688,13 @@ pub static EXPORTER: ExporterFamilies = ExporterFamilies {
                connection, to admit a new one), deadline (head, idle or response time passed), \
                slow_writer (cut to bound the bytes being written)",
     },
+    usage_polls: Family {
+        name: "binpacking_exporter_usage_polls_total",
+        kind: Kind::Counter,
+        labels: &["result"],
+        help: "polls of the resource metrics API (--usage), by result: ok, absent (not served: \
+               no metrics-server), forbidden (RBAC: manifests/usage/), error",
+    },
 };
 
 /// The per-namespace families (counted pods on the tracked nodes).
@@ -620,6 +706,10 @@ pub struct NamespaceFamilies {
     pub limits: Family,
     /// `*_pods`: the namespace's counted pods.
     pub pods: Family,
+    /// `*_pod_usage`: the namespace's counted pods' usage (`--usage`; not per group value).
+    pub pod_usage: Option<Family>,
+    /// `*_allocated_unused`: Σ max(0, request − usage) over them (`--usage`; not per group value).
+    pub allocated_unused: Option<Family>,
 }
 
 impl NamespaceFamilies {
@@ -629,8 +719,18 @@ impl NamespaceFamilies {
             allocated,
             limits,
             pods,
+            pod_usage,
+            allocated_unused,
         } = self;
-        [allocated, limits, pods].into_iter()
+        [
+            Some(allocated),
+            Some(limits),
+            Some(pods),
+            pod_usage.as_ref(),
+            allocated_unused.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
@@ -654,6 +754,18 @@ pub static NAMESPACE: NamespaceFamilies = NamespaceFamilies {
         labels: &["namespace"],
         help: "number of the namespace's pods counted on the tracked nodes",
     },
+    pod_usage: Some(Family {
+        name: "binpacking_namespace_pod_usage",
+        kind: Kind::Gauge,
+        labels: &["namespace", "resource"],
+        help: "usage of the namespace's counted pods with a sample in the resource metrics API (cpu in cores, memory in bytes; --usage)",
+    }),
+    allocated_unused: Some(Family {
+        name: "binpacking_namespace_allocated_unused",
+        kind: Kind::Gauge,
+        labels: &["namespace", "resource"],
+        help: "sum over the namespace's counted pods with a usage sample of max(0, request - usage): capacity reserved and idle (same units as allocated; --usage)",
+    }),
 };
 
 /// `binpacking_group_namespace_*` (with `--namespace-group-metrics`).
@@ -676,6 +788,8 @@ pub static GROUP_NAMESPACE: NamespaceFamilies = NamespaceFamilies {
         labels: &["label_group", "label_group_value", "namespace"],
         help: "number of the namespace's pods counted on the group value's nodes",
     },
+    pod_usage: None,
+    allocated_unused: None,
 };
 
 /// The families of the `prometheus` crate's process collector (Linux only), by name: their
@@ -693,7 +807,7 @@ pub static PROCESS: &[&str] = &[
 /// Every family in the catalogue (all but the process collector's): the binpacking families
 /// (cache age, leader status, cluster, pending, group, node), then the exporter's own.
 pub fn families() -> impl Iterator<Item = &'static Family> {
-    [&CACHE_AGE, &LEADER_STATUS]
+    [&CACHE_AGE, &LEADER_STATUS, &USAGE_AGE]
         .into_iter()
         .chain(CLUSTER.families())
         .chain(PENDING.families())
@@ -796,6 +910,6 @@ mod tests {
     fn the_node_scope_has_no_set_figures_and_the_group_scope_no_reserved() {
         assert!(NODE.headroom_nodes.is_none() && NODE.removable_nodes.is_none());
         assert!(NODE.nodes.is_none() && GROUP.reserved.is_none());
-        assert_eq!(CLUSTER.families().count(), 17);
+        assert_eq!(CLUSTER.families().count(), 20);
     }
 }

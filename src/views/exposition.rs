@@ -9,6 +9,7 @@
 use std::io::Write;
 
 use crate::model::state::Owner;
+use crate::model::usage::{Pair, UsageTotals, USAGE_RESOURCES};
 use crate::views::capacity::{Capacity, Room};
 use crate::views::catalogue::{self, Family, NamespaceFamilies, ScopeFamilies};
 use crate::views::snapshot::{NamespaceFigures, Snapshot, Totals};
@@ -186,7 +187,9 @@ pub fn encode(
         .map(|(name, _)| format!("resource=\"{name}\"}} "))
         .collect();
     let f = opts.families;
+    let usage = usage_slots(snapshot, &order, opts.resources);
     let enc = Encoder {
+        usage: &usage,
         order: &order,
         resources: &resources,
         tails: &tails,
@@ -267,6 +270,23 @@ pub fn encode(
     }
 }
 
+/// With usage attached, the usage resources among the tracked ones in name order: (vector index,
+/// pair index of [`USAGE_RESOURCES`]); empty without.
+fn usage_slots(snapshot: &Snapshot, order: &[usize], resources: &[String]) -> Vec<(usize, usize)> {
+    if snapshot.usage_newest.is_none() {
+        return Vec::new();
+    }
+    order
+        .iter()
+        .filter_map(|&r| {
+            USAGE_RESOURCES
+                .iter()
+                .position(|u| *u == resources[r])
+                .map(|slot| (r, slot))
+        })
+        .collect()
+}
+
 /// One item per node, with its escaped `node="…",` label prefix.
 fn node_items<'a>(snapshot: &'a Snapshot, capacity: Option<&'a Capacity>) -> Vec<Item<'a>> {
     snapshot
@@ -291,7 +311,16 @@ fn node_items<'a>(snapshot: &'a Snapshot, capacity: Option<&'a Capacity>) -> Vec
 
 /// [`catalogue::CACHE_AGE`].
 pub fn encode_cache_age(seconds: f64, out: &mut Vec<u8>) {
-    let family = &catalogue::CACHE_AGE;
+    encode_seconds(&catalogue::CACHE_AGE, seconds, out);
+}
+
+/// [`catalogue::USAGE_AGE`] (only with `--usage`, once a poll succeeded).
+pub fn encode_usage_age(seconds: f64, out: &mut Vec<u8>) {
+    encode_seconds(&catalogue::USAGE_AGE, seconds, out);
+}
+
+/// A family of one unlabelled series in seconds.
+fn encode_seconds(family: &Family, seconds: f64, out: &mut Vec<u8>) {
     header(out, family);
     put(out, family.name);
     out.push(b' ');
@@ -308,6 +337,8 @@ pub fn encode_leader_status(leading: bool, out: &mut Vec<u8>) {
 
 /// Shared state of one encoding pass.
 struct Encoder<'a> {
+    /// With usage attached: the usage resources (vector index, pair index), in name order.
+    usage: &'a [(usize, usize)],
     order: &'a [usize],
     resources: &'a [(String, bool)],
     tails: &'a [String],
@@ -370,6 +401,36 @@ impl Encoder<'_> {
         }
         if self.families.limits {
             self.limits(out, scope, items);
+        }
+        if !self.usage.is_empty() {
+            self.usage(out, scope, items);
+        }
+    }
+
+    /// `*_usage` (items whose nodes reported their own), `*_pod_usage` and `*_allocated_unused`
+    /// (items with a sampled pod or node): never a zero that only means "no sample".
+    fn usage(&self, out: &mut Vec<u8>, scope: &'static ScopeFamilies, items: &[Item<'_>]) {
+        type Value = fn(&UsageTotals) -> Option<&Pair>;
+        let families: [(&Family, Value); 3] = [
+            (&scope.usage, |u| (u.nodes_sampled > 0).then_some(&u.node)),
+            (&scope.pod_usage, |u| u.sampled().then_some(&u.pods)),
+            (&scope.allocated_unused, |u| {
+                u.sampled().then_some(&u.unused)
+            }),
+        ];
+        for (family, value) in families {
+            header(out, family);
+            let prefix = series_prefix(family);
+            for item in items {
+                let Some(pair) = value(&item.totals.usage) else {
+                    continue;
+                };
+                for &(r, slot) in self.usage {
+                    series_start(out, &prefix, &item.labels, &self.tails[r]);
+                    write_amount(out, u128::from(pair[slot]), self.resources[r].1);
+                    out.push(b'\n');
+                }
+            }
         }
     }
 
@@ -439,6 +500,37 @@ impl Encoder<'_> {
         header(out, &families.pods);
         for (labels, ns) in items {
             item_series(out, &families.pods, labels, ns.pods);
+        }
+        self.namespace_usage(out, families, items);
+    }
+
+    /// `binpacking_namespace_pod_usage` and `_allocated_unused` (with usage attached), for the
+    /// namespaces with a sampled pod.
+    fn namespace_usage(
+        &self,
+        out: &mut Vec<u8>,
+        families: &'static NamespaceFamilies,
+        items: &[(String, &NamespaceFigures)],
+    ) {
+        type Value = fn(&UsageTotals) -> &Pair;
+        if self.usage.is_empty() {
+            return;
+        }
+        let usage: [(Option<&Family>, Value); 2] = [
+            (families.pod_usage.as_ref(), |u| &u.pods),
+            (families.allocated_unused.as_ref(), |u| &u.unused),
+        ];
+        for (family, value) in usage {
+            let Some(family) = family else { continue };
+            header(out, family);
+            let prefix = series_prefix(family);
+            for (labels, ns) in items.iter().filter(|(_, ns)| ns.usage.sampled()) {
+                for &(r, slot) in self.usage {
+                    series_start(out, &prefix, labels, &self.tails[r]);
+                    write_amount(out, u128::from(value(&ns.usage)[slot]), self.resources[r].1);
+                    out.push(b'\n');
+                }
+            }
         }
     }
 

@@ -663,6 +663,38 @@ impl Pki {
     }
 }
 
+/// `tests/independent/figures.py RESOURCES` over `input` (the simulator's `/objects`, with its
+/// metrics lists for the usage figures): the independent computation the end-to-end tests
+/// compare the exporter with.
+pub fn independent_figures(input: &serde_json::Value, resources: &str) -> serde_json::Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/figures.py");
+    let mut child = Command::new("python3")
+        .args([script, resources])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A published value in scheduler units (cpu cores back to millicores), rounded.
+pub fn units(m: &Metrics, family: &str, labels: &[(&str, &str)], resource: &str) -> Option<i64> {
+    let mut l = labels.to_vec();
+    l.push(("resource", resource));
+    let v = m.get(family, &l)?;
+    let v = if resource == "cpu" { v * 1000.0 } else { v };
+    #[allow(clippy::cast_possible_truncation)]
+    Some(v.round() as i64)
+}
+
 /// Whether a command is on PATH; in CI a missing one fails the test, elsewhere it is skipped
 /// with a note.
 pub fn have(tool: &str) -> bool {

@@ -9,6 +9,11 @@ Usage: figures.py RESOURCES [PodLevelResources=on|off] [InPlacePodVerticalScalin
 Prints JSON: {"nodes": {NAME: {"allocated": {r: n}, "allocatable": {...}, "limits": {...},
 "unlimited": {...}, "pods": n}}, "namespaces": {NS: {"allocated": {...}, "limits": {...},
 "pods": n}}} in scheduler units (cpu millicores, everything else units).
+
+When the input also carries "nodeMetrics" and "podMetrics" (the simulator's NodeMetricsList
+and PodMetricsList), every node gets "usage" (its own figure), "pod_usage" and "unused" (the sum
+over its counted pods with a sample of max(0, request - usage)), every namespace "pod_usage" and
+"unused", for cpu (millicores, rounded up once per pod) and memory (bytes).
 """
 import json
 import os
@@ -87,7 +92,8 @@ def main():
     gates = {k: v == "on" for k, v in flags.items()}
     use_status = gates.get("InPlacePodVerticalScaling", True)
     skip_pod_level = not gates.get("PodLevelResources", True)
-    items = json.load(sys.stdin)["items"]
+    doc = json.load(sys.stdin)
+    items = doc["items"]
     zero = lambda: {r: 0 for r in resources}  # noqa: E731
     nodes = {}
     for n in items:
@@ -123,7 +129,48 @@ def main():
         for r in resources:
             if r != "pods" and r in open_names:
                 figures["unlimited"][r] += 1
+    if "podMetrics" in doc:
+        add_usage(doc, items, nodes, namespaces, gates)
     json.dump({"nodes": nodes, "namespaces": namespaces}, sys.stdout)
+
+
+USAGE = ("cpu", "memory")
+
+
+def add_usage(doc, items, nodes, namespaces, gates):
+    """The usage figures, from the metrics lists and the counted pods."""
+    pods = {}
+    for p in items:
+        if p.get("kind") != "Pod":
+            continue
+        node = p.get("spec", {}).get("nodeName") or ""
+        if node in nodes and cv.counted(p, node):
+            key = p["metadata"].get("namespace", "") + "/" + p["metadata"]["name"]
+            pods[key] = (node, cv.scheduler_pod_accounting(p, gates)[0])
+    for figures in list(nodes.values()) + list(namespaces.values()):
+        figures["pod_usage"] = {r: 0 for r in USAGE}
+        figures["unused"] = {r: 0 for r in USAGE}
+        figures["sampled"] = 0
+    for item in doc["nodeMetrics"]["items"]:
+        name = item["metadata"]["name"]
+        if name in nodes:
+            units = cv.to_sched_units(cv.rl(item["usage"]))
+            nodes[name]["usage"] = {r: units.get(r, 0) for r in USAGE}
+    for item in doc["podMetrics"]["items"]:
+        key = item["metadata"]["namespace"] + "/" + item["metadata"]["name"]
+        if key not in pods:
+            continue
+        node, reqs = pods[key]
+        total = {}
+        for c in item["containers"]:
+            cv.add_into(total, cv.rl(c["usage"]))
+        used = cv.to_sched_units(total)
+        ns = namespaces[item["metadata"]["namespace"]]
+        for target in (nodes[node], ns):
+            target["sampled"] += 1
+            for r in USAGE:
+                target["pod_usage"][r] += used.get(r, 0)
+                target["unused"][r] += max(0, reqs.get(r, 0) - used.get(r, 0))
 
 
 if __name__ == "__main__":
