@@ -90,7 +90,7 @@ fn the_readme_tour_names_every_source_file_and_only_files_that_exist() {
     // Every `*.rs` the tour names exists somewhere under src/.
     for word in tour
         .split('`')
-        .filter(|w| w.ends_with(".rs") && !w.contains('/'))
+        .filter(|w| Path::new(w).extension().is_some_and(|e| e == "rs") && !w.contains('/'))
     {
         assert!(
             files.iter().any(|(p, _)| p.ends_with(&format!("/{word}"))),
