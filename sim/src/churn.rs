@@ -1,11 +1,11 @@
 //! Background change at a bounded rate, or a given number of operations at once: pods created
-//! (as a scale-up of an existing workload) and deleted, keeping the pod count near where it
-//! started; pods scheduled, moved, started, completed, failed or rolled; now and then a node
-//! removed (its pods deleted, as the pod garbage collector would, and those of controllers
-//! recreated) or added in its place (with its DaemonSet pods). Every pod it binds is placed as
-//! kube-scheduler's filters would (`ledger.rs`, `schedule.rs`): only where it fits, else it stays
-//! Pending. The sequence of operations is deterministic from the seed (timestamps are
-//! wall-clock).
+//! (drawn from the generation's mix) and deleted, keeping the requested share of the cluster's
+//! cpu where it started; pods scheduled, moved, started, completed, failed or rolled; now and
+//! then a node removed (its pods deleted, as the pod garbage collector would, and those of
+//! controllers recreated) or added in its place (with its DaemonSet pods). Every pod it binds is
+//! placed as kube-scheduler's filters would (`ledger.rs`, `schedule.rs`): only where it fits,
+//! else it stays Pending. The sequence of operations is deterministic from the seed (timestamps
+//! are wall-clock).
 //!
 //! It changes the cluster only through the store, with objects the generator makes; it serves no
 //! HTTP and knows nothing of the listeners.

@@ -8,7 +8,7 @@
 //!
 //! Sequential and deterministic (driven by the planner's PRNG); it renders no output JSON.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::rng::Rng;
 use crate::schedule::{fits, tightest_ratio, Accounting, Constraints, NodeFacts, CPU};
@@ -46,7 +46,7 @@ pub(super) struct Placer {
     eligible: Vec<Vec<usize>>,
     /// Demands that fitted nowhere once: the cluster only fills up while planning, so they never
     /// will.
-    full: HashMap<(usize, Variant), ()>,
+    full: HashSet<(usize, Variant)>,
 }
 
 impl Placer {
@@ -88,7 +88,7 @@ impl Placer {
             demands: Vec::new(),
             eligible_of: HashMap::new(),
             eligible: Vec::new(),
-            full: HashMap::new(),
+            full: HashSet::new(),
         })
     }
 
@@ -182,7 +182,7 @@ impl Placer {
         if !*counts {
             return Ok(Some(candidates[rng.index(candidates.len())]));
         }
-        if self.full.contains_key(&(id(w), variant)) {
+        if self.full.contains(&(id(w), variant)) {
             return Ok(None);
         }
         let mut best: Option<(f64, usize)> = None;
@@ -208,7 +208,7 @@ impl Placer {
                 Ok(Some(n))
             }
             None => {
-                self.full.insert((id(w), variant), ());
+                self.full.insert((id(w), variant));
                 Ok(None)
             }
         }
@@ -320,7 +320,7 @@ impl Placer {
             } else {
                 1.0
             };
-            let light_sum: f64 = (0..WORKLOADS.len())
+            let drawn: f64 = (0..WORKLOADS.len())
                 .filter(|&i| !device[i])
                 .map(|i| {
                     if cpu[i] <= mean {
@@ -330,11 +330,7 @@ impl Placer {
                     }
                 })
                 .sum();
-            let scale = if light_sum > 0.0 {
-                rest / light_sum
-            } else {
-                1.0
-            };
+            let scale = if drawn > 0.0 { rest / drawn } else { 1.0 };
             for i in (0..WORKLOADS.len()).filter(|&i| !device[i]) {
                 let factor = if cpu[i] <= mean { 1.0 } else { heavy };
                 expected[i] *= factor * scale;
