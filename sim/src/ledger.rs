@@ -274,3 +274,80 @@ impl Ledger {
             .cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn node(name: &str, cpu: &str, taint: bool) -> Value {
+        let mut n = json!({"kind": "Node", "metadata": {"name": name, "labels": {"kubernetes.io/os": "linux"}},
+            "status": {"allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "10"}}});
+        if taint {
+            n["spec"] = json!({"taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]});
+        }
+        n
+    }
+
+    fn pod(name: &str, node: Option<&str>, cpu: &str, phase: &str) -> Value {
+        let mut p = json!({"kind": "Pod", "metadata": {"name": name, "namespace": "web"},
+            "spec": {"containers": [{"name": "app", "resources": {"requests": {"cpu": cpu}}}]},
+            "status": {"phase": phase}});
+        if let Some(n) = node {
+            p["spec"]["nodeName"] = json!(n);
+        }
+        p
+    }
+
+    #[test]
+    fn pods_go_only_where_they_fit_and_the_ledger_follows_the_store() {
+        let store = Store::new(1000);
+        store.upsert(node("a", "2", false)).unwrap();
+        store.upsert(node("gpu", "8", true)).unwrap();
+        store
+            .upsert(pod("p1", Some("a"), "1500m", "Running"))
+            .unwrap();
+        store
+            .upsert(pod("done", Some("a"), "2", "Succeeded"))
+            .unwrap();
+        store
+            .upsert(pod("waiting", None, "300m", "Pending"))
+            .unwrap();
+        let mut ledger = Ledger::new().unwrap();
+        ledger.sync(&store);
+        assert_eq!(ledger.cpu(), (1800, 10_000));
+        let anywhere = Constraints::default();
+        let requests = |cpu: u64| [cpu, 0, 1, 0, 0, 0];
+        let mut rng = Rng::new(1);
+        // 500m fits on `a`; the tainted node takes nothing that does not tolerate it.
+        assert_eq!(
+            ledger
+                .place(&anywhere, &requests(500), None, &mut rng)
+                .as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            ledger.place(&anywhere, &requests(501), None, &mut rng),
+            None
+        );
+        assert_eq!(
+            ledger.place(&anywhere, &requests(500), Some("a"), &mut rng),
+            None
+        );
+        // A deletion seen through the event history frees the room.
+        store.delete(Kind::Pod, "web/p1");
+        ledger.sync(&store);
+        assert_eq!(ledger.cpu(), (300, 10_000));
+        assert_eq!(
+            ledger
+                .place(&anywhere, &requests(2000), None, &mut rng)
+                .as_deref(),
+            Some("a")
+        );
+        // Past the kept history it rebuilds from a consistent list.
+        store.compact();
+        store.upsert(pod("p2", Some("a"), "1", "Running")).unwrap();
+        ledger.sync(&store);
+        assert_eq!(ledger.cpu(), (1300, 10_000));
+    }
+}
