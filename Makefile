@@ -70,7 +70,7 @@ check-metrics: ## promtool check metrics on the golden exposition
 bench: ## benchmark at 10 / 500 / 5,000 nodes and in-process ingest; writes BENCHMARKS.md (QUICK=1: one run)
 	scripts/bench.sh
 
-screenshot: ## refresh docs/page.png from the browser test (needs chromium)
-	SCREENSHOT_OUT=$(CURDIR)/docs/page.png $(CARGO) test --test page_browser the_page_renders
+screenshot: ## refresh docs/page.png: the demo cluster in the browser test (needs chromium)
+	SCREENSHOT_OUT=$(CURDIR)/docs/page.png $(CARGO) test --test page_browser the_demo_cluster_renders
 
 .PHONY: screenshot bench

@@ -1,13 +1,14 @@
 //! The live page in a real headless Chromium: rendered against the simulator, its text matches the
-//! metrics, a screenshot is taken, and at 5,000 nodes it stays small, fast and usable. Without
-//! Chromium the test says loudly that it was skipped (CI installs it and fails instead).
-//! `SCREENSHOT_OUT=path` keeps the screenshot (`make screenshot` refreshes docs/page.png).
+//! metrics, a screenshot is taken, the demo cluster (`make demo`'s flags) renders with its label
+//! groups, and at 5,000 nodes it stays small, fast and usable. Without Chromium the test says
+//! loudly that it was skipped (CI installs it and fails instead). `SCREENSHOT_OUT=path` keeps the
+//! demo cluster's screenshot (`make screenshot` refreshes docs/page.png).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,28 @@ fn headless(browser: &str, dir: &TempDir, args: &[&str]) -> std::process::Output
         .args(args)
         .output()
         .expect("run chromium")
+}
+
+/// A screenshot of `url` in a window of `size` (`W,H`), checked to be a real PNG.
+fn screenshot(browser: &str, dir: &TempDir, url: &str, size: &str) -> PathBuf {
+    let shot = dir.path("page.png");
+    let out = headless(
+        browser,
+        dir,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            &format!("--window-size={size}"),
+            url,
+        ],
+    );
+    let png = std::fs::read(&shot)
+        .unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+    shot
 }
 
 fn cores(v: f64) -> String {
@@ -118,23 +141,36 @@ fn the_page_renders_in_chromium_with_the_metrics_numbers() {
     assert!(dom.contains(&format!("{} / 14", cores(cluster_cpu))));
     assert!(dom.contains("zone-1") && dom.contains("zone-2"));
 
-    let shot = dir.path("page.png");
-    let out = headless(
-        browser,
-        &dir,
+    screenshot(browser, &dir, &url, "1280,900");
+}
+
+/// `make demo` as a newcomer sees it: the simulator with the demo's 12 nodes and 400 pods (no
+/// churn, so the picture is the same every time) and the exporter with the demo's resources and
+/// label groups.
+#[test]
+fn the_demo_cluster_renders_with_its_label_groups() {
+    let Some(browser) = chromium() else { return };
+    let dir = TempDir::new("browser-demo");
+    let sim = Sim::start(&["--nodes", "12", "--pods", "400", "--seed", "1"]);
+    let exporter = Exporter::start(
+        &sim.kubeconfig,
         &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1280,900",
-            &url,
+            "--resources",
+            "cpu,memory,pods,nvidia.com/gpu",
+            "--label-group",
+            "topology.kubernetes.io/zone",
+            "--label-group",
+            "eks.amazonaws.com/nodegroup",
         ],
     );
-    let png = std::fs::read(&shot)
-        .unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&out.stderr)));
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "{} bytes",
-        png.len()
-    );
+    exporter.wait_ready(Duration::from_secs(30));
+    let url = format!("http://{}/", exporter.addr);
+    let out = headless(browser, &dir, &["--dump-dom", &url]);
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    for text in ["12 nodes", "us-east-1a", "us-east-1c", "general", "gpu"] {
+        assert!(dom.contains(text), "{text:?} not on the demo page");
+    }
+    let shot = screenshot(browser, &dir, &url, "1600,1060");
     if let Some(keep) = std::env::var_os("SCREENSHOT_OUT") {
         std::fs::copy(&shot, Path::new(&keep)).unwrap();
     }

@@ -279,6 +279,18 @@ impl Control {
                 self.churn.set_rate(rate);
                 reply(200, &json!({"rate": self.churn.rate()}))
             }
+            ("POST", ["churn", "steps"]) => {
+                let Some(n) = number("n") else {
+                    return error(400, "n is a required non-negative integer");
+                };
+                match self.churn.steps(n) {
+                    Ok(applied) => reply(
+                        200,
+                        &json!({"applied": applied, "resourceVersion": self.store.current_rv().to_string()}),
+                    ),
+                    Err(e) => error(500, &e),
+                }
+            }
             ("GET", ["state"]) => {
                 let c = self.store.counts();
                 reply(

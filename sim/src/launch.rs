@@ -90,9 +90,15 @@ fn kubeconfig(api: SocketAddr) -> String {
 /// cluster's size to stderr. The error says what could not be done.
 pub fn start(config: &Config) -> Result<Simulator, String> {
     let started = Instant::now();
-    let objects = match &config.scenario {
-        Some(path) => load_scenario(path, config.seed)?,
-        None => generate::generate(config.nodes, config.pods, config.seed)?,
+    let (objects, mix) = match &config.scenario {
+        Some(path) => (
+            load_scenario(path, config.seed)?,
+            generate::Mix::catalogue(),
+        ),
+        None => {
+            let cluster = generate::generate(config.nodes, config.pods, config.seed)?;
+            (cluster.objects, cluster.mix)
+        }
     };
     let count = objects.len();
     let bytes: usize = objects.iter().map(|o| o.json.len()).sum();
@@ -128,7 +134,7 @@ pub fn start(config: &Config) -> Result<Simulator, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.control_listen))?;
     let api_server = Server::start(api_listener, api, "api")
         .map_err(|e| format!("cannot start the API server: {e}"))?;
-    let churn = Churn::start(store.clone(), config.seed, config.churn)
+    let churn = Churn::start(store.clone(), config.seed, config.churn, mix)
         .map_err(|e| format!("cannot start churn: {e}"))?;
     let control = Arc::new(Control {
         store,

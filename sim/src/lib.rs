@@ -9,9 +9,10 @@
 //! - the two listeners: `control` (objects, faults, churn switch, request log), `api` (routing,
 //!   get/list, Statuses) with `watch` (event streams), `leases` and `metrics_api` (the resource
 //!   metrics API's usage model);
-//! - background change: `churn`;
+//! - background change: `churn`, with `ledger` (the scheduler's view of the store);
 //! - the cluster: `generate` (catalogue, planner, renderers, templates), `store` (objects,
-//!   resourceVersions, history), `select` (label and field selectors);
+//!   resourceVersions, history), `schedule` (the scheduler's filters with the exporter's
+//!   accounting, for placing pods), `select` (label and field selectors);
 //! - what answers are made of: `format` (Accept negotiation), `table` (kubectl Tables),
 //!   `status` (Status objects), `paging` (continue tokens), `request_log`, `faults`;
 //! - the ground: `object` (stored objects), `http` (HTTP/1.1 server), `clock`, `rng`.
@@ -28,11 +29,13 @@ pub mod generate;
 pub mod http;
 pub mod launch;
 pub mod leases;
+pub mod ledger;
 pub mod metrics_api;
 pub mod object;
 pub mod paging;
 pub mod request_log;
 pub mod rng;
+pub mod schedule;
 pub mod select;
 pub mod status;
 pub mod store;

@@ -113,9 +113,14 @@ pub struct Sim {
 impl Sim {
     /// Starts `kube-sim` with extra arguments; waits for its listening line.
     pub fn start(args: &[&str]) -> Sim {
+        Sim::start_bin(&workspace_bin("kube-sim"), args)
+    }
+
+    /// [`Sim::start`] with another build of the simulator (e.g. `target/fast/kube-sim`).
+    pub fn start_bin(bin: &Path, args: &[&str]) -> Sim {
         let dir = TempDir::new("sim");
         let kubeconfig = dir.path("kubeconfig");
-        let mut child = Command::new(workspace_bin("kube-sim"))
+        let mut child = Command::new(bin)
             .args(args)
             .arg("--kubeconfig-out")
             .arg(&kubeconfig)
@@ -126,7 +131,7 @@ impl Sim {
         let stderr = Lines::collect(child.stderr.take().unwrap());
         let stdout = Lines::collect(child.stdout.take().unwrap());
         let line = stdout
-            .wait_for(Duration::from_secs(60), |l| {
+            .wait_for(Duration::from_secs(300), |l| {
                 l.starts_with("kube-sim listening")
             })
             .unwrap_or_else(|| panic!("kube-sim did not start: {}", stderr.text()));
@@ -322,8 +327,20 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
+    http_waiting(addr, method, path, headers, body, Duration::from_secs(30))
+}
+
+/// [`http`] that waits up to `timeout` between reads (for a slow control request).
+pub fn http_waiting(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Response {
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()

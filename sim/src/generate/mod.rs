@@ -14,6 +14,7 @@
 //! file runs them in order and makes the objects churn adds later.
 
 mod node;
+mod place;
 mod plan;
 mod pod;
 mod pools;
@@ -28,21 +29,47 @@ use serde_json::Value;
 use crate::object::Object;
 use crate::rng::Rng;
 
+pub use node::EDGE_CASE_LABEL;
+
 use node::render_node;
-use plan::{
-    node_name, pick_workload, plan_nodes, plan_pods, NodePlan, NodeState, PodPlan, Variant,
-};
+use plan::{draw, node_name, plan_nodes, plan_pods, NodePlan, NodeState, PodPlan, Variant};
 use pod::{render_pod, PodVars};
 use pools::{POOLS, ZONES};
 use template::Template;
-use workloads::Owner;
+use workloads::{Owner, Workload, DAEMONSETS, WORKLOADS};
+
+/// The regular workloads' draw weights (in catalogue order) a generated cluster was sized with;
+/// churn creates pods from the same mix, so the cluster keeps its shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mix(Vec<u64>);
+
+impl Mix {
+    /// The catalogue's own weights (for a cluster loaded from a scenario file).
+    pub fn catalogue() -> Mix {
+        Mix(WORKLOADS.iter().map(|w| w.weight).collect())
+    }
+
+    /// A regular workload drawn by the weights, by index (see [`workload_named`]).
+    pub fn draw(&self, rng: &mut Rng) -> usize {
+        draw(&self.0, rng)
+    }
+}
+
+/// A generated cluster: its objects and the mix its regular pods were drawn from.
+pub struct Cluster {
+    /// Nodes, then pods, with resourceVersions 2, 3, ...
+    pub objects: Vec<Object>,
+    /// The mix of the fill.
+    pub mix: Mix,
+}
 
 /// Generates `nodes` nodes and `pods` pods for `seed`, with resourceVersions 2, 3, ... in
 /// (nodes, pods) order. The same arguments always give the same bytes.
-pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Vec<Object>, String> {
+pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Cluster, String> {
     let mut rng = Rng::new(seed);
-    let node_plans = plan_nodes(nodes, &mut rng);
-    let pod_plans = plan_pods(&node_plans, pods, &mut rng);
+    let mut node_plans = plan_nodes(nodes, &mut rng);
+    let (pod_plans, weights) = plan_pods(&mut node_plans, pods, &mut rng)?;
+    let node_plans = node_plans;
     // One template per (workload, variant, scheduled); mirror pods differ per node and are
     // rendered directly.
     let mut templates: HashMap<(usize, Variant, bool), Template> = HashMap::new();
@@ -120,15 +147,27 @@ pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Vec<Object>, Str
     for part in parts {
         objects.extend(part?);
     }
-    Ok(objects)
+    Ok(Cluster {
+        objects,
+        mix: Mix(weights),
+    })
 }
 
-/// A fresh pod for churn: one of the regular workloads on `node` (None = unscheduled).
-pub fn churn_pod(seed: u64, n: u64, node: Option<(&str, &str)>, now: i64) -> Value {
-    let mut rng = Rng::for_item(seed, 7, n);
-    let w = pick_workload(&mut rng);
-    let hash = Rng::for_item(seed, 8, 0).suffix(10);
-    let node_plans = [NodePlan {
+/// Index of the regular workload whose pods carry `app.kubernetes.io/name=name`.
+pub fn workload_named(name: &str) -> Option<usize> {
+    WORKLOADS.iter().position(|w| w.name == name)
+}
+
+/// Whether the pods of regular workload `workload` are a Job's (they run to completion).
+pub fn completes(workload: usize) -> bool {
+    WORKLOADS
+        .get(workload)
+        .is_some_and(|w| matches!(w.owner, Owner::Job | Owner::CronJob))
+}
+
+/// A node plan for a pod rendered outside the planner.
+fn lone_node(node: Option<(&str, &str)>, now: i64) -> NodePlan {
+    NodePlan {
         name: node.map_or_else(String::new, |(name, _)| name.to_string()),
         ip: node.map_or_else(String::new, |(_, ip)| ip.to_string()),
         pool: &POOLS[0],
@@ -136,7 +175,38 @@ pub fn churn_pod(seed: u64, n: u64, node: Option<(&str, &str)>, now: i64) -> Val
         state: NodeState::Ready,
         created: now,
         control_plane: false,
-    }];
+        edge: None,
+        shrunk_allocatable_cpu: None,
+    }
+}
+
+fn churn_render(
+    w: &'static Workload,
+    plan: &PodPlan,
+    node: Option<(&str, &str)>,
+    rng: &mut Rng,
+    now: i64,
+) -> Value {
+    let vars = PodVars::for_pod(plan, &[lone_node(node, now)], rng, 0);
+    let mut v = render_pod(w, plan.variant, &plan.template_hash, &vars, 1);
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+    }
+    v
+}
+
+/// A fresh pod for churn: regular workload number `workload` (see [`workload_named`]) on `node`
+/// (None = Pending, unschedulable).
+pub fn churn_pod(
+    seed: u64,
+    n: u64,
+    workload: usize,
+    node: Option<(&str, &str)>,
+    now: i64,
+) -> Value {
+    let mut rng = Rng::for_item(seed, 7, n);
+    let w = WORKLOADS.get(workload).unwrap_or(&WORKLOADS[0]);
+    let hash = Rng::for_item(seed, 8, 0).suffix(10);
     let owner_name = if matches!(w.owner, Owner::Job | Owner::CronJob) {
         format!("{}-c{n}", w.name)
     } else {
@@ -146,7 +216,7 @@ pub fn churn_pod(seed: u64, n: u64, node: Option<(&str, &str)>, now: i64) -> Val
         workload: w,
         name: format!("{owner_name}-{}", rng.suffix(5)),
         owner_name,
-        template_hash: hash.clone(),
+        template_hash: hash,
         node: node.map(|_| 0),
         variant: if node.is_some() {
             Variant::Running
@@ -157,26 +227,48 @@ pub fn churn_pod(seed: u64, n: u64, node: Option<(&str, &str)>, now: i64) -> Val
         ip: format!("10.{}.{}.{}", 200 + n % 50, (n >> 8) & 255, n & 255),
         ordinal: usize::try_from(n).unwrap_or(0),
     };
-    let vars = PodVars::for_pod(&plan, &node_plans, &mut rng, 0);
-    let mut v = render_pod(w, plan.variant, &hash, &vars, 1);
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-    }
-    v
+    churn_render(w, &plan, node, &mut rng, now)
 }
 
-/// A fresh general-pool node for churn, named `churn-10-…` after slot 100,000 + `n` mod 100,000.
-pub fn churn_node(seed: u64, n: u64, now: i64) -> Value {
+/// The pod DaemonSet `daemonset` (one of the catalogue's, by name) runs on a node churn added;
+/// None for another name.
+pub fn churn_daemon_pod(
+    seed: u64,
+    n: u64,
+    daemonset: &str,
+    node: (&str, &str),
+    now: i64,
+) -> Option<Value> {
+    let (i, w) = DAEMONSETS
+        .iter()
+        .enumerate()
+        .find(|(_, d)| d.name == daemonset)?;
+    let mut rng = Rng::for_item(seed, 9, n.wrapping_mul(8) + i as u64);
+    let plan = PodPlan {
+        workload: w,
+        name: format!("{}-{}", w.name, rng.suffix(5)),
+        owner_name: w.name.to_string(),
+        template_hash: Rng::for_item(seed, 10, i as u64).suffix(10),
+        node: Some(0),
+        variant: Variant::Running,
+        created: now,
+        ip: node.1.to_string(),
+        ordinal: 0,
+    };
+    Some(churn_render(w, &plan, Some(node), &mut rng, now))
+}
+
+/// A fresh node of pool `pool` (general when unknown) for churn, named `churn-10-…` after slot
+/// 100,000 + `n` mod 100,000.
+pub fn churn_node(seed: u64, n: u64, pool: &str, now: i64) -> Value {
     let i = 100_000 + usize::try_from(n % 100_000).unwrap_or(0);
     let (name, ip) = node_name(i);
     let plan = NodePlan {
         name: name.replace("ip-", "churn-"),
         ip,
-        pool: &POOLS[0],
+        pool: POOLS.iter().find(|p| p.name == pool).unwrap_or(&POOLS[0]),
         zone: ZONES[i % 3],
-        state: NodeState::Ready,
-        created: now,
-        control_plane: false,
+        ..lone_node(None, now)
     };
     let mut v = render_node(&plan, i, seed ^ 0xC4A2, 0);
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -188,12 +280,82 @@ pub fn churn_node(seed: u64, n: u64, now: i64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::object::Kind;
+    use crate::schedule::{Accounting, CPU, SPREAD};
+
+    /// One node: its edge-case label, allocated and allocatable in `schedule::RESOURCES` order.
+    type Placed = (Option<String>, Vec<u64>, Box<[u64]>);
+
+    /// Every node, and the pending pod count.
+    fn placement(objects: &[Object]) -> (Vec<Placed>, usize) {
+        let acct = Accounting::new().unwrap();
+        let mut nodes = std::collections::BTreeMap::new();
+        let mut pending = 0;
+        for o in objects.iter().filter(|o| o.kind == Kind::Node) {
+            let v = o.to_value().unwrap();
+            let alloc = acct.node_allocatable(&v).unwrap();
+            let edge = o.label(EDGE_CASE_LABEL).map(str::to_string);
+            nodes.insert(o.name.to_string(), (edge, vec![0; alloc.len()], alloc));
+        }
+        for o in objects.iter().filter(|o| o.kind == Kind::Pod) {
+            let d = acct.pod_bytes(&o.json).unwrap();
+            if o.node_name.is_empty() && !matches!(&*o.phase, "Succeeded" | "Failed") {
+                pending += 1;
+            }
+            if d.counts {
+                let used = &mut nodes.get_mut(&*o.node_name).unwrap().1;
+                for (u, r) in used.iter_mut().zip(d.requests.iter()) {
+                    *u += r;
+                }
+            }
+        }
+        (nodes.into_values().collect(), pending)
+    }
+
+    #[test]
+    fn pods_are_placed_only_where_they_fit_except_on_labelled_edge_case_nodes() {
+        for (nodes, pods) in [(12, 400), (10, 300), (60, 1800), (3, 40)] {
+            let objects = generate(nodes, pods, 1).unwrap().objects;
+            let (placed, pending) = placement(&objects);
+            let mut edge = 0;
+            let (mut used_cpu, mut alloc_cpu) = (0, 0);
+            let mut tightest = Vec::new();
+            for (label, used, alloc) in &placed {
+                used_cpu += used[CPU];
+                alloc_cpu += alloc[CPU];
+                let over = used.iter().zip(alloc.iter()).any(|(u, a)| u > a);
+                if label.is_some() {
+                    edge += 1;
+                } else {
+                    assert!(
+                        !over,
+                        "{used:?} > {alloc:?} on a node without an edge-case label"
+                    );
+                }
+                tightest.push(
+                    (0..SPREAD)
+                        .map(|i| used[i] as f64 / alloc[i].max(1) as f64)
+                        .fold(0.0, f64::max),
+                );
+            }
+            tightest.sort_by(f64::total_cmp);
+            eprintln!(
+                "{nodes}/{pods}: cluster cpu {:.1} %, pending {pending}, edge cases {edge}, tightest {:?}",
+                used_cpu as f64 * 100.0 / alloc_cpu as f64,
+                tightest.iter().map(|t| (t * 100.0).round()).collect::<Vec<_>>()
+            );
+            assert!(
+                edge >= 1 && edge <= (nodes / 100).max(1),
+                "{edge} edge cases"
+            );
+        }
+    }
 
     #[test]
     fn the_same_seed_gives_the_same_bytes_and_another_seed_does_not() {
-        let a = generate(12, 200, 42).unwrap();
-        let b = generate(12, 200, 42).unwrap();
-        let c = generate(12, 200, 43).unwrap();
+        let a = generate(12, 200, 42).unwrap().objects;
+        let b = generate(12, 200, 42).unwrap().objects;
+        let c = generate(12, 200, 43).unwrap().objects;
         assert_eq!(a.len(), 212);
         assert!(a.iter().zip(&b).all(|(x, y)| x.json == y.json));
         assert!(a.iter().zip(&c).any(|(x, y)| x.json != y.json));
@@ -201,7 +363,7 @@ mod tests {
 
     #[test]
     fn pods_are_full_size_and_parse_back() {
-        let objs = generate(10, 300, 1).unwrap();
+        let objs = generate(10, 300, 1).unwrap().objects;
         let pods: Vec<&Object> = objs
             .iter()
             .filter(|o| o.kind == crate::object::Kind::Pod)

@@ -14,13 +14,12 @@ use super::plan::{NodePlan, NodeState};
 /// The kubelet version every node reports.
 const KUBELET_VERSION: &str = "v1.34.2";
 
-/// Node `index` of the plan as JSON, with its own PRNG from `seed` and the resourceVersion `rv`.
-pub(super) fn render_node(plan: &NodePlan, index: usize, seed: u64, rv: u64) -> Value {
-    let mut rng = Rng::for_item(seed, 1, index as u64);
-    let instance_id = format!("i-0{}", rng.hex(16));
+/// The label an edge-case node carries, with its reason as the value.
+pub const EDGE_CASE_LABEL: &str = "kube-sim.local/edge-case";
+
+/// The node's labels: AWS-like topology and instance labels, its pool and role, GPU labels.
+fn node_labels(plan: &NodePlan, index: usize) -> Value {
     let pool = plan.pool;
-    let created = rfc3339(plan.created);
-    let heartbeat = rfc3339(plan.created + 30 * 86_400);
     let mut labels = json!({
         "beta.kubernetes.io/arch": pool.arch, "beta.kubernetes.io/instance-type": pool.instance, "beta.kubernetes.io/os": "linux",
         "eks.amazonaws.com/capacityType": if pool.name == "compute" { "SPOT" } else { "ON_DEMAND" },
@@ -41,43 +40,94 @@ pub(super) fn render_node(plan: &NodePlan, index: usize, seed: u64, rv: u64) -> 
         labels["nvidia.com/gpu.present"] = json!("true");
         labels["nvidia.com/gpu.product"] = json!("NVIDIA-A10G");
     }
+    if let Some(edge) = plan.edge {
+        labels[EDGE_CASE_LABEL] = json!(edge.reason());
+    }
+    labels
+}
+
+/// The node's taints (pool taint, then those of its state) and whether it is cordoned.
+fn node_taints(plan: &NodePlan, heartbeat: &str) -> (Vec<Value>, bool) {
     let mut taints = Vec::new();
-    if let Some((key, value, effect)) = pool.taint {
+    if let Some((key, value, effect)) = plan.pool.taint {
         let mut t = json!({"key": key, "effect": effect});
         if !value.is_empty() {
             t["value"] = json!(value);
         }
         taints.push(t);
     }
-    let mut spec = json!({
-        "podCIDR": format!("10.244.{}.0/24", index % 256), "podCIDRs": [format!("10.244.{}.0/24", index % 256)],
-        "providerID": format!("aws:///{}/{instance_id}", plan.zone),
-    });
-    let (ready_status, ready_reason, ready_message) = match plan.state {
+    match plan.state {
         NodeState::NotReady => {
             taints.push(json!({"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "timeAddedAt": heartbeat}));
             taints.push(json!({"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": heartbeat}));
-            (
-                "Unknown",
-                "NodeStatusUnknown",
-                "Kubelet stopped posting node status.",
-            )
+            (taints, false)
         }
         NodeState::Cordoned => {
-            spec["unschedulable"] = json!(true);
             taints.push(json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": heartbeat}));
-            ("True", "KubeletReady", "kubelet is posting ready status")
+            (taints, true)
         }
-        NodeState::Ready => ("True", "KubeletReady", "kubelet is posting ready status"),
-    };
-    if !taints.is_empty() {
-        spec["taints"] = Value::Array(taints);
+        NodeState::Ready => (taints, false),
     }
+}
+
+/// The pool's capacity and allocatable as the kubelet reports them (before any edge case).
+fn node_resources(plan: &NodePlan) -> (Value, Value) {
+    let pool = plan.pool;
     let mut capacity = json!({"cpu": pool.capacity_cpu, "ephemeral-storage": "83873772Ki", "hugepages-1Gi": "0", "hugepages-2Mi": pool.hugepages_2mi, "memory": pool.capacity_memory, "pods": pool.pods});
     let mut allocatable = json!({"cpu": pool.allocatable_cpu, "ephemeral-storage": "76224326324", "hugepages-1Gi": "0", "hugepages-2Mi": pool.hugepages_2mi, "memory": pool.allocatable_memory, "pods": pool.pods});
     if pool.gpus > 0 {
         capacity["nvidia.com/gpu"] = json!(pool.gpus.to_string());
         allocatable["nvidia.com/gpu"] = json!(pool.gpus.to_string());
+    }
+    (capacity, allocatable)
+}
+
+/// What the scheduler reads of node `index` as it stood when pods were placed (name, labels,
+/// taints, cordon, capacity and allocatable): the same pieces `render_node` assembles.
+pub(super) fn node_for_placement(plan: &NodePlan, index: usize) -> Value {
+    let (taints, unschedulable) = node_taints(plan, "");
+    let (capacity, allocatable) = node_resources(plan);
+    json!({
+        "metadata": {"name": plan.name, "labels": node_labels(plan, index)},
+        "spec": {"taints": taints, "unschedulable": unschedulable},
+        "status": {"capacity": capacity, "allocatable": allocatable},
+    })
+}
+
+/// Node `index` of the plan as JSON, with its own PRNG from `seed` and the resourceVersion `rv`.
+pub(super) fn render_node(plan: &NodePlan, index: usize, seed: u64, rv: u64) -> Value {
+    let mut rng = Rng::for_item(seed, 1, index as u64);
+    let instance_id = format!("i-0{}", rng.hex(16));
+    let pool = plan.pool;
+    let created = rfc3339(plan.created);
+    let heartbeat = rfc3339(plan.created + 30 * 86_400);
+    let labels = node_labels(plan, index);
+    let (taints, unschedulable) = node_taints(plan, &heartbeat);
+    let mut spec = json!({
+        "podCIDR": format!("10.244.{}.0/24", index % 256), "podCIDRs": [format!("10.244.{}.0/24", index % 256)],
+        "providerID": format!("aws:///{}/{instance_id}", plan.zone),
+    });
+    if unschedulable {
+        spec["unschedulable"] = json!(true);
+    }
+    let (ready_status, ready_reason, ready_message) = match plan.state {
+        NodeState::NotReady => (
+            "Unknown",
+            "NodeStatusUnknown",
+            "Kubelet stopped posting node status.",
+        ),
+        NodeState::Cordoned | NodeState::Ready => {
+            ("True", "KubeletReady", "kubelet is posting ready status")
+        }
+    };
+    if !taints.is_empty() {
+        spec["taints"] = Value::Array(taints);
+    }
+    let (capacity, mut allocatable) = node_resources(plan);
+    // An allocatable that shrank after its pods were placed (a kubelet restarted with a larger
+    // system reservation): the one way a real node shows more cpu requested than allocatable.
+    if let Some(cpu) = &plan.shrunk_allocatable_cpu {
+        allocatable["cpu"] = json!(cpu);
     }
     let condition = |t: &str, status: &str, reason: &str, message: &str| json!({"lastHeartbeatTime": heartbeat, "lastTransitionTime": created, "message": message, "reason": reason, "status": status, "type": t});
     let images: Vec<Value> = [

@@ -1,6 +1,9 @@
-//! Planning the generated cluster: node names, pools, zones and states; then pods: DaemonSets on
-//! every node, mirror pods on control-plane nodes, one pod of every workload and every status
-//! variant, then a weighted fill, each placed on the least loaded of a few candidate nodes.
+//! Planning the generated cluster: node names, pools, zones, states and the few edge-case nodes;
+//! then pods, each placed as kube-scheduler's filters would (`place.rs`): DaemonSets on every
+//! node first, mirror pods on control-plane nodes, one pod of every workload and every status
+//! variant, then a fill drawn from a mix sized to the cluster; a pod that fits nowhere stays
+//! Pending. Last, the edge cases: a static pod the scheduler never saw, an allocatable that
+//! shrank after placement.
 //!
 //! Sequential and cheap, driven by one PRNG in a fixed order so the same seed gives the same plan.
 //! It renders no JSON (`node.rs`, `pod.rs` do).
@@ -9,8 +12,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::rng::Rng;
 
+use super::place::Placer;
 use super::pools::{Pool, CONTROL_PLANE, POOLS, POOL_WEIGHTS, ZONES};
-use super::workloads::{Owner, Placement, Workload, DAEMONSETS, MIRRORS, WORKLOADS};
+use super::workloads::{Owner, Workload, DAEMONSETS, EDGE_STATIC_PODS, MIRRORS, WORKLOADS};
 
 /// 2025-10-06T08:00:00Z: the simulated cluster's birth; generated timestamps are fixed offsets
 /// from it so that the same seed gives the same bytes.
@@ -25,6 +29,26 @@ pub(super) enum NodeState {
     Cordoned,
     /// The kubelet stopped posting status (unreachable taints).
     NotReady,
+}
+
+/// Why a node shows more requested than allocatable on purpose (its
+/// `kube-sim.local/edge-case` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum EdgeCase {
+    /// The kubelet restarted with a larger reservation after the scheduler had filled the node.
+    AllocatableShrank,
+    /// An operator dropped a static pod on the node; the scheduler never accounted it.
+    StaticPod,
+}
+
+impl EdgeCase {
+    /// The label value.
+    pub(super) fn reason(self) -> &'static str {
+        match self {
+            EdgeCase::AllocatableShrank => "allocatable-shrank",
+            EdgeCase::StaticPod => "static-pod",
+        }
+    }
 }
 
 /// One node as planned: enough to place pods on it and to render it.
@@ -43,6 +67,10 @@ pub(super) struct NodePlan {
     pub(super) created: i64,
     /// A control-plane node (taint, mirror pods).
     pub(super) control_plane: bool,
+    /// Over-committed on purpose, and why.
+    pub(super) edge: Option<EdgeCase>,
+    /// For `EdgeCase::AllocatableShrank`: the allocatable cpu the node reports now.
+    pub(super) shrunk_allocatable_cpu: Option<String>,
 }
 
 /// Pod status variants, applied to the first regular pods in this order (so a small cluster has
@@ -120,7 +148,8 @@ pub(super) fn node_name(i: usize) -> (String, String) {
 }
 
 /// `count` nodes: control planes first (none, one or three), then every worker pool once,
-/// then pools by weight; one cordoned and one NotReady node early on, then about 1% of each.
+/// then pools by weight; one cordoned and one NotReady node early on, then about 1% of each;
+/// 1 % of the nodes (at least one) edge cases, picked among the Ready general-pool nodes.
 pub(super) fn plan_nodes(count: usize, rng: &mut Rng) -> Vec<NodePlan> {
     let control_planes = match count {
         0..=3 => 0,
@@ -166,109 +195,26 @@ pub(super) fn plan_nodes(count: usize, rng: &mut Rng) -> Vec<NodePlan> {
             state,
             created: CLUSTER_BIRTH + i64::try_from(i).unwrap_or(0) * 11,
             control_plane,
+            edge: None,
+            shrunk_allocatable_cpu: None,
+        });
+    }
+    let mut candidates: Vec<usize> = (0..nodes.len())
+        .filter(|&n| {
+            !nodes[n].control_plane
+                && nodes[n].pool.name == "general"
+                && nodes[n].state == NodeState::Ready
+        })
+        .collect();
+    for k in 0..(count / 100).max(1).min(candidates.len()) {
+        let n = candidates.swap_remove(rng.index(candidates.len()));
+        nodes[n].edge = Some(if k % 2 == 0 {
+            EdgeCase::AllocatableShrank
+        } else {
+            EdgeCase::StaticPod
         });
     }
     nodes
-}
-
-/// Placement bookkeeping: requested milli-CPU, free GPUs and free hugepages per node.
-struct Capacity {
-    cpu_milli: Vec<u64>,
-    gpus: Vec<u64>,
-    hugepages_mi: Vec<u64>,
-}
-
-fn cpu_milli(q: &str) -> u64 {
-    if let Some(m) = q.strip_suffix('m') {
-        m.parse().unwrap_or(0)
-    } else {
-        q.parse::<f64>().map_or(0, |c| (c * 1000.0).ceil() as u64)
-    }
-}
-
-fn pod_cpu_milli(w: &Workload) -> u64 {
-    if let Some((req, _)) = w.pod_resources {
-        if let Some((_, q)) = req.iter().find(|(k, _)| *k == "cpu") {
-            return cpu_milli(q);
-        }
-    }
-    let sum: u64 = w
-        .containers
-        .iter()
-        .chain(w.init.iter().filter(|c| c.sidecar))
-        .flat_map(|c| c.requests.iter())
-        .filter(|(k, _)| *k == "cpu")
-        .map(|(_, q)| cpu_milli(q))
-        .sum();
-    sum + w.runtime_class.map_or(0, |(_, c, _)| cpu_milli(c))
-}
-
-fn eligible(node: &NodePlan, placement: Placement) -> bool {
-    match placement {
-        Placement::Everywhere => true,
-        Placement::ControlPlane => node.control_plane,
-        Placement::Gpu => node.pool.gpus > 0,
-        Placement::Memory => node.pool.hugepages_mi > 0,
-        Placement::Workers => {
-            !node.control_plane && node.pool.taint.is_none() && node.state != NodeState::NotReady
-        }
-    }
-}
-
-/// Picks a node: the least loaded of four random eligible candidates (power of choices keeps
-/// nodes balanced without a full scan); GPU and hugepage pods need a free device.
-fn place(
-    w: &Workload,
-    nodes: &[NodePlan],
-    by_placement: &BTreeMap<u8, Vec<usize>>,
-    cap: &mut Capacity,
-    rng: &mut Rng,
-) -> Option<usize> {
-    let candidates = by_placement.get(&(w.placement as u8))?;
-    if candidates.is_empty() {
-        return None;
-    }
-    let cpu = pod_cpu_milli(w);
-    let best = match w.placement {
-        Placement::Gpu | Placement::Memory => {
-            let start = rng.index(candidates.len());
-            let need_huge = if w.placement == Placement::Memory {
-                512
-            } else {
-                0
-            };
-            let need_gpu = u64::from(w.placement == Placement::Gpu);
-            (0..candidates.len())
-                .map(|k| candidates[(start + k) % candidates.len()])
-                .find(|&n| {
-                    cap.gpus[n] >= need_gpu
-                        && cap.hugepages_mi[n] >= need_huge
-                        && nodes[n].state == NodeState::Ready
-                })
-                .inspect(|&n| {
-                    cap.gpus[n] -= need_gpu;
-                    cap.hugepages_mi[n] -= need_huge;
-                })?
-        }
-        _ => (0..4)
-            .map(|_| candidates[rng.index(candidates.len())])
-            .min_by_key(|&n| cap.cpu_milli[n] * 1000 / nodes[n].pool.allocatable_milli)?,
-    };
-    cap.cpu_milli[best] += cpu;
-    Some(best)
-}
-
-/// A regular workload drawn by weight.
-pub(super) fn pick_workload(rng: &mut Rng) -> &'static Workload {
-    let total: u64 = WORKLOADS.iter().map(|w| w.weight).sum();
-    let mut roll = rng.below(total);
-    for w in &WORKLOADS {
-        if roll < w.weight {
-            return w;
-        }
-        roll -= w.weight;
-    }
-    &WORKLOADS[0]
 }
 
 fn random_variant(w: &Workload, rng: &mut Rng) -> Variant {
@@ -292,29 +238,56 @@ fn random_variant(w: &Workload, rng: &mut Rng) -> Variant {
     }
 }
 
-/// Exactly `pods` pods on `nodes`: DaemonSets, mirror pods, one pod of each workload, one of
-/// each forced variant, then the weighted fill.
-pub(super) fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<PodPlan> {
-    let mut by_placement: BTreeMap<u8, Vec<usize>> = BTreeMap::new();
-    for placement in [
-        Placement::Workers,
-        Placement::Gpu,
-        Placement::Memory,
-        Placement::ControlPlane,
-        Placement::Everywhere,
-    ] {
-        by_placement.insert(
-            placement as u8,
-            (0..nodes.len())
-                .filter(|&n| eligible(&nodes[n], placement))
-                .collect(),
-        );
+/// A regular workload drawn by `weights` (in `WORKLOADS` order), by index.
+pub(super) fn draw(weights: &[u64], rng: &mut Rng) -> usize {
+    let mut roll = rng.below(weights.iter().sum());
+    for (i, &weight) in weights.iter().enumerate() {
+        if roll < weight {
+            return i;
+        }
+        roll -= weight;
     }
-    let mut cap = Capacity {
-        cpu_milli: vec![0; nodes.len()],
-        gpus: nodes.iter().map(|n| n.pool.gpus).collect(),
-        hugepages_mi: nodes.iter().map(|n| n.pool.hugepages_mi).collect(),
-    };
+    0
+}
+
+/// The mirror pod of static pod `w` on node `n`, created `after` seconds after the node.
+fn mirror_pod(
+    w: &'static Workload,
+    n: usize,
+    node: &NodePlan,
+    after: i64,
+    rng: &mut Rng,
+) -> PodPlan {
+    PodPlan {
+        workload: w,
+        name: format!("{}-{}", w.name, node.name),
+        owner_name: node.name.clone(),
+        template_hash: rng.hex(32),
+        node: Some(n),
+        variant: Variant::Running,
+        created: node.created + after,
+        ip: node.ip.clone(),
+        ordinal: 0,
+    }
+}
+
+/// Exactly `pods` pods on `nodes`, each placed only where kube-scheduler's filters would put it
+/// (else Pending): DaemonSets on every node first, mirror pods, one pod of each workload, one of
+/// each forced variant, then the fill; last, the static pods of edge-case nodes. Fills in the
+/// allocatable of the nodes whose allocatable shrank after placement. Returns the plans and
+/// the weights the fill drew workloads with.
+pub(super) fn plan_pods(
+    nodes: &mut [NodePlan],
+    pods: usize,
+    rng: &mut Rng,
+) -> Result<(Vec<PodPlan>, Vec<u64>), String> {
+    let mut placer = Placer::new(nodes, rng)?;
+    let statics = nodes
+        .iter()
+        .filter(|n| n.edge == Some(EdgeCase::StaticPod))
+        .count()
+        .min(pods);
+    let budget = pods - statics;
     let mut plans: Vec<PodPlan> = Vec::with_capacity(pods);
     // Random suffixes collide now and then at 150,000 pods; names must stay unique per namespace.
     let mut used: HashSet<String> = HashSet::with_capacity(pods);
@@ -328,13 +301,15 @@ pub(super) fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<P
     let daemonsets = if nodes.is_empty() {
         0
     } else {
-        (pods / (2 * nodes.len())).min(DAEMONSETS.len())
+        (budget / (2 * nodes.len())).min(DAEMONSETS.len())
     };
     let mut hashes: BTreeMap<&str, String> = BTreeMap::new();
     for ds in &DAEMONSETS[..daemonsets] {
         let hash = rng.suffix(10).chars().take(10).collect::<String>();
         for (n, node) in nodes.iter().enumerate() {
-            cap.cpu_milli[n] += pod_cpu_milli(ds);
+            if !placer.put(n, ds, Variant::Running, false)? {
+                continue;
+            }
             plans.push(PodPlan {
                 workload: ds,
                 name: unique(ds.namespace, ds.name, rng),
@@ -350,34 +325,30 @@ pub(super) fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<P
     }
     for (n, node) in nodes.iter().enumerate().filter(|(_, n)| n.control_plane) {
         for m in &MIRRORS {
-            if plans.len() >= pods {
+            if plans.len() >= budget {
                 break;
             }
-            cap.cpu_milli[n] += pod_cpu_milli(m);
-            plans.push(PodPlan {
-                workload: m,
-                name: format!("{}-{}", m.name, node.name),
-                owner_name: node.name.clone(),
-                template_hash: rng.hex(32),
-                node: Some(n),
-                variant: Variant::Running,
-                created: node.created + 5,
-                ip: node.ip.clone(),
-                ordinal: 0,
-            });
+            placer.put(n, m, Variant::Running, true)?;
+            plans.push(mirror_pod(m, n, node, 5, rng));
         }
     }
+    let weights = placer.mix(budget.saturating_sub(plans.len()))?;
+    // A few pods of the fill may stay Pending for want of room, as in a real cluster; past that
+    // the planner draws another workload (the mix is its to choose).
+    let pending_allowed = (budget.saturating_sub(plans.len()) / 100).max(1);
+    let mut pending = 0usize;
     let mut ordinals: BTreeMap<&str, usize> = BTreeMap::new();
     let mut jobs: BTreeMap<&str, usize> = BTreeMap::new();
     let mut regular = 0usize;
     let mut pod_ip = 0u64;
-    while plans.len() < pods {
-        let w = if regular < WORKLOADS.len() {
+    while plans.len() < budget {
+        let catalogue = regular < WORKLOADS.len() + FORCED_VARIANTS.len();
+        let mut w = if regular < WORKLOADS.len() {
             &WORKLOADS[regular]
         } else {
-            pick_workload(rng)
+            &WORKLOADS[draw(&weights, rng)]
         };
-        let variant = if let Some(v) = FORCED_VARIANTS
+        let mut variant = if let Some(v) = FORCED_VARIANTS
             .get(regular.wrapping_sub(WORKLOADS.len()))
             .filter(|_| regular >= WORKLOADS.len())
         {
@@ -392,20 +363,32 @@ pub(super) fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<P
             random_variant(w, rng)
         };
         regular += 1;
-        let hash = hashes
-            .entry(w.name)
-            .or_insert_with(|| rng.suffix(10))
-            .clone();
-        let node = if variant == Variant::Unscheduled {
-            None
-        } else {
-            place(w, nodes, &by_placement, &mut cap, rng)
-        };
+        let mut node = None;
+        for attempt in 0..8 {
+            if attempt > 0 {
+                w = &WORKLOADS[draw(&weights, rng)];
+                variant = random_variant(w, rng);
+            }
+            if variant == Variant::Unscheduled {
+                break;
+            }
+            node = placer.place(w, variant, rng)?;
+            if node.is_some() || catalogue || pending < pending_allowed {
+                break;
+            }
+        }
+        if node.is_none() && variant != Variant::Unscheduled {
+            pending += 1;
+        }
         let variant = if node.is_none() {
             Variant::Unscheduled
         } else {
             variant
         };
+        let hash = hashes
+            .entry(w.name)
+            .or_insert_with(|| rng.suffix(10))
+            .clone();
         let (name, owner_name, ordinal) = match w.owner {
             Owner::StatefulSet => {
                 let o = ordinals.entry(w.name).or_insert(0);
@@ -447,5 +430,27 @@ pub(super) fn plan_pods(nodes: &[NodePlan], pods: usize, rng: &mut Rng) -> Vec<P
             ordinal,
         });
     }
-    plans
+    for (n, node) in nodes.iter_mut().enumerate() {
+        match node.edge {
+            Some(EdgeCase::StaticPod) if plans.len() < pods => {
+                // The smallest static pod that takes the node past its allocatable cpu.
+                let (allocated, allocatable) = placer.cpu(n);
+                let mut chosen = &EDGE_STATIC_PODS[EDGE_STATIC_PODS.len() - 1];
+                for s in &EDGE_STATIC_PODS {
+                    if allocated + placer.cpu_request(s, Variant::Running)? > allocatable {
+                        chosen = s;
+                        break;
+                    }
+                }
+                placer.put(n, chosen, Variant::Running, true)?;
+                plans.push(mirror_pod(chosen, n, node, 20 * 86_400, rng));
+            }
+            Some(EdgeCase::AllocatableShrank) => {
+                let (allocated, _) = placer.cpu(n);
+                node.shrunk_allocatable_cpu = Some(format!("{}m", (allocated * 85 / 100).max(1)));
+            }
+            _ => {}
+        }
+    }
+    Ok((plans, weights))
 }

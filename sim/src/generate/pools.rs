@@ -19,8 +19,6 @@ pub(super) struct Pool {
     pub(super) capacity_cpu: &'static str,
     /// `status.allocatable.cpu`, as spelled by the kubelet.
     pub(super) allocatable_cpu: &'static str,
-    /// `allocatable_cpu` in milli-CPU, for placement.
-    pub(super) allocatable_milli: u64,
     /// `status.capacity.memory`.
     pub(super) capacity_memory: &'static str,
     /// `status.allocatable.memory`.
@@ -31,8 +29,6 @@ pub(super) struct Pool {
     pub(super) gpus: u64,
     /// `hugepages-2Mi` capacity, as spelled by the kubelet.
     pub(super) hugepages_2mi: &'static str,
-    /// `hugepages_2mi` in MiB, for placement.
-    pub(super) hugepages_mi: u64,
     /// The pool's taint: (key, value, effect).
     pub(super) taint: Option<(&'static str, &'static str, &'static str)>,
 }
@@ -44,13 +40,11 @@ pub(super) const CONTROL_PLANE: Pool = Pool {
     arch: "amd64",
     capacity_cpu: "4",
     allocatable_cpu: "3920m",
-    allocatable_milli: 3920,
     capacity_memory: "16101900Ki",
     allocatable_memory: "15409676Ki",
     pods: "110",
     gpus: 0,
     hugepages_2mi: "0",
-    hugepages_mi: 0,
     taint: Some(("node-role.kubernetes.io/control-plane", "", "NoSchedule")),
 };
 
@@ -62,13 +56,11 @@ pub(super) const POOLS: [Pool; 5] = [
         arch: "amd64",
         capacity_cpu: "8",
         allocatable_cpu: "7910m",
-        allocatable_milli: 7910,
         capacity_memory: "32386848Ki",
         allocatable_memory: "31482152Ki",
         pods: "110",
         gpus: 0,
         hugepages_2mi: "0",
-        hugepages_mi: 0,
         taint: None,
     },
     Pool {
@@ -77,13 +69,11 @@ pub(super) const POOLS: [Pool; 5] = [
         arch: "amd64",
         capacity_cpu: "8",
         allocatable_cpu: "7910m",
-        allocatable_milli: 7910,
         capacity_memory: "32386848Ki",
         allocatable_memory: "31482152Ki",
         pods: "58",
         gpus: 1,
         hugepages_2mi: "0",
-        hugepages_mi: 0,
         taint: Some(("nvidia.com/gpu", "present", "NoSchedule")),
     },
     Pool {
@@ -92,13 +82,11 @@ pub(super) const POOLS: [Pool; 5] = [
         arch: "amd64",
         capacity_cpu: "16",
         allocatable_cpu: "15.89",
-        allocatable_milli: 15890,
         capacity_memory: "131596252Ki",
         allocatable_memory: "127.5Gi",
         pods: "234",
         gpus: 0,
         hugepages_2mi: "2Gi",
-        hugepages_mi: 2048,
         taint: None,
     },
     Pool {
@@ -107,13 +95,11 @@ pub(super) const POOLS: [Pool; 5] = [
         arch: "amd64",
         capacity_cpu: "16",
         allocatable_cpu: "15890m",
-        allocatable_milli: 15890,
         capacity_memory: "32386840Ki",
         allocatable_memory: "31482144Ki",
         pods: "234",
         gpus: 0,
         hugepages_2mi: "0",
-        hugepages_mi: 0,
         taint: None,
     },
     Pool {
@@ -122,13 +108,11 @@ pub(super) const POOLS: [Pool; 5] = [
         arch: "arm64",
         capacity_cpu: "8",
         allocatable_cpu: "7910m",
-        allocatable_milli: 7910,
         capacity_memory: "32315584Ki",
         allocatable_memory: "31411008Ki",
         pods: "110",
         gpus: 0,
         hugepages_2mi: "0",
-        hugepages_mi: 0,
         taint: None,
     },
 ];

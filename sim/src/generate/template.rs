@@ -140,8 +140,8 @@ mod tests {
     #[test]
     fn templated_pods_are_byte_identical_to_directly_rendered_ones() {
         let mut rng = Rng::new(5);
-        let nodes = plan_nodes(12, &mut rng);
-        let plans = plan_pods(&nodes, 400, &mut rng);
+        let mut nodes = plan_nodes(12, &mut rng);
+        let (plans, _) = plan_pods(&mut nodes, 400, &mut rng).unwrap();
         let mut checked = HashSet::new();
         for (i, plan) in plans
             .iter()

@@ -239,6 +239,63 @@ pub(super) const MIRRORS: [Workload; 4] = [
     },
 ];
 
+/// Static pods an operator dropped on a worker's kubelet after the scheduler had filled it (so
+/// the node shows more requested than allocatable), by size; an edge-case node gets the smallest
+/// that overflows it.
+pub(super) const EDGE_STATIC_PODS: [Workload; 3] = [
+    Workload {
+        placement: Placement::ControlPlane,
+        ..wl(
+            "kube-system",
+            "haproxy-lb",
+            Owner::Mirror,
+            &[ctr(
+                "haproxy",
+                "docker.io/library/haproxy:3.2",
+                &[("cpu", "1"), ("memory", "512Mi")],
+                &[],
+                8404,
+            )],
+            0,
+            "platform",
+        )
+    },
+    Workload {
+        placement: Placement::ControlPlane,
+        ..wl(
+            "kube-system",
+            "envoy-edge",
+            Owner::Mirror,
+            &[ctr(
+                "envoy",
+                "docker.io/envoyproxy/envoy:v1.35.1",
+                &[("cpu", "2"), ("memory", "1Gi")],
+                &[],
+                9901,
+            )],
+            0,
+            "platform",
+        )
+    },
+    Workload {
+        placement: Placement::ControlPlane,
+        ..wl(
+            "kube-system",
+            "squid-cache",
+            Owner::Mirror,
+            &[ctr(
+                "squid",
+                "docker.io/ubuntu/squid:6.10-24.10_beta",
+                &[("cpu", "4"), ("memory", "4Gi")],
+                &[],
+                3128,
+            )],
+            0,
+            "platform",
+        )
+    },
+];
+
 const ISTIO_INIT: Ctr = ctr(
     "istio-init",
     "docker.io/istio/proxyv2:1.27.1",
