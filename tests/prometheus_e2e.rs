@@ -138,6 +138,9 @@ fn prometheus_scrapes_exact_values_and_every_dashboard_query_has_data() {
             "cpu,memory,pods,nvidia.com/gpu",
             "--label-group",
             "topology.kubernetes.io/zone",
+            "--usage",
+            "--usage-interval",
+            "1s",
         ],
     );
     exporter.wait_ready(Duration::from_secs(30));

@@ -3,17 +3,24 @@
 //! group value, and nodes as rows of horizontal bars (allocated vs allocatable per resource, the
 //! DaemonSet share drawn apart), sorted by utilization, with the numbers as text. Large clusters
 //! show the most and least packed nodes and can be filtered by group value, so the page stays
-//! small. Pure rendering; everything that comes from outside is escaped.
+//! small. Each bar carries a mark where the limits reach (orange, at the right edge in red when
+//! they overcommit) and, with `--usage`, where the pods' real usage is (black). The top
+//! namespaces by requests follow the groups. Pure rendering; everything that comes from outside
+//! is escaped.
 
 use std::fmt::Write;
 
 use crate::model::health::Health;
 use crate::model::resources::TrackedResources;
+use crate::model::usage::USAGE_RESOURCES;
 use crate::views::amount::{human, ratio};
-use crate::views::snapshot::{NodeFigures, Snapshot, Totals};
+use crate::views::snapshot::{NamespaceFigures, NodeFigures, Snapshot, Totals};
 
 /// Nodes shown at each end (most and least packed) when the node list is long.
 pub const EDGE_NODES: usize = 25;
+
+/// Namespaces shown, those requesting the largest share of the cluster first.
+pub const TOP_NAMESPACES: usize = 10;
 
 /// Seconds between automatic refreshes.
 const REFRESH_SECONDS: u32 = 5;
@@ -83,8 +90,10 @@ const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:
 h1{font-size:1.4em;margin:0}h2{font-size:1.1em;margin:1.4em 0 .4em}\
 table{border-collapse:collapse}td,th{padding:2px 8px;text-align:left;vertical-align:middle}\
 th{font-weight:600;border-bottom:1px solid #ccc}tr:nth-child(even) td{background:#f6f6f6}\
-.bar{display:inline-block;width:140px;height:10px;background:#e3e3e3;vertical-align:middle;\
-white-space:nowrap;overflow:hidden}.bar i{display:inline-block;height:10px}\
+.bar{display:inline-block;position:relative;width:140px;height:10px;background:#e3e3e3;\
+vertical-align:middle;white-space:nowrap;overflow:hidden}.bar i{display:inline-block;height:10px}\
+.bar b{position:absolute;top:0;width:2px;height:10px;margin-left:-1px}.lim{background:#e69a00}\
+.lim.over{background:#d83b2f}.use{background:#111}\
 .ds{background:#8a6fd1}.wl{background:#2f7ed8}.over .wl{background:#d83b2f}\
 .num{font-variant-numeric:tabular-nums;white-space:nowrap}.muted{color:#666}\
 .notready{color:#b00}";
@@ -152,7 +161,7 @@ pub fn render(view: &View<'_>) -> String {
         out.push_str("<tr><td>");
         escape_html(&mut out, name);
         out.push_str("</td>");
-        cell(&mut out, name, &snap.cluster, r);
+        cell(&mut out, snap, name, &snap.cluster, r);
         let _ = writeln!(
             out,
             "<td class=\"num\">{}</td></tr>",
@@ -160,6 +169,7 @@ pub fn render(view: &View<'_>) -> String {
         );
     }
     out.push_str("</table>\n");
+    let legend = legend(snap);
 
     if !snap.groups.is_empty() {
         out.push_str(
@@ -183,19 +193,88 @@ pub fn render(view: &View<'_>) -> String {
             escape_html(&mut out, &g.value);
             let _ = write!(out, "</a></td><td class=\"num\">{}</td>", g.totals.nodes);
             for (r, name) in resources.iter().enumerate() {
-                cell(&mut out, name, &g.totals, r);
+                cell(&mut out, snap, name, &g.totals, r);
             }
             out.push_str("</tr>\n");
         }
         out.push_str("</table>\n");
     }
 
-    nodes_section(&mut out, view, &resources);
+    namespaces_section(&mut out, snap, &resources);
+    nodes_section(&mut out, view, &resources, &legend);
     out.push_str("</body></html>\n");
     out
 }
 
-fn nodes_section(out: &mut String, view: &View<'_>, resources: &[&str]) {
+/// What the bars show, for the line above the node table.
+fn legend(snap: &Snapshot) -> String {
+    let mut legend = String::from(
+        "bars: <span style=\"color:#8a6fd1\">■</span> DaemonSets, \
+         <span style=\"color:#2f7ed8\">■</span> other pods, \
+         <span style=\"color:#e69a00\">|</span> limits",
+    );
+    if snap.usage_newest.is_some() {
+        legend.push_str(", <b>|</b> used (metrics API)");
+    }
+    legend
+}
+
+/// The namespaces requesting the largest share of the cluster's allocatable (their highest over
+/// the resources), with their pods, requests, limits and, with `--usage`, usage.
+fn namespaces_section(out: &mut String, snap: &Snapshot, resources: &[&str]) {
+    if snap.namespaces.is_empty() {
+        return;
+    }
+    let share = |ns: &NamespaceFigures| {
+        (0..ns.allocated.len())
+            .map(|r| ratio(ns.allocated[r], snap.cluster.allocatable[r]))
+            .fold(0.0, f64::max)
+    };
+    let mut top: Vec<&NamespaceFigures> = snap.namespaces.iter().collect();
+    top.sort_by(|a, b| share(b).total_cmp(&share(a)).then(a.name.cmp(&b.name)));
+    top.truncate(TOP_NAMESPACES);
+    let _ =
+        write!(
+        out,
+        "<h2>Namespaces</h2>\n<p class=\"muted\">{} of {} namespaces, the largest share of the \
+         cluster first: requested (limits{})</p>\n<table><tr><th>namespace</th><th>pods</th>",
+        top.len(),
+        snap.namespaces.len(),
+        if snap.usage_newest.is_some() { "; used" } else { "" }
+    );
+    for name in resources {
+        out.push_str("<th>");
+        escape_html(out, name);
+        out.push_str("</th>");
+    }
+    out.push_str("</tr>\n");
+    for ns in top {
+        out.push_str("<tr><td>");
+        escape_html(out, &ns.name);
+        let _ = write!(out, "</td><td class=\"num\">{}</td>", ns.pods);
+        for (r, name) in resources.iter().enumerate() {
+            let _ = write!(out, "<td class=\"num\">{}", human(name, ns.allocated[r]));
+            if *name != "pods" {
+                let _ = write!(out, " ({}", human(name, ns.limits[r]));
+                if let Some(slot) = usage_slot(snap, name).filter(|_| ns.usage.sampled()) {
+                    let _ = write!(out, "; {}", human(name, u128::from(ns.usage.pods[slot])));
+                }
+                out.push(')');
+            }
+            out.push_str("</td>");
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// The usage pair index of a resource, when usage is attached and it has usage.
+fn usage_slot(snap: &Snapshot, resource: &str) -> Option<usize> {
+    snap.usage_newest?;
+    USAGE_RESOURCES.iter().position(|u| *u == resource)
+}
+
+fn nodes_section(out: &mut String, view: &View<'_>, resources: &[&str], legend: &str) {
     let snap = view.snapshot;
     let group_index = view.filter.as_deref().and_then(|f| {
         let (label_group, value) = f.split_once('=')?;
@@ -261,7 +340,9 @@ fn nodes_section(out: &mut String, view: &View<'_>, resources: &[&str]) {
     } else {
         out.push_str(", most packed first (by their highest utilization)");
     }
-    out.push_str("; bars: <span style=\"color:#8a6fd1\">■</span> DaemonSets, <span style=\"color:#2f7ed8\">■</span> other pods</p>\n<table><tr><th>node</th>");
+    out.push_str("; ");
+    out.push_str(legend);
+    out.push_str("</p>\n<table><tr><th>node</th>");
     for name in resources {
         out.push_str("<th colspan=\"2\">");
         escape_html(out, name);
@@ -285,7 +366,7 @@ fn nodes_section(out: &mut String, view: &View<'_>, resources: &[&str]) {
         }
         out.push_str("</td>");
         for (r, name) in resources.iter().enumerate() {
-            cell(out, name, &node.totals, r);
+            cell(out, snap, name, &node.totals, r);
         }
         out.push_str("</tr>\n");
     }
@@ -299,24 +380,55 @@ fn peak(t: &Totals) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Two cells: the text `allocated / allocatable (pct)` and the bar.
-fn cell(out: &mut String, resource: &str, t: &Totals, r: usize) {
+/// Two cells: the text `allocated / allocatable (pct)` and the bar, with its limits mark (not
+/// for `pods`) and, with usage attached, its usage mark.
+fn cell(out: &mut String, snap: &Snapshot, resource: &str, t: &Totals, r: usize) {
     let (allocated, allocatable) = (t.allocated[r], t.allocatable[r]);
     let util = ratio(allocated, allocatable);
     let ds = ratio(t.daemonset(r), allocatable).min(1.0);
     let others = (util.min(1.0) - ds).max(0.0);
+    let limits = (resource != "pods").then(|| ratio(t.limits[r], allocatable));
+    let used = usage_slot(snap, resource)
+        .filter(|_| t.usage.sampled())
+        .map(|slot| ratio(u128::from(t.usage.pods[slot]), allocatable));
     let _ = write!(
         out,
-        "<td class=\"num\">{} / {} ({:.0}%)</td><td><span class=\"bar{}\" title=\"{:.1}% allocated, {:.1}% by DaemonSets\"><i class=\"ds\" style=\"width:{:.1}%\"></i><i class=\"wl\" style=\"width:{:.1}%\"></i></span></td>",
+        "<td class=\"num\">{} / {} ({:.0}%)</td><td><span class=\"bar{}\" title=\"{:.1}% allocated, {:.1}% by DaemonSets",
         human(resource, allocated),
         human(resource, allocatable),
         util * 100.0,
         if util > 1.0 { " over" } else { "" },
         util * 100.0,
         ds * 100.0,
+    );
+    if let Some(l) = limits {
+        let _ = write!(out, ", limits {:.1}%", l * 100.0);
+    }
+    if let Some(u) = used {
+        let _ = write!(out, ", used {:.1}%", u * 100.0);
+    }
+    let _ = write!(
+        out,
+        "\"><i class=\"ds\" style=\"width:{:.1}%\"></i><i class=\"wl\" style=\"width:{:.1}%\"></i>",
         ds * 100.0,
         others * 100.0
     );
+    if let Some(l) = limits.filter(|l| *l > 0.0) {
+        let _ = write!(
+            out,
+            "<b class=\"lim{}\" style=\"left:{:.1}%\"></b>",
+            if l > 1.0 { " over" } else { "" },
+            l.min(1.0) * 100.0
+        );
+    }
+    if let Some(u) = used {
+        let _ = write!(
+            out,
+            "<b class=\"use\" style=\"left:{:.1}%\"></b>",
+            u.min(1.0) * 100.0
+        );
+    }
+    out.push_str("</span></td>");
 }
 
 fn url_encode(s: &str) -> String {
@@ -434,6 +546,68 @@ mod tests {
         assert!(
             !filtered.contains("node-0000<"),
             "even nodes are filtered out"
+        );
+    }
+
+    #[test]
+    fn bars_mark_limits_and_usage_and_the_top_namespaces_are_listed() {
+        use crate::model::state::PodFacts;
+        use crate::model::usage::{UsageTable, UsageTotals};
+        let mut s = ClusterState::new(2);
+        s.apply_node("n", node(&[4000, 1 << 34]));
+        // 1 core requested, 6 cores of limits: overcommitted 150 %.
+        s.apply_pod(
+            "big/a",
+            Some(PodFacts::new(
+                Some("n".into()),
+                &[1000, 1 << 30],
+                &[6000, 1 << 31],
+                0,
+                Owner::Workload,
+            )),
+        );
+        s.apply_pod("small/b", pod(Some("n"), &[100, 1 << 20], Owner::Workload));
+        let mut snap = Snapshot::take(&s, &LabelGroups::new(&[]), 0);
+        let config = config();
+        let health = Health::new();
+        health.synced(crate::model::health::WatchKind::Nodes);
+        health.synced(crate::model::health::WatchKind::Pods);
+        let html = |snap: &Snapshot| {
+            render(&View {
+                resources: &config.resources,
+                metrics_path: &config.metrics_path,
+                health: &health,
+                snapshot: snap,
+                filter: None,
+            })
+        };
+        let plain = html(&snap);
+        assert!(plain.contains("<b class=\"lim over\" style=\"left:100.0%\"></b>"));
+        assert!(plain.contains("limits 150.0%") && !plain.contains("class=\"use\""));
+        let big = plain.find("<tr><td>big</td>").unwrap();
+        assert!(
+            big < plain.find("<tr><td>small</td>").unwrap(),
+            "largest first"
+        );
+        assert!(plain.contains("<h2>Namespaces</h2>") && plain.contains("2 of 2 namespaces"));
+
+        let sampled = UsageTotals {
+            pods: [2000, 1 << 30],
+            pods_sampled: 2,
+            ..UsageTotals::default()
+        };
+        snap.attach_usage(&UsageTable {
+            newest: 1,
+            nodes: [("n".into(), sampled)].into_iter().collect(),
+            namespaces: [("big".into(), sampled)].into_iter().collect(),
+            ..UsageTable::default()
+        });
+        let with_usage = html(&snap);
+        assert!(with_usage.contains("<b class=\"use\" style=\"left:50.0%\"></b>"));
+        assert!(with_usage.contains("used 50.0%") && with_usage.contains("used (metrics API)"));
+        assert!(
+            with_usage.contains("1 (6; 2)"),
+            "big: cpu requested (limits; used)"
         );
     }
 
