@@ -179,16 +179,18 @@ pub struct Flags {
     #[argh(switch)]
     pub version: bool,
 
-    /// sync once, print the per-node, group and cluster figures to stdout and exit (also when the
-    /// binary is invoked as the kubectl plugin kubectl-binpacking)
+    /// sync once, print the cluster, label group and node (or namespace) figures to stdout and
+    /// exit (also when the binary is invoked as the kubectl plugin kubectl-binpacking)
     #[argh(switch)]
     pub once: bool,
 
     /// output of --once: table (80 columns with bars; every name whole, on a line of its own
     /// when too long for its column), wide (allocated and allocatable apart, plus limits, free =
-    /// allocatable - allocated and pods; as wide as the longest name), csv (one header row, then
-    /// one row per cluster, group value, node or namespace as the table lists them, figures in
-    /// metric units as in the json, RFC 4180 quoting), json or prometheus (default table)
+    /// allocatable - allocated and pods; as wide as the longest name), csv (one header row:
+    /// scope,label_group,name,unschedulable,nodes,pods and per resource RESOURCE_allocated ...
+    /// RESOURCE_free, the json's figures in its units; then one row per cluster, group value, node
+    /// or namespace as the table lists them; RFC 4180 quoting), json or prometheus (default
+    /// table)
     #[argh(option, default = "String::from(\"table\")")]
     pub output: String,
 
