@@ -510,7 +510,9 @@ impl Layout {
 /// The table (`wide` = `--output wide`): sections of entries, each entry's name on its first
 /// figure line, or on a line of its own when it is wider than the name column. Without `wide`
 /// the name column is what 80 columns leave, so only a name longer than 80 characters passes
-/// them; with `wide` it is as wide as the longest name and every name stays on its line.
+/// them (or a resource name longer than about 30: the figures alone would not fit, and resource
+/// names are kept whole too); with `wide` it is as wide as the longest name and every name stays
+/// on its line.
 fn render(snapshot: &Snapshot, options: &ReportOptions<'_>, wide: bool) -> String {
     let sections = sections(snapshot, options);
     let columns_of = |s: &Section<'_>| match (s.scope, wide) {
@@ -610,7 +612,8 @@ fn render(snapshot: &Snapshot, options: &ReportOptions<'_>, wide: bool) -> Strin
 }
 
 /// The table: the cluster, then each label group's values and every node (or what `group_by`
-/// asks for), every name whole; lines ≤ 80 columns but for a name longer than that.
+/// asks for), every name whole; lines ≤ 80 columns but for a name longer than that (see
+/// [`render`] for resource names).
 pub fn table(snapshot: &Snapshot, options: &ReportOptions<'_>) -> String {
     render(snapshot, options, false)
 }
