@@ -17,7 +17,7 @@ use crate::model::resources::TrackedResources;
 use crate::model::{label_selector, quantity};
 use crate::views::capacity::{Shape, AVERAGE};
 use crate::views::exposition::Families;
-use crate::views::report::Output;
+use crate::views::report::{GroupBy, Output, Sort};
 
 /// Prometheus exporter reporting, per node, label group and cluster, the kube-scheduler-exact sum
 /// of pod requests ("allocated") against node allocatable.
@@ -196,14 +196,34 @@ pub struct Flags {
     #[argh(switch)]
     pub version: bool,
 
-    /// sync once, print the per-node, group and cluster figures to stdout and exit (also when the
-    /// binary is invoked as the kubectl plugin kubectl-binpacking)
+    /// sync once, print the cluster, label group and node (or namespace) figures to stdout and
+    /// exit (also when the binary is invoked as the kubectl plugin kubectl-binpacking)
     #[argh(switch)]
     pub once: bool,
 
-    /// output of --once: table (fits 80 columns), json or prometheus (default table)
+    /// output of --once: table (80 columns with bars; every name whole, on a line of its own
+    /// when too long for its column), wide (allocated and allocatable apart, plus limits, free =
+    /// allocatable - allocated and pods; as wide as the longest name), csv (one header row:
+    /// scope,label_group,name,unschedulable,nodes,pods and per resource RESOURCE_allocated ...
+    /// RESOURCE_free, the json's figures in its units; then one row per cluster, group value, node
+    /// or namespace as the table lists them; RFC 4180 quoting), json or prometheus (default
+    /// table)
     #[argh(option, default = "String::from(\"table\")")]
     pub output: String,
+
+    /// order of the entries of each section of --once's table, wide and csv: name (default),
+    /// utilization (highest first) or free (most allocatable - allocated first), both of the
+    /// first resource of --resources; namespaces have no allocatable: utilization orders them by
+    /// allocated, free is refused
+    #[argh(option, default = "String::from(\"name\")")]
+    pub sort: String,
+
+    /// what --once's table, wide and csv list below the cluster total (default: every label
+    /// group's values, then every node): "namespace" = one entry per namespace (allocated,
+    /// limits, pods); comma-separated node label keys = one entry per value of that label group,
+    /// added as if given to --label-group
+    #[argh(option)]
+    pub group_by: Option<String>,
 
     /// how long --once waits for the first full sync (default "2m")
     #[argh(option, default = "String::from(\"2m\")")]
@@ -244,14 +264,9 @@ impl Config {
     pub fn from_flags(flags: &Flags) -> Result<Config, Error> {
         let resources = parse_resources(&flags.resources)?;
         let shapes = parse_shapes(&flags.shape, &resources)?;
-        let mut label_groups: Vec<Vec<String>> = Vec::new();
-        for value in &flags.label_group {
-            let group = parse_label_group(value)?;
-            // The same group given twice would yield every group series twice.
-            if !label_groups.contains(&group) {
-                label_groups.push(group);
-            }
-        }
+        let mut label_groups = parse_label_groups(&flags.label_group)?;
+        let group_by = parse_group_by(flags.group_by.as_deref(), &mut label_groups)?;
+        let sort = parse_sort(&flags.sort, &group_by)?;
         if let Some(selector) = &flags.node_selector {
             label_selector::validate(selector)
                 .map_err(|reason| usage("--node-selector", selector, &reason.to_string()))?;
@@ -339,9 +354,24 @@ impl Config {
             log_format,
             check: flags.check,
             once: flags.once.then_some(output),
+            sort,
+            group_by,
             sync_timeout,
         })
     }
+}
+
+/// Every `--label-group`, each once: the same group given twice would yield every group series
+/// twice.
+fn parse_label_groups(values: &[String]) -> Result<Vec<Vec<String>>, Error> {
+    let mut label_groups: Vec<Vec<String>> = Vec::new();
+    for value in values {
+        let group = parse_label_group("--label-group", value)?;
+        if !label_groups.contains(&group) {
+            label_groups.push(group);
+        }
+    }
+    Ok(label_groups)
 }
 
 /// `--usage`, `--usage-interval`, `--usage-max-age`.
@@ -468,13 +498,50 @@ fn parse_election(flags: &Flags) -> Result<Option<ElectionConfig>, Error> {
 fn parse_output(value: &str) -> Result<Output, Error> {
     match value {
         "table" => Ok(Output::Table),
+        "wide" => Ok(Output::Wide),
+        "csv" => Ok(Output::Csv),
         "json" => Ok(Output::Json),
         "prometheus" => Ok(Output::Prometheus),
         other => Err(usage(
             "--output",
             other,
-            "expected table, json or prometheus",
+            "expected table, wide, csv, json or prometheus",
         )),
+    }
+}
+
+/// Parses `--group-by`; label keys become a label group (once) so the snapshot has its values.
+fn parse_group_by(
+    value: Option<&str>,
+    label_groups: &mut Vec<Vec<String>>,
+) -> Result<GroupBy, Error> {
+    match value {
+        None => Ok(GroupBy::Node),
+        Some("namespace") => Ok(GroupBy::Namespace),
+        Some(keys) => {
+            let group = parse_label_group("--group-by", keys)?;
+            let name = group.join(",");
+            if !label_groups.contains(&group) {
+                label_groups.push(group);
+            }
+            Ok(GroupBy::LabelGroup(name))
+        }
+    }
+}
+
+/// Parses `--sort`; namespaces, having no allocatable, have no free to sort by.
+fn parse_sort(value: &str, group_by: &GroupBy) -> Result<Sort, Error> {
+    match value {
+        "name" => Ok(Sort::Name),
+        "utilization" => Ok(Sort::Utilization),
+        "free" if *group_by == GroupBy::Namespace => Err(usage(
+            "--sort",
+            value,
+            "namespaces have no allocatable, so no free (with --group-by namespace use name or \
+             utilization)",
+        )),
+        "free" => Ok(Sort::Free),
+        other => Err(usage("--sort", other, "expected name, utilization or free")),
     }
 }
 
@@ -543,19 +610,15 @@ fn parse_shape(value: &str, tracked: &TrackedResources) -> Result<Shape, String>
     })
 }
 
-/// Parses one `--label-group` value into its label keys.
-fn parse_label_group(value: &str) -> Result<Vec<String>, Error> {
+/// Parses one `--label-group` (or `--group-by`, named by `flag`) value into its label keys.
+fn parse_label_group(flag: &str, value: &str) -> Result<Vec<String>, Error> {
     let mut keys: Vec<String> = Vec::new();
     for key in value.split(',').map(str::trim) {
         if let Err(reason) = label_selector::validate_key(key) {
-            return Err(usage("--label-group", value, &reason));
+            return Err(usage(flag, value, &reason));
         }
         if keys.iter().any(|k| k == key) {
-            return Err(usage(
-                "--label-group",
-                value,
-                &format!("{key:?} listed twice"),
-            ));
+            return Err(usage(flag, value, &format!("{key:?} listed twice")));
         }
         keys.push(key.to_owned());
     }
@@ -687,6 +750,15 @@ mod tests {
             (&["--shape", "x=cpu=0"], "--shape", "x=cpu=0"),
             (&["--shape", "x"], "--shape", "x"),
             (&["--output", "yaml"], "--output", "yaml"),
+            (&["--sort", "size"], "--sort", "size"),
+            (
+                &["--sort", "free", "--group-by", "namespace"],
+                "--sort",
+                "free",
+            ),
+            (&["--group-by", "zone,,x"], "--group-by", "zone,,x"),
+            (&["--group-by", ""], "--group-by", ""),
+            (&["--group-by", "zone,zone"], "--group-by", "zone,zone"),
             (&["--sync-timeout", "soon"], "--sync-timeout", "soon"),
             (
                 &[
@@ -751,6 +823,42 @@ mod tests {
         assert_eq!(c.shapes[0].requests, [1 << 30, 500, 0]);
         assert_eq!(c.shapes[1].requests, [0, 100, 1]);
         assert!(!c.families.pending && c.families.free);
+    }
+
+    #[test]
+    fn once_layout_flags_become_typed_and_group_by_keys_a_label_group() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.sort, &c.group_by), (Sort::Name, &GroupBy::Node));
+        let c = config(&[
+            "--output",
+            "csv",
+            "--once",
+            "--sort",
+            "utilization",
+            "--group-by",
+            "namespace",
+        ])
+        .unwrap();
+        assert_eq!(c.once, Some(Output::Csv));
+        assert_eq!(
+            (c.sort, &c.group_by),
+            (Sort::Utilization, &GroupBy::Namespace)
+        );
+        assert!(c.label_groups.is_empty());
+        let c = config(&[
+            "--label-group",
+            "zone",
+            "--group-by",
+            "zone, pool",
+            "--sort=free",
+            "--output=wide",
+        ])
+        .unwrap();
+        assert_eq!(c.group_by, GroupBy::LabelGroup("zone,pool".into()));
+        assert_eq!(c.label_groups, [vec!["zone"], vec!["zone", "pool"]]);
+        assert_eq!(c.sort, Sort::Free);
+        let c = config(&["--label-group", "zone", "--group-by", "zone"]).unwrap();
+        assert_eq!(c.label_groups, [vec!["zone"]]);
     }
 
     #[test]

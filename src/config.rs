@@ -11,7 +11,7 @@ use crate::model::election::ElectionConfig;
 use crate::model::resources::TrackedResources;
 use crate::views::capacity::Shape;
 use crate::views::exposition::Families;
-use crate::views::report::Output;
+use crate::views::report::{GroupBy, Output, Sort};
 
 /// Paths the HTTP side serves besides the metrics path.
 pub const RESERVED_PATHS: [&str; 4] = ["/", "/healthz", "/readyz", "/sync"];
@@ -95,6 +95,11 @@ pub struct Config {
     pub check: bool,
     /// One-shot mode: `Some(output)` with `--once` (or as kubectl-binpacking).
     pub once: Option<Output>,
+    /// Order of the one-shot table's and CSV's entries.
+    pub sort: Sort,
+    /// What the one-shot table and CSV list below the cluster total (a label group named here
+    /// is among `label_groups`).
+    pub group_by: GroupBy,
     /// How long the one-shot mode waits for the first sync.
     pub sync_timeout: Duration,
 }

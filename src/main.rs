@@ -17,7 +17,7 @@ use kube_cluster_binpacking_exporter::model::label_groups::LabelGroups;
 use kube_cluster_binpacking_exporter::self_metrics::SelfMetrics;
 use kube_cluster_binpacking_exporter::serve::http::{Server, Site, Stopper};
 use kube_cluster_binpacking_exporter::serve::web_security::WebSecurity;
-use kube_cluster_binpacking_exporter::views::report::{self, Output};
+use kube_cluster_binpacking_exporter::views::report::{self, Output, ReportOptions};
 use kube_cluster_binpacking_exporter::{
     ingest::check, ingest::client, ingest::usage, ingest::watch, logging, serve::scrape,
 };
@@ -217,8 +217,15 @@ fn run_once(
     }
     let resources = scrape::resource_names(config);
     let snapshot = scrape::snapshot(cache, config);
+    let options = ReportOptions {
+        resources: &resources,
+        sort: config.sort,
+        group_by: &config.group_by,
+    };
     let text = match output {
-        Output::Table => report::table(&snapshot, &resources).into_bytes(),
+        Output::Table => report::table(&snapshot, &options).into_bytes(),
+        Output::Wide => report::wide(&snapshot, &options).into_bytes(),
+        Output::Csv => report::csv(&snapshot, &options).into_bytes(),
         Output::Json => report::json(&snapshot, &resources).into_bytes(),
         Output::Prometheus => {
             let mut out = Vec::new();

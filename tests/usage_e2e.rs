@@ -318,3 +318,55 @@ fn the_poll_costs_the_same_however_often_prometheus_scrapes() {
     );
     assert!(scrapes >= 50, "only {scrapes} scrapes");
 }
+
+#[test]
+fn once_with_usage_prints_the_usage_in_wide_and_csv() {
+    if !have("python3") {
+        return;
+    }
+    let sim = Sim::start(&["--nodes", "5", "--pods", "80", "--seed", "3"]);
+    let once = |output: &str| {
+        let out = std::process::Command::new(common::exporter_bin())
+            .arg("--kubeconfig")
+            .arg(&sim.kubeconfig)
+            .args([
+                "--once",
+                "--usage",
+                "--resources",
+                "cpu,memory",
+                "--output",
+                output,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let wide = once("wide");
+    assert!(
+        wide.lines()
+            .any(|l| l.starts_with("NODE") && l.contains(" USED ")),
+        "{wide}"
+    );
+    let want = independent(&sim);
+    let rows = common::parse_csv(&once("csv"));
+    let header = &rows[0];
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let mut compared = 0;
+    for row in rows.iter().filter(|r| r[0] == "node") {
+        let f = &want["nodes"][&row[column("name")]];
+        for r in ["cpu", "memory"] {
+            let got: f64 = row[column(&format!("{r}_pod_usage"))].parse().unwrap();
+            let got = if r == "cpu" { got * 1000.0 } else { got };
+            #[allow(clippy::cast_possible_truncation)]
+            let got = got.round() as i64;
+            assert_eq!(got, f["pod_usage"][r].as_i64().unwrap(), "{row:?} {r}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 10);
+}

@@ -579,6 +579,107 @@ pub fn small_cluster() -> Value {
     ]})
 }
 
+/// `stem` padded with `-x…` to 60 characters (a node name as long as an EKS one and more).
+pub fn name_of_60(stem: &str) -> String {
+    let mut name = format!("{stem}-");
+    while name.len() < 60 {
+        name.push('x');
+    }
+    name.truncate(60);
+    name
+}
+
+/// Four nodes whose names are 60 characters (the second cordoned) in two zones with long names,
+/// and pods in `web` and in a namespace whose name is 60 characters.
+pub fn long_name_cluster() -> Value {
+    let names: Vec<String> = (0..4)
+        .map(|i| name_of_60(&format!("ip-10-0-{i}-104.eu-west-1.compute.internal")))
+        .collect();
+    let zones = [
+        "eu-west-1a-a-zone-name-longer-than-its-column",
+        "eu-west-1b-a-zone-name-longer-than-its-column",
+    ];
+    let team = name_of_60("team-payments-settlement-batch");
+    let mut items = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let mut n = node(name, zones[i % 2], "4", "16Gi", (i == 3).then_some("1"));
+        if i == 1 {
+            n["spec"] = json!({"unschedulable": true});
+        }
+        items.push(n);
+    }
+    items.extend([
+        pod(
+            "web",
+            "web-1",
+            Some(&names[0]),
+            "1500m",
+            "2Gi",
+            Some("ReplicaSet"),
+        ),
+        pod(
+            "web",
+            "web-2",
+            Some(&names[2]),
+            "500m",
+            "1Gi",
+            Some("ReplicaSet"),
+        ),
+        pod(&team, "settle-1", Some(&names[3]), "3", "12Gi", Some("Job")),
+        pod(
+            "kube-system",
+            "agent",
+            Some(&names[0]),
+            "100m",
+            "128Mi",
+            Some("DaemonSet"),
+        ),
+    ]);
+    json!({"apiVersion": "v1", "kind": "List", "items": items})
+}
+
+/// `pod` with container limits.
+pub fn with_limits(mut pod: Value, cpu: &str, memory: &str) -> Value {
+    pod["spec"]["containers"][0]["resources"]["limits"] = json!({"cpu": cpu, "memory": memory});
+    pod
+}
+
+/// RFC 4180 records: quoted fields may hold commas, doubled quotes and line breaks; a record
+/// ends at LF or CRLF outside quotes.
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (false, '"') => {
+                assert!(field.is_empty(), "a quote inside an unquoted field: {text}");
+                quoted = true;
+            }
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') => assert_eq!(chars.peek(), Some(&'\n'), "a bare CR"),
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (_, c) => field.push(c),
+        }
+    }
+    assert!(!quoted, "an unterminated quote");
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        records.push(record);
+    }
+    records
+}
+
 // ---- test certificates (openssl) ----
 
 /// A throwaway PKI made with the `openssl` command: a CA, a server certificate for 127.0.0.1
