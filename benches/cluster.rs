@@ -35,9 +35,13 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The shipped static binary, or `BENCH_EXPORTER_BIN` (an older build, for an A/B on the same
+/// simulator in the same session).
 fn exporter_binary() -> PathBuf {
-    let p =
-        root().join("target/x86_64-unknown-linux-musl/release/kube-cluster-binpacking-exporter");
+    let p = std::env::var_os("BENCH_EXPORTER_BIN").map_or_else(
+        || root().join("target/x86_64-unknown-linux-musl/release/kube-cluster-binpacking-exporter"),
+        PathBuf::from,
+    );
     assert!(p.exists(), "run `make static` first ({})", p.display());
     p
 }

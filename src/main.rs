@@ -117,6 +117,7 @@ fn run(config: Config) -> Result<(), Error> {
         source: Box::new(e),
     })?;
     let electing = config.leader_election.is_some() && config.once.is_none();
+    let namespaces_per_node = config.families.namespace_group && !config.label_groups.is_empty();
     let cache = Arc::new(Cache::new(
         config.resources.clone(),
         LabelGroups::new(&config.label_groups),
@@ -127,6 +128,9 @@ fn run(config: Config) -> Result<(), Error> {
             LeaderState::default()
         },
     ));
+    if namespaces_per_node {
+        cache.write().keep_namespaces_per_node();
+    }
     let default_namespace = resolved.config.default_namespace.clone();
     let kube_client = {
         let _guard = runtime.enter();

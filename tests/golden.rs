@@ -94,6 +94,7 @@ fn render() -> String {
         .map(ToString::to_string)
         .collect();
     let mut s = ClusterState::new(resources.len());
+    s.keep_namespaces_per_node();
     s.apply_node(
         "node-a",
         node(&[3920, 16_674_762_752, 0, 110], Some("eu-1a"), Some("web")),

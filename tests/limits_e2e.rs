@@ -232,3 +232,60 @@ fn node_and_namespace_figures_equal_an_independent_computation_also_after_churn(
     });
     assert!(equal, "after churn:\n{}", last.join("\n"));
 }
+
+#[test]
+fn group_namespace_figures_add_up_to_the_namespace_and_the_group_figures() {
+    let zone = "topology.kubernetes.io/zone";
+    let sim = Sim::start(&["--nodes", "30", "--pods", "900", "--seed", "9"]);
+    let exporter = Exporter::start(
+        &sim.kubeconfig,
+        &["--label-group", zone, "--namespace-group-metrics"],
+    );
+    exporter.wait_ready(Duration::from_secs(60));
+    let m = exporter.metrics();
+    let mut by_namespace: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut by_group: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let series = m.family("binpacking_group_namespace_allocated");
+    assert!(series.len() > 20, "{series:?}");
+    let label = |key: &str, name: &str| {
+        let start = key.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        key[start..start + key[start..].find('"').unwrap()].to_owned()
+    };
+    for (key, value) in series {
+        let resource = label(key, "resource");
+        let cpu = if resource == "cpu" { 1000.0 } else { 1.0 };
+        #[allow(clippy::cast_possible_truncation)]
+        let value = (value * cpu).round() as i64;
+        *by_namespace
+            .entry((label(key, "namespace"), resource.clone()))
+            .or_default() += value;
+        *by_group
+            .entry((label(key, "label_group_value"), resource))
+            .or_default() += value;
+    }
+    for ((ns, resource), sum) in &by_namespace {
+        let l = [("namespace", ns.as_str())];
+        assert_eq!(
+            units(&m, "binpacking_namespace_allocated", &l, resource),
+            Some(*sum),
+            "{ns} {resource}"
+        );
+    }
+    for ((value, resource), sum) in &by_group {
+        let l = [("label_group", zone), ("label_group_value", value.as_str())];
+        assert_eq!(
+            units(&m, "binpacking_group_allocated", &l, resource),
+            Some(*sum),
+            "{value} {resource}"
+        );
+    }
+    // Without the flag there are none, and the namespace figures are the same.
+    let plain = Exporter::start(&sim.kubeconfig, &["--label-group", zone]);
+    plain.wait_ready(Duration::from_secs(60));
+    let p = plain.metrics();
+    assert!(p.family("binpacking_group_namespace_allocated").is_empty());
+    assert_eq!(
+        p.family("binpacking_namespace_allocated"),
+        m.family("binpacking_namespace_allocated")
+    );
+}

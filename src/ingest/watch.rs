@@ -328,6 +328,7 @@ async fn run_watch<K, W>(
                         Err(err) => errors.push(err),
                     }
                 }
+                state.settle();
                 if let Some(objects) = objects {
                     cache.health.applied(kind, objects);
                     backoff.reset();

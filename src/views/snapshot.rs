@@ -374,8 +374,9 @@ impl Snapshot {
     }
 }
 
-/// Per namespace (and per group value and namespace when asked), the counted pods of the tracked
-/// nodes: O(nodes × namespaces per node), from the per-node namespace sums.
+/// Per namespace, the counted pods of the tracked nodes (O(namespaces), from the cluster-wide
+/// sums); per group value and namespace when asked (O(nodes × namespaces per node), from the
+/// per-node sums that [`ClusterState::keep_namespaces_per_node`] keeps).
 fn namespace_figures(
     state: &ClusterState,
     groups: &LabelGroups,
@@ -383,18 +384,20 @@ fn namespace_figures(
     namespace_groups: bool,
 ) -> (Vec<NamespaceFigures>, Vec<GroupNamespaceFigures>) {
     let resources = state.resources();
-    let mut by_id: Vec<Option<NamespaceFigures>> = Vec::new();
+    let mut namespaces: Vec<NamespaceFigures> = state
+        .namespace_totals()
+        .iter()
+        .map(|(id, pods, values)| {
+            let mut figures = NamespaceFigures::zero(state.namespace_name(id), resources);
+            figures.add(pods, values);
+            figures
+        })
+        .collect();
+    namespaces.sort_by(|a, b| a.name.cmp(&b.name));
     let mut by_group: BTreeMap<(usize, &str, u32), NamespaceFigures> = BTreeMap::new();
-    for (view, figures) in state.nodes().zip(nodes) {
-        for (id, pods, values) in view.sums.namespaces.iter() {
-            let i = id as usize;
-            if by_id.len() <= i {
-                by_id.resize(i + 1, None);
-            }
-            by_id[i]
-                .get_or_insert_with(|| NamespaceFigures::zero(state.namespace_name(id), resources))
-                .add(pods, values);
-            if namespace_groups {
+    if namespace_groups {
+        for (view, figures) in state.nodes().zip(nodes) {
+            for (id, pods, values) in view.sums.namespaces.iter() {
                 for (g, value) in figures.group_values.iter().enumerate() {
                     by_group
                         .entry((g, value, id))
@@ -406,8 +409,6 @@ fn namespace_figures(
             }
         }
     }
-    let mut namespaces: Vec<NamespaceFigures> = by_id.into_iter().flatten().collect();
-    namespaces.sort_by(|a, b| a.name.cmp(&b.name));
     let mut group_namespaces: Vec<GroupNamespaceFigures> = by_group
         .into_iter()
         .map(|((g, value, _), namespace)| GroupNamespaceFigures {

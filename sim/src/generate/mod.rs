@@ -10,12 +10,13 @@
 //! depend on the thread split.
 //!
 //! The parts, each in its own file: the catalogue (`pools.rs`, `workloads.rs`), the planner
-//! (`plan.rs`), the renderers (`node.rs`, `pod.rs`) and the pod templates (`template.rs`). This
+//! (`plan.rs`, its records in `planned.rs`, placement in `place.rs`), the renderers (`node.rs`, `pod.rs`) and the pod templates (`template.rs`). This
 //! file runs them in order and makes the objects churn adds later.
 
 mod node;
 mod place;
 mod plan;
+mod planned;
 mod pod;
 mod pools;
 mod template;
@@ -32,7 +33,8 @@ use crate::rng::Rng;
 pub use node::EDGE_CASE_LABEL;
 
 use node::render_node;
-use plan::{draw, node_name, plan_nodes, plan_pods, NodePlan, NodeState, PodPlan, Variant};
+use plan::{draw, node_name, plan_nodes, plan_pods};
+use planned::{NodePlan, NodeState, PodPlan, Variant};
 use pod::{render_pod, PodVars};
 use pools::{POOLS, ZONES};
 use template::Template;

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::clock::rfc3339;
 use crate::rng::Rng;
 
-use super::plan::{NodePlan, NodeState};
+use super::planned::{NodePlan, NodeState};
 
 /// The kubelet version every node reports.
 const KUBELET_VERSION: &str = "v1.34.2";

@@ -14,7 +14,7 @@ use crate::rng::Rng;
 use crate::schedule::{fits, tightest_ratio, Accounting, Constraints, NodeFacts, CPU};
 
 use super::node::node_for_placement;
-use super::plan::{NodePlan, Variant};
+use super::planned::{NodePlan, Variant};
 use super::pod::{render_pod, PodVars};
 use super::workloads::{Owner, Workload, WORKLOADS};
 

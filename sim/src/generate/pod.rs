@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::clock::rfc3339;
 use crate::rng::Rng;
 
-use super::plan::{NodePlan, PodPlan, Variant};
+use super::planned::{NodePlan, PodPlan, Variant};
 use super::workloads::{Ctr, Owner, Placement, Quantities, Workload};
 
 fn quantities(list: &[(&str, &str)]) -> Value {

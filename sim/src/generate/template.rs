@@ -7,7 +7,7 @@
 
 use crate::object::{Kind, Object};
 
-use super::plan::Variant;
+use super::planned::Variant;
 use super::pod::{render_pod, PodVars};
 use super::workloads::Workload;
 
