@@ -425,7 +425,7 @@ fn describe(kind: WatchKind, err: &watcher::Error) -> String {
     status_sentence(resource, verb, status.code, &status.reason, &status.message)
 }
 
-/// [`describe`] for a single request (leader election, `--check`): `resource` and `verb` name it.
+/// `describe` for a single request (leader election, `--check`): `resource` and `verb` name it.
 pub fn request_sentence(resource: &str, verb: &str, err: &kube::Error) -> String {
     match api_status(err) {
         Some(s) => status_sentence(resource, verb, s.code, &s.reason, &s.message),

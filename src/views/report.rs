@@ -645,7 +645,7 @@ fn render(snapshot: &Snapshot, options: &ReportOptions<'_>, wide: bool) -> Strin
 
 /// The table: the cluster, then each label group's values and every node (or what `group_by`
 /// asks for), every name whole; lines ≤ 80 columns but for a name longer than that (see
-/// [`render`] for resource names).
+/// `render` for resource names).
 pub fn table(snapshot: &Snapshot, options: &ReportOptions<'_>) -> String {
     render(snapshot, options, false)
 }
