@@ -1,7 +1,7 @@
 //! End-to-end benchmark against the cluster simulator with full-size objects, at the edge
 //! (10 nodes / 300 pods), medium (500 / 15,000), medium with 10× the pods (500 / 150,000) and
 //! large (5,000 / 150,000) scales: time to ready, peak and steady RSS, CPU to ingest, ingest rate,
-//! scrape latency (all families, gzip, and `--disable-node-metrics`), exposition size, idle CPU,
+//! scrape latency (all families, gzip, a changed state (one churn operation before each scrape), and `--disable-node-metrics`), exposition size, idle CPU,
 //! CPU per 1,000 watch events under churn; and, side by side on the large cluster,
 //! kubectl-view-allocations printing its per-node table. Measures the shipped static binary.
 //!
@@ -161,16 +161,21 @@ impl Exporter {
         panic!("exporter not ready within {limit:?}");
     }
 
-    fn watch_events(&self) -> f64 {
+    /// The sum of the series of one scrape that `keep` keeps.
+    fn sum_of(&self, keep: impl Fn(&str) -> bool) -> f64 {
         let body = http(&self.addr, "GET", "/metrics", "").body;
         String::from_utf8_lossy(&body)
             .lines()
-            .filter(|l| {
-                l.starts_with("binpacking_exporter_watch_events_total{")
-                    && (l.contains("type=\"apply\"") || l.contains("type=\"delete\""))
-            })
+            .filter(|l| keep(l))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
+    }
+
+    fn watch_events(&self) -> f64 {
+        self.sum_of(|l| {
+            l.starts_with("binpacking_exporter_watch_events_total{")
+                && (l.contains("type=\"apply\"") || l.contains("type=\"delete\""))
+        })
     }
 
     /// Scrape latencies in ms (sorted) and the last body size. Each is the time from
@@ -183,29 +188,61 @@ impl Exporter {
         // One warm-up scrape, not counted (as Criterion warms up): the first one after start
         // allocates the buffers the later ones reuse.
         for i in 0..=n {
-            raw.clear();
-            let start = Instant::now();
-            let mut s = TcpStream::connect(&self.addr).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-            write!(
-                s,
-                "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"
-            )
-            .unwrap();
-            s.read_to_end(&mut raw).unwrap();
+            let ms = self.scrape(headers, &mut raw);
             if i > 0 {
-                times.push(start.elapsed().as_secs_f64() * 1000.0);
+                times.push(ms);
             }
-            assert!(
-                raw.starts_with(b"HTTP/1.1 200"),
-                "{}",
-                String::from_utf8_lossy(&raw[..raw.len().min(200)])
-            );
             let head = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
             size = raw.len() - head - 4;
         }
         times.sort_by(f64::total_cmp);
         (times, size)
+    }
+
+    /// One scrape into `raw` (cleared first): milliseconds from connecting to the last byte.
+    fn scrape(&self, headers: &str, raw: &mut Vec<u8>) -> f64 {
+        raw.clear();
+        let start = Instant::now();
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"
+        )
+        .unwrap();
+        s.read_to_end(raw).unwrap();
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        assert!(
+            raw.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&raw[..raw.len().min(200)])
+        );
+        ms
+    }
+
+    /// The exporter's count of responses whose figures were rendered from the state.
+    fn renders(&self) -> f64 {
+        self.sum_of(|l| {
+            l.starts_with("binpacking_exporter_scrape_figures_total{source=\"rendered\"}")
+        })
+    }
+
+    /// [`Exporter::scrapes`] of a changed state: before each scrape the simulator applies one
+    /// churn operation (a pod created, deleted, rebound or resized) and the watch gets 50 ms to
+    /// deliver it. Also returns how many of the timed scrapes rendered their figures.
+    fn changed_scrapes(&self, control: &str, n: usize, headers: &str) -> (Vec<f64>, f64) {
+        let mut times = Vec::with_capacity(n);
+        let mut raw = Vec::new();
+        let renders_before = self.renders();
+        for _ in 0..n {
+            http(control, "POST", "/churn/steps?n=1", "");
+            std::thread::sleep(Duration::from_millis(50));
+            times.push(self.scrape(headers, &mut raw));
+        }
+        // `renders` itself is a plain scrape of an unchanged state: it reuses.
+        let rendered = self.renders() - renders_before;
+        times.sort_by(f64::total_cmp);
+        (times, rendered)
     }
 }
 
@@ -235,6 +272,9 @@ struct Row {
     scrape_p99: f64,
     gzip_p50: f64,
     gzip_p99: f64,
+    changed_p50: f64,
+    changed_p99: f64,
+    changed_rendered: f64,
     no_node_p50: f64,
     no_node_p99: f64,
     plain_bytes: usize,
@@ -266,6 +306,8 @@ fn run_scale(
         let (gz, gzip_bytes) = exporter.scrapes(scrapes, "Accept-Encoding: gzip\r\n");
         let after_scrapes_mib = exporter.proc.rss_mib();
         let peak_with_scrapes_mib = exporter.proc.peak_mib();
+        let (changed, changed_rendered) =
+            exporter.changed_scrapes(&sim.control, scrapes, "Accept-Encoding: gzip\r\n");
         let idle_start = exporter.proc.cpu_seconds();
         std::thread::sleep(Duration::from_secs(5));
         let idle_cpu_pct = (exporter.proc.cpu_seconds() - idle_start) / 5.0 * 100.0;
@@ -297,6 +339,9 @@ fn run_scale(
             scrape_p99: pct(&plain, 0.99),
             gzip_p50: pct(&gz, 0.5),
             gzip_p99: pct(&gz, 0.99),
+            changed_p50: pct(&changed, 0.5),
+            changed_p99: pct(&changed, 0.99),
+            changed_rendered: changed_rendered / changed.len() as f64,
             no_node_p50: pct(&nn, 0.5),
             no_node_p99: pct(&nn, 0.99),
             plain_bytes,
@@ -327,6 +372,9 @@ fn run_scale(
         scrape_p99: m(|r| r.scrape_p99),
         gzip_p50: m(|r| r.gzip_p50),
         gzip_p99: m(|r| r.gzip_p99),
+        changed_p50: m(|r| r.changed_p50),
+        changed_p99: m(|r| r.changed_p99),
+        changed_rendered: m(|r| r.changed_rendered),
         no_node_p50: m(|r| r.no_node_p50),
         no_node_p99: m(|r| r.no_node_p99),
         plain_bytes: rows[0].plain_bytes,
@@ -424,14 +472,17 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 
     let mut md = String::new();
-    let _ = writeln!(md, "| scale | nodes / pods | time to ready | ingest CPU | ingest rate | peak RSS (initial list) | steady RSS | scrape p50 / p99 | gzip p50 / p99 | no node metrics p50 / p99 | exposition plain / gzip | idle CPU | CPU per 1,000 events |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "| scale | nodes / pods | time to ready | ingest CPU | ingest rate | peak RSS (initial list) | steady RSS | scrape p50 / p99 | gzip p50 / p99 | changed state, gzip p50 / p99 | no node metrics p50 / p99 | exposition plain / gzip | idle CPU | CPU per 1,000 events |");
+    let _ = writeln!(
+        md,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for r in &rows {
         let _ = writeln!(
             md,
-            "| {} | {} / {} | {:.2} s | {:.2} s | {:.0} pods/s | {:.1} MiB | {:.1} MiB | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.0} / {:.0} KB | {:.2} % | {:.0} ms |",
+            "| {} | {} / {} | {:.2} s | {:.2} s | {:.0} pods/s | {:.1} MiB | {:.1} MiB | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.0} / {:.0} KB | {:.2} % | {:.0} ms |",
             r.scale, r.nodes, r.pods, r.ready_s, r.ingest_cpu_s, r.pods as f64 / r.ready_s, r.peak_mib, r.steady_mib,
-            r.scrape_p50, r.scrape_p99, r.gzip_p50, r.gzip_p99, r.no_node_p50, r.no_node_p99,
+            r.scrape_p50, r.scrape_p99, r.gzip_p50, r.gzip_p99, r.changed_p50, r.changed_p99, r.no_node_p50, r.no_node_p99,
             r.plain_bytes as f64 / 1000.0, r.gzip_bytes as f64 / 1000.0, r.idle_cpu_pct, r.cpu_ms_per_1000_events,
         );
     }
@@ -439,8 +490,8 @@ fn main() {
     for r in &rows {
         let _ = writeln!(
             md,
-            "- {}: the simulator generated and loaded the cluster in {:.2} s; after the scrapes RSS {:.1} MiB (two spare scrape buffers are kept), peak {:.1} MiB.",
-            r.scale, r.sim_load_s, r.after_scrapes_mib, r.peak_with_scrapes_mib
+            "- {}: the simulator generated and loaded the cluster in {:.2} s; after the scrapes RSS {:.1} MiB (two spare scrape buffers and the last figures' text are kept), peak {:.1} MiB; {:.0} % of the changed-state scrapes rendered their figures (the others found the change not yet delivered or not moving a figure).",
+            r.scale, r.sim_load_s, r.after_scrapes_mib, r.peak_with_scrapes_mib, r.changed_rendered * 100.0
         );
     }
     if let (Some(medium), Some(tenx)) = (

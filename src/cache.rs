@@ -25,8 +25,9 @@ pub struct Cache {
     pub label_groups: LabelGroups,
     /// Whether this replica publishes (leader election).
     pub leader: LeaderState,
-    /// The last usage poll joined to the pods (`--usage`); `None` before one or without the API.
-    usage: RwLock<Option<Arc<UsageTable>>>,
+    /// The last usage poll joined to the pods (`--usage`); `None` before one or without the API;
+    /// with the number of tables set so far (which one it is).
+    usage: RwLock<(u64, Option<Arc<UsageTable>>)>,
 }
 
 impl Cache {
@@ -44,21 +45,25 @@ impl Cache {
             resources,
             label_groups,
             leader,
-            usage: RwLock::new(None),
+            usage: RwLock::new((0, None)),
         }
     }
 
     /// The last usage poll's result.
     pub fn usage(&self) -> Option<Arc<UsageTable>> {
-        self.usage
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.numbered_usage().map(|(_, table)| table)
+    }
+
+    /// The last usage poll's result and its number (a new table, a new number).
+    pub fn numbered_usage(&self) -> Option<(u64, Arc<UsageTable>)> {
+        let usage = self.usage.read().unwrap_or_else(PoisonError::into_inner);
+        usage.1.clone().map(|table| (usage.0, table))
     }
 
     /// Replaces the usage poll's result (the watch thread, every `--usage-interval`).
     pub fn set_usage(&self, table: Option<Arc<UsageTable>>) {
-        *self.usage.write().unwrap_or_else(PoisonError::into_inner) = table;
+        let mut usage = self.usage.write().unwrap_or_else(PoisonError::into_inner);
+        *usage = (usage.0 + 1, table);
     }
 
     /// Write access for the watch thread. A poisoned lock is recovered: every state mutation

@@ -34,6 +34,8 @@ pub struct SelfMetrics {
     pub ready: IntGauge,
     /// Polls of the resource metrics API, by result.
     pub usage_polls: IntCounterVec,
+    /// Metrics responses by the source of their figures (rendered, reused).
+    pub scrape_figures: IntCounterVec,
     /// Open HTTP connections.
     http_connections: IntGauge,
     /// HTTP connections the server dropped, by reason.
@@ -79,6 +81,7 @@ impl SelfMetrics {
         leader.set(1);
         let ready = IntGauge::with_opts(opts(&families.ready))?;
         let usage_polls = counter_vec(&families.usage_polls)?;
+        let scrape_figures = counter_vec(&families.scrape_figures)?;
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(watch_events.clone()))?;
         registry.register(Box::new(watch_restarts.clone()))?;
@@ -92,6 +95,7 @@ impl SelfMetrics {
         registry.register(Box::new(http_connections.clone()))?;
         registry.register(Box::new(http_dropped.clone()))?;
         registry.register(Box::new(usage_polls.clone()))?;
+        registry.register(Box::new(scrape_figures.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -107,6 +111,7 @@ impl SelfMetrics {
             leader,
             ready,
             usage_polls,
+            scrape_figures,
             http_connections,
             http_dropped,
             http_seen: Arc::new(Mutex::new(HttpCounts::default())),

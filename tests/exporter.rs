@@ -542,3 +542,88 @@ fn a_streaming_list_gives_the_same_values_without_list_requests() {
     });
     assert!(ok);
 }
+
+/// The binpacking series of a body: no clock-driven or operational ones.
+fn figures_of(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("binpacking_") && !l.starts_with("binpacking_exporter_"))
+        .filter(|l| !l.starts_with("binpacking_cache_age_seconds"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn gunzip(body: &[u8]) -> String {
+    let mut plain = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(body), &mut plain).unwrap();
+    plain
+}
+
+#[test]
+fn an_unchanged_state_is_served_from_the_last_text_and_a_change_renders_it_again() {
+    let (sim, exporter, _dir) = start_small(&[]);
+    let addr = &exporter.addr;
+    let source = |m: &Metrics, s: &str| {
+        m.get("binpacking_exporter_scrape_figures_total", &[("source", s)])
+            .unwrap_or(0.0)
+    };
+    let first = exporter.get("/metrics").text();
+    let second = exporter.get("/metrics").text();
+    let m = Metrics::parse(&second);
+    assert!(source(&m, "rendered") >= 1.0, "{second}");
+    assert!(
+        source(&m, "reused") >= 1.0,
+        "the second scrape reused the text"
+    );
+    assert_eq!(figures_of(&first), figures_of(&second));
+    // gzip: the same figures, deflated from the kept text, spliced into one valid member; the
+    // clock-driven and operational families around them are current.
+    let gz = http(addr, "GET", "/metrics", &[("Accept-Encoding", "gzip")], b"");
+    assert_eq!(gz.header("Content-Encoding"), Some("gzip"));
+    let unzipped = gunzip(&gz.body);
+    assert_eq!(figures_of(&unzipped), figures_of(&second));
+    let m = Metrics::parse(&unzipped);
+    assert!(m.get("binpacking_cache_age_seconds", &[]).is_some());
+    let reused = source(&m, "reused");
+    let rendered = source(&m, "rendered");
+    assert!(reused >= 2.0, "{unzipped}");
+
+    // A pod update that moves no figure (a label, as a status update would): still reused.
+    let events = |m: &Metrics| {
+        m.get(
+            "binpacking_exporter_watch_events_total",
+            &[("resource", "pods"), ("type", "apply")],
+        )
+        .unwrap_or(0.0)
+    };
+    let before = events(&m);
+    let mut relabelled = pod(
+        "web",
+        "web-1",
+        Some("node-a"),
+        "500m",
+        "1Gi",
+        Some("ReplicaSet"),
+    );
+    relabelled["metadata"]["labels"] = json!({"touched": "yes"});
+    sim.apply(&relabelled);
+    assert!(wait_until(Duration::from_secs(10), || events(
+        &exporter.metrics()
+    ) > before));
+    let gz = http(addr, "GET", "/metrics", &[("Accept-Encoding", "gzip")], b"");
+    let m = Metrics::parse(&gunzip(&gz.body));
+    assert_eq!(source(&m, "rendered"), rendered, "nothing to render again");
+    assert!(source(&m, "reused") > reused);
+
+    // A change: rendered again, in both encodings, with the new figure.
+    sim.apply(&pod("web", "web-9", Some("node-b"), "700m", "1Gi", None));
+    assert!(wait_until(Duration::from_secs(10), || {
+        let gz = http(addr, "GET", "/metrics", &[("Accept-Encoding", "gzip")], b"");
+        gunzip(&gz.body).contains("binpacking_node_allocated{node=\"node-b\",resource=\"cpu\"} 0.7")
+    }));
+    let plain = exporter.get("/metrics").text();
+    assert!(
+        plain.contains("binpacking_node_allocated{node=\"node-b\",resource=\"cpu\"} 0.7"),
+        "{plain}"
+    );
+    assert!(source(&Metrics::parse(&plain), "rendered") > rendered);
+}

@@ -365,6 +365,8 @@ pub struct ClusterState {
     namespaces_dirty: bool,
     /// Per-node namespace sums too (`--namespace-group-metrics`).
     per_node_namespaces: bool,
+    /// Counts the changes that can move a figure: equal generations, equal figures.
+    generation: u64,
 }
 
 impl ClusterState {
@@ -387,7 +389,14 @@ impl ClusterState {
             namespaces: NamespaceSums::default(),
             namespaces_dirty: false,
             per_node_namespaces: false,
+            generation: 0,
         }
+    }
+
+    /// Changes so far that can move a figure: a scrape of the same generation would write the
+    /// same figures (a pod or node modified into an equal record is not a change).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Keeps namespace sums per node as well (for the per group value and namespace figures of
@@ -395,6 +404,7 @@ impl ClusterState {
     pub fn keep_namespaces_per_node(&mut self) {
         if !self.per_node_namespaces {
             self.per_node_namespaces = true;
+            self.generation += 1;
             self.rebuild_sums();
         }
     }
@@ -546,6 +556,14 @@ impl ClusterState {
     /// (e.g. it turned Succeeded or Failed) and is dropped.
     pub fn apply_pod(&mut self, key: &str, facts: Option<PodFacts>) {
         let new = facts.map(|f| self.record(key, f));
+        // Most pod updates (status, conditions, labels) leave the record as it was.
+        if new.is_some() && self.pods.get(key) == new.as_ref() {
+            return;
+        }
+        if new.is_none() && !self.pods.contains_key(key) {
+            return;
+        }
+        self.generation += 1;
         let pending = new.as_ref().is_some_and(|r| r.slot == UNBOUND);
         // The new record is added before the old one is removed, so a pod modified on the
         // same node never leaves its slot empty (and released) in between.
@@ -592,6 +610,7 @@ impl ClusterState {
     /// The pod re-list is complete (`InitDone`): its records replace the stored ones atomically.
     pub fn finish_pod_relist(&mut self) {
         if let Some(records) = self.pod_relist.records.take() {
+            self.generation += 1;
             self.pods = records;
             self.pending_keys = self
                 .pods
@@ -607,6 +626,10 @@ impl ClusterState {
     pub fn apply_node(&mut self, name: &str, node: NodeRecord) {
         let slot = self.slot_for(name);
         let s = &mut self.slots[slot as usize];
+        if s.node.as_ref() == Some(&node) {
+            return;
+        }
+        self.generation += 1;
         let new = s.node.is_none();
         s.node = Some(node);
         if new {
@@ -627,6 +650,7 @@ impl ClusterState {
     pub fn delete_node(&mut self, name: &str) {
         if let Some(&slot) = self.slot_by_name.get(name) {
             if self.slots[slot as usize].node.take().is_some() {
+                self.generation += 1;
                 if self.slots[slot as usize].sums.pods > 0 {
                     self.count_slot_namespaces(slot, false);
                 }
@@ -655,6 +679,7 @@ impl ClusterState {
         let Some(mut records) = self.node_relist.records.take() else {
             return;
         };
+        self.generation += 1;
         for index in 0..self.slots.len() {
             let name = self.slots[index].name.clone();
             if name.is_empty() {
@@ -731,6 +756,9 @@ impl ClusterState {
         let namespaces = self.recompute_namespaces();
         if !self.namespaces_dirty && self.namespaces != namespaces {
             drifted.push("<namespaces>".to_owned());
+        }
+        if !drifted.is_empty() {
+            self.generation += 1;
         }
         self.namespaces = namespaces;
         self.namespaces_dirty = false;
@@ -827,6 +855,50 @@ pub(crate) mod tests {
         (0..state.resources())
             .map(|r| n.sums.allocated(r))
             .collect()
+    }
+
+    #[test]
+    fn the_generation_moves_with_every_change_of_a_figure_and_only_then() {
+        let mut s = ClusterState::new(2);
+        let mut seen = s.generation();
+        let mut changed = |s: &ClusterState, expected: bool, what: &str| {
+            assert_eq!(s.generation() != seen, expected, "{what}");
+            seen = s.generation();
+        };
+        s.apply_node("a", node(&[4000, 100]));
+        changed(&s, true, "a node added");
+        s.apply_node("a", node(&[4000, 100]));
+        changed(&s, false, "a node modified into an equal record");
+        s.apply_node("a", node(&[4000, 200]));
+        changed(&s, true, "allocatable changed");
+        s.apply_pod("ns/p", pod(Some("a"), &[100, 10], Owner::Workload));
+        changed(&s, true, "a pod added");
+        s.apply_pod("ns/p", pod(Some("a"), &[100, 10], Owner::Workload));
+        changed(
+            &s,
+            false,
+            "a pod modified into an equal record (a status update)",
+        );
+        assert_eq!(allocated(&s, "a"), [100, 10], "not counted twice");
+        s.apply_pod("ns/p", pod(Some("a"), &[100, 20], Owner::Workload));
+        changed(&s, true, "a pod resized");
+        s.apply_pod("ns/p", pod(Some("a"), &[100, 20], Owner::DaemonSet));
+        changed(&s, true, "another owner class");
+        s.apply_pod("ns/q", pod(Some("a"), &[100, 20], Owner::DaemonSet));
+        changed(&s, true, "same figures, another pod");
+        s.delete_pod("ns/gone");
+        changed(&s, false, "an unknown pod deleted");
+        s.delete_pod("ns/q");
+        changed(&s, true, "a pod deleted");
+        s.begin_pod_relist();
+        s.relist_pod("ns/p", pod(Some("a"), &[100, 20], Owner::DaemonSet));
+        changed(&s, false, "a re-list in progress shows nothing yet");
+        s.finish_pod_relist();
+        changed(&s, true, "a re-list applied");
+        assert!(s.resync().is_empty());
+        changed(&s, false, "a resync without drift");
+        s.delete_node("a");
+        changed(&s, true, "a node deleted");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! [`tiny_http::Limits`].
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -24,14 +24,13 @@ use crate::error::Error;
 use crate::model::health::WatchKind;
 use crate::self_metrics::HttpCounts;
 use crate::serve::buffers::{self, SharedBody};
+use crate::serve::gzip::{self, Deflated};
+use crate::serve::reused_figures::ReusedFigures;
 use crate::serve::scrape;
 use crate::serve::shared_bodies::Flight;
 use crate::serve::web_security::WebSecurity;
 use crate::views::exposition;
 use crate::views::page;
-
-/// Size of the last metrics body plus an eighth, the capacity of the next one.
-static LAST_BODY_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// A response, before it is written.
 #[derive(Debug, Clone)]
@@ -72,6 +71,8 @@ pub struct Site {
     pub web: Option<Arc<WebSecurity>>,
     /// Metrics bodies being built, plain and gzipped.
     bodies: [Flight; 2],
+    /// The figures' text of the last metrics body.
+    figures: ReusedFigures,
 }
 
 impl Site {
@@ -82,6 +83,7 @@ impl Site {
             config,
             web,
             bodies: [Flight::default(), Flight::default()],
+            figures: ReusedFigures::default(),
         }
     }
 }
@@ -191,14 +193,7 @@ fn route_received(
         }
         _ => {
             let flight = &site.bodies[usize::from(accept_gzip)];
-            let body = flight.join(received, || {
-                let plain = metrics(site);
-                if accept_gzip {
-                    gzip(plain)
-                } else {
-                    SharedBody::new(plain, &buffers::SPARES)
-                }
-            });
+            let body = flight.join(received, || metrics(site, accept_gzip));
             let mut reply = Reply {
                 status: 200,
                 content_type: exposition::CONTENT_TYPE,
@@ -209,26 +204,6 @@ fn route_received(
                 reply.headers.push(("Content-Encoding", encoding.into()));
             }
             reply
-        }
-    }
-}
-
-/// Compresses a body at level 1 (most of the size gain of level 6 at a tenth of the time);
-/// the plain buffer goes back to the spares.
-fn gzip(plain: Vec<u8>) -> SharedBody {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        buffers::SPARES.take(plain.len() / 8),
-        flate2::Compression::fast(),
-    );
-    match encoder.write_all(&plain).and_then(|()| encoder.finish()) {
-        Ok(body) => {
-            buffers::SPARES.give_back(plain);
-            SharedBody::new(body, &buffers::SPARES).encoded("gzip")
-        }
-        Err(err) => {
-            log::warn!("gzip failed; sending plain text error={err}");
-            SharedBody::new(plain, &buffers::SPARES)
         }
     }
 }
@@ -259,23 +234,69 @@ pub fn accepts_gzip(value: &str) -> bool {
     gzip.or(any).is_some_and(|w| w > 0.0)
 }
 
-/// The metrics body: binpacking families, then the operational ones.
-fn metrics(site: &Site) -> Vec<u8> {
+/// The metrics body, gzipped when `gzip`: the clock-driven families, the figures (reused while
+/// the state is unchanged: [`ReusedFigures`]), then the operational families.
+fn metrics(site: &Site, gzip: bool) -> SharedBody {
     let started = Instant::now();
-    let snapshot = scrape::snapshot(&site.cache, &site.config);
-    // Sized from the previous scrape so the body is not regrown (and copied) while encoding.
-    let mut body = buffers::SPARES.take(LAST_BODY_BYTES.load(Ordering::Relaxed).max(64 * 1024));
-    scrape::encode(&site.cache, &site.config, &snapshot, &mut body);
-    scrape::recycle(snapshot);
+    let mut clock = Vec::with_capacity(1024);
+    let figures = scrape::encode_clock(&site.cache, &site.config, &mut clock).then(|| {
+        let (key, render) = scrape::figures(&site.cache, &site.config);
+        let (figures, source) = site.figures.get(key, gzip, render);
+        site.cache
+            .metrics
+            .scrape_figures
+            .with_label_values(&[source.as_str()])
+            .inc();
+        figures
+    });
     site.cache
         .metrics
         .scrape_duration
         .observe(started.elapsed().as_secs_f64());
     let ready = site.cache.health.readiness().is_ok();
     site.cache.metrics.ready.set(i64::from(ready));
-    site.cache.metrics.encode(&mut body);
-    LAST_BODY_BYTES.store(body.len() + body.len() / 8, Ordering::Relaxed);
-    body
+    let mut own = Vec::with_capacity(16 * 1024);
+    site.cache.metrics.encode(&mut own);
+    if gzip {
+        let middle = match &figures {
+            // Nothing between the clock-driven families and the operational ones.
+            None => Some(None),
+            // Unless deflating failed (logged): then the body goes plain.
+            Some(f) => f.deflated.as_deref().map(Some),
+        };
+        if let Some(body) = middle.and_then(|m| spliced(&clock, m, &own)) {
+            return body;
+        }
+    }
+    let text = figures.map(|f| {
+        if let Some(text) = &f.plain {
+            return text.clone();
+        }
+        // Only after a failed gzip of deflated figures: the plain text of the same figures.
+        let (key, render) = scrape::figures(&site.cache, &site.config);
+        let (f, _) = site.figures.get(key, false, render);
+        f.plain
+            .clone()
+            .unwrap_or_else(|| Arc::new(SharedBody::new(Vec::new(), &buffers::SPARES)))
+    });
+    let text: &[u8] = text.as_deref().map_or(&[], AsRef::as_ref);
+    let mut body = buffers::SPARES.take(clock.len() + text.len() + own.len());
+    body.extend_from_slice(&clock);
+    body.extend_from_slice(text);
+    body.extend_from_slice(&own);
+    SharedBody::new(body, &buffers::SPARES)
+}
+
+/// A gzipped body of `clock`, the deflated figures and `own`; `None` if deflating failed.
+fn spliced(clock: &[u8], figures: Option<&Deflated>, own: &[u8]) -> Option<SharedBody> {
+    let mut body = buffers::SPARES.take(figures.map_or(0, Deflated::len) + own.len() / 4 + 4096);
+    match gzip::gzip(clock, figures, own, &mut body) {
+        Ok(()) => Some(SharedBody::new(body, &buffers::SPARES).encoded("gzip")),
+        Err(err) => {
+            log::warn!("gzip failed; sending plain text error={err}");
+            None
+        }
+    }
 }
 
 /// `/sync`: per watch, synced flag, last activity age, object counts, last error.
@@ -527,7 +548,7 @@ mod tests {
     fn gzipped_bodies_decompress_to_the_original() {
         use std::io::Read;
         let body = "binpacking_cluster_nodes 3\n".repeat(1000);
-        let gz = gzip(body.clone().into_bytes());
+        let gz = spliced(b"", None, body.as_bytes()).unwrap();
         assert_eq!(gz.encoding(), Some("gzip"));
         let bytes = (*std::sync::Arc::new(gz)).as_ref().to_vec();
         assert!(bytes.len() < body.len() / 10);

@@ -1,6 +1,8 @@
 //! One scrape: copy a snapshot out of the cache, derive the capacity figures the configured
 //! families need, and encode the binpacking exposition. Shared by `/metrics` and `--once`.
 
+use std::sync::Arc;
+
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::model::usage::UsageTable;
@@ -15,6 +17,11 @@ static SPARE_NODES: Spares<NodeFigures> = Spares::new(1);
 
 /// A snapshot with as many pending pods as the pending estimate may consider.
 pub fn snapshot(cache: &Cache, config: &Config) -> Snapshot {
+    snapshot_with(cache, config, fresh_usage(cache, config).map(|(_, t)| t))
+}
+
+/// [`snapshot`] with the usage poll decided by the caller.
+fn snapshot_with(cache: &Cache, config: &Config, usage: Option<Arc<UsageTable>>) -> Snapshot {
     let limit = if config.families.pending {
         capacity::pending_limit(cache.read().node_count())
     } else {
@@ -29,17 +36,47 @@ pub fn snapshot(cache: &Cache, config: &Config) -> Snapshot {
         namespace_groups,
         spare,
     );
-    if let Some(table) = fresh_usage(cache, config) {
+    if let Some(table) = usage {
         snapshot.attach_usage(&table);
     }
     snapshot
 }
 
+/// What the figures' text is a function of (with the configuration): equal keys, equal text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FiguresKey {
+    /// [`ClusterState::generation`](crate::model::state::ClusterState::generation).
+    pub generation: u64,
+    /// The number of the usage poll joined, if a fresh one is.
+    pub usage: Option<u64>,
+}
+
+/// The figures of the state as it is now: their key (read first, so the text is never older
+/// than its key) and a function that renders their text.
+pub fn figures<'a>(
+    cache: &'a Cache,
+    config: &'a Config,
+) -> (FiguresKey, impl FnOnce(&mut Vec<u8>) + 'a) {
+    let generation = cache.read().generation();
+    let usage = fresh_usage(cache, config);
+    let key = FiguresKey {
+        generation,
+        usage: usage.as_ref().map(|(poll, _)| *poll),
+    };
+    (key, move |out: &mut Vec<u8>| {
+        let snapshot = snapshot_with(cache, config, usage.map(|(_, t)| t));
+        encode_figures(config, &snapshot, out);
+        recycle(snapshot);
+    })
+}
+
 /// The last usage poll, unless its newest sample is older than `--usage-max-age` (a metrics API
 /// that stopped updating: no usage series rather than old ones presented as current).
-fn fresh_usage(cache: &Cache, config: &Config) -> Option<std::sync::Arc<UsageTable>> {
+fn fresh_usage(cache: &Cache, config: &Config) -> Option<(u64, Arc<UsageTable>)> {
     let max_age = config.usage?.max_age.as_secs_f64();
-    cache.usage().filter(|t| usage_age(t) <= max_age)
+    cache
+        .numbered_usage()
+        .filter(|(_, t)| usage_age(t) <= max_age)
 }
 
 /// Seconds since the newest sample of a poll was measured (never negative: clocks differ).
@@ -77,7 +114,14 @@ pub fn publishing(cache: &Cache) -> bool {
 /// Appends the binpacking families of `snapshot` to `out`. A replica that does not publish
 /// ([`publishing`]) writes only the cache age (and `binpacking_leader_status` with an election).
 pub fn encode(cache: &Cache, config: &Config, snapshot: &Snapshot, out: &mut Vec<u8>) {
-    let cache_age = cache.health.cache_age().as_secs_f64();
+    if encode_clock(cache, config, out) {
+        encode_figures(config, snapshot, out);
+    }
+}
+
+/// Appends the families that move with the clock alone (leader status, usage age, cache age),
+/// the first ones of a scrape; whether the figures follow ([`publishing`]).
+pub fn encode_clock(cache: &Cache, config: &Config, out: &mut Vec<u8>) -> bool {
     let publishing = publishing(cache);
     cache.metrics.leader.set(i64::from(publishing));
     if cache.leader.enabled() {
@@ -88,10 +132,13 @@ pub fn encode(cache: &Cache, config: &Config, snapshot: &Snapshot, out: &mut Vec
             exposition::encode_usage_age(usage_age(&table), out);
         }
     }
-    if !publishing {
-        exposition::encode_cache_age(cache_age, out);
-        return;
-    }
+    exposition::encode_cache_age(cache.health.cache_age().as_secs_f64(), out);
+    publishing
+}
+
+/// Appends the figures' families: everything after the cache age, a function of the snapshot
+/// and the configuration only.
+fn encode_figures(config: &Config, snapshot: &Snapshot, out: &mut Vec<u8>) {
     let families = config.families;
     let capacity = families
         .need_capacity()
@@ -104,7 +151,7 @@ pub fn encode(cache: &Cache, config: &Config, snapshot: &Snapshot, out: &mut Vec
             resources: &resources,
             families,
             label_groups: !config.label_groups.is_empty(),
-            cache_age_seconds: Some(cache_age),
+            cache_age_seconds: None,
         },
         out,
     );

@@ -196,6 +196,8 @@ pub struct ExporterFamilies {
     pub http_connections_dropped: Family,
     /// `binpacking_exporter_usage_polls_total`.
     pub usage_polls: Family,
+    /// `binpacking_exporter_scrape_figures_total`.
+    pub scrape_figures: Family,
 }
 
 impl ExporterFamilies {
@@ -214,6 +216,7 @@ impl ExporterFamilies {
             http_connections,
             http_connections_dropped,
             usage_polls,
+            scrape_figures,
         } = self;
         [
             build_info,
@@ -228,6 +231,7 @@ impl ExporterFamilies {
             http_connections,
             http_connections_dropped,
             usage_polls,
+            scrape_figures,
         ]
         .into_iter()
     }
@@ -694,6 +698,13 @@ pub static EXPORTER: ExporterFamilies = ExporterFamilies {
         labels: &["result"],
         help: "polls of the resource metrics API (--usage), by result: ok, absent (not served: \
                no metrics-server), forbidden (RBAC: manifests/usage/), error",
+    },
+    scrape_figures: Family {
+        name: "binpacking_exporter_scrape_figures_total",
+        kind: Kind::Counter,
+        labels: &["source"],
+        help: "metrics responses by where their binpacking figures came from: rendered (from \
+               the state) or reused (the text of the last response, the state unchanged since)",
     },
 };
 

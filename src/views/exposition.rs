@@ -87,7 +87,8 @@ pub struct Options<'a> {
     pub families: Families,
     /// Whether label groups are configured (group families are exported even when empty).
     pub label_groups: bool,
-    /// Seconds since the stalest watch last heard from the API server; `None` before any.
+    /// Seconds since the stalest watch last heard from the API server; `None`: not written
+    /// here (a scrape writes it with the other clock-driven families before the figures).
     pub cache_age_seconds: Option<f64>,
 }
 
@@ -197,7 +198,9 @@ pub fn encode(
         shapes: capacity.map(|c| &c.shapes[..]).unwrap_or_default(),
     };
 
-    encode_cache_age(opts.cache_age_seconds.unwrap_or(0.0), out);
+    if let Some(seconds) = opts.cache_age_seconds {
+        encode_cache_age(seconds, out);
+    }
 
     let cluster = [Item {
         labels: String::new(),
