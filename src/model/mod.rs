@@ -12,5 +12,6 @@ pub mod label_selector;
 pub mod names;
 pub mod quantity;
 pub mod resources;
+pub mod rows;
 pub mod state;
 pub mod usage;

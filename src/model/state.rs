@@ -7,6 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::model::rows::{Row, Rows};
+
 /// Who owns a pod, for the DaemonSet overhead and the allocated-by-owner breakdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Owner {
@@ -39,8 +41,8 @@ pub struct PodFacts {
     /// `spec.nodeName`; `None` for a pod not bound yet (pending).
     pub node: Option<String>,
     /// The pod's requests per tracked resource (scheduler units; `pods` = 1), then its limits
-    /// per tracked resource, then room for the record's namespace id: one allocation for all,
-    /// kept as is in the record (see [`PodFacts::new`]).
+    /// per tracked resource, then room for the record's namespace id: the record's row as it
+    /// will be stored in the state's [`Rows`].
     figures: Box<[u64]>,
     /// Bit `i`: the pod is unlimited for tracked resource `i` (see `accounting::pod_limits`).
     pub unlimited: u32,
@@ -59,8 +61,7 @@ impl PodFacts {
     ) -> PodFacts {
         PodFacts {
             node,
-            // The last element is the namespace id, set when the state records the pod: 40
-            // bytes are allocated from the same size class as 32 (musl and glibc alike).
+            // The last element is the namespace id, set when the state records the pod.
             figures: requests.iter().chain(limits).copied().chain([0]).collect(),
             unlimited,
             owner,
@@ -97,36 +98,46 @@ pub struct NodeRecord {
 /// Slot index of a pod that is not bound to a node.
 const UNBOUND: u32 = u32::MAX;
 
-/// A stored pod: its node slot, owner, unlimited mask, and one allocation of its requests, its
-/// limits and its namespace id. 24 bytes plus the figures.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A stored pod: its node slot, owner, unlimited mask, and the row of its figures (requests,
+/// limits, namespace id) in the state's [`Rows`]. 12 bytes plus the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PodRecord {
     slot: u32,
+    row: Row,
     owner: Owner,
     unlimited: u16,
-    figures: Box<[u64]>,
 }
 
 impl PodRecord {
-    fn resources(&self) -> usize {
-        self.figures.len() / 2
+    fn figures<'a>(&self, rows: &'a Rows) -> Figures<'a> {
+        Figures(rows.get(self.row))
+    }
+}
+
+/// A record's row: requests per tracked resource, then limits, then the namespace id.
+#[derive(Debug, Clone, Copy)]
+struct Figures<'a>(&'a [u64]);
+
+impl<'a> Figures<'a> {
+    fn resources(self) -> usize {
+        self.0.len() / 2
     }
 
-    fn requests(&self) -> &[u64] {
-        &self.figures[..self.resources()]
+    fn requests(self) -> &'a [u64] {
+        &self.0[..self.resources()]
     }
 
-    fn limits(&self) -> &[u64] {
-        &self.figures[self.resources()..2 * self.resources()]
+    fn limits(self) -> &'a [u64] {
+        &self.0[self.resources()..2 * self.resources()]
     }
 
     /// Requests then limits.
-    fn both(&self) -> &[u64] {
-        &self.figures[..2 * self.resources()]
+    fn both(self) -> &'a [u64] {
+        &self.0[..2 * self.resources()]
     }
 
-    fn namespace(&self) -> NamespaceId {
-        self.figures.last().map_or(NamespaceId::MAX, |&n| {
+    fn namespace(self) -> NamespaceId {
+        self.0.last().map_or(NamespaceId::MAX, |&n| {
             NamespaceId::try_from(n).unwrap_or(NamespaceId::MAX)
         })
     }
@@ -225,16 +236,12 @@ impl Sums {
         self.limits.len()
     }
 
-    fn add(&mut self, rec: &PodRecord, per_namespace: bool) {
-        self.change(rec, per_namespace, true);
-    }
-
-    fn sub(&mut self, rec: &PodRecord, per_namespace: bool) {
-        self.change(rec, per_namespace, false);
+    fn add(&mut self, rec: &PodRecord, figures: Figures<'_>, per_namespace: bool) {
+        self.change(rec, figures, per_namespace, true);
     }
 
     /// Adds or subtracts a record; in its namespace's sums too when `per_namespace`.
-    fn change(&mut self, rec: &PodRecord, per_namespace: bool, add: bool) {
+    fn change(&mut self, rec: &PodRecord, figures: Figures<'_>, per_namespace: bool, add: bool) {
         let apply = |sum: &mut u128, value: u64| {
             if add {
                 *sum += u128::from(value);
@@ -243,10 +250,10 @@ impl Sums {
             }
         };
         let base = rec.owner as usize * self.resources();
-        for (sum, &value) in self.values[base..].iter_mut().zip(rec.requests()) {
+        for (sum, &value) in self.values[base..].iter_mut().zip(figures.requests()) {
             apply(sum, value);
         }
-        for (sum, &value) in self.limits.iter_mut().zip(rec.limits()) {
+        for (sum, &value) in self.limits.iter_mut().zip(figures.limits()) {
             apply(sum, value);
         }
         for (r, count) in self.unlimited.iter_mut().enumerate() {
@@ -266,7 +273,8 @@ impl Sums {
             self.pods_by_owner[rec.owner as usize] -= 1;
         }
         if per_namespace {
-            self.namespaces.add(rec.namespace(), rec.both(), add);
+            self.namespaces
+                .add(figures.namespace(), figures.both(), add);
         }
     }
 
@@ -342,6 +350,8 @@ pub struct Counts {
 pub struct ClusterState {
     resources: usize,
     pods: HashMap<Box<str>, PodRecord>,
+    /// The records' figures (and those of a re-list being buffered).
+    rows: Rows,
     slots: Vec<Slot>,
     slot_by_name: HashMap<Box<str>, u32>,
     free_slots: Vec<u32>,
@@ -375,6 +385,7 @@ impl ClusterState {
         ClusterState {
             resources,
             pods: HashMap::new(),
+            rows: Rows::new(2 * resources + 1),
             slots: Vec::new(),
             slot_by_name: HashMap::new(),
             free_slots: Vec::new(),
@@ -421,6 +432,26 @@ impl ClusterState {
             self.namespaces = self.recompute_namespaces();
             self.namespaces_dirty = false;
         }
+        // Rows freed by deletions are reused by later pods; when most are free (the cluster
+        // shrank), they go back to the allocator.
+        if self.rows.free() > self.rows.len().max(4096) {
+            self.compact_rows();
+        }
+    }
+
+    /// Renumbers the rows of every record (stored and buffered by a re-list) to the front.
+    fn compact_rows(&mut self) {
+        let buffered = self
+            .pod_relist
+            .records
+            .iter_mut()
+            .flat_map(HashMap::values_mut);
+        let live = self
+            .pods
+            .values_mut()
+            .chain(buffered)
+            .map(|rec| &mut rec.row);
+        self.rows.compact(live);
     }
 
     /// The counted pods by namespace, cluster-wide (computed on the fly when a batch did not
@@ -441,7 +472,9 @@ impl ClusterState {
             return;
         }
         for rec in self.pods.values().filter(|r| r.slot == slot) {
-            self.namespaces.add(rec.namespace(), rec.both(), add);
+            let figures = rec.figures(&self.rows);
+            self.namespaces
+                .add(figures.namespace(), figures.both(), add);
         }
     }
 
@@ -449,7 +482,8 @@ impl ClusterState {
         let mut sums = NamespaceSums::default();
         for rec in self.pods.values() {
             if self.counted(rec.slot) {
-                sums.add(rec.namespace(), rec.both(), true);
+                let figures = rec.figures(&self.rows);
+                sums.add(figures.namespace(), figures.both(), true);
             }
         }
         sums
@@ -519,50 +553,67 @@ impl ClusterState {
         }
         PodRecord {
             slot,
+            row: self.rows.insert(&figures),
             owner: facts.owner,
             unlimited: u16::try_from(facts.unlimited & 0xFFFF).unwrap_or(0),
-            figures,
         }
     }
 
-    fn sums_mut(&mut self, slot: u32) -> &mut Sums {
-        if slot == UNBOUND {
-            &mut self.pending
-        } else {
-            &mut self.slots[slot as usize].sums
-        }
+    /// Whether `facts` would make the same record as `rec` (an update that moves no figure).
+    fn same(&self, rec: &PodRecord, key: &str, facts: &PodFacts) -> bool {
+        let slot = match &facts.node {
+            Some(name) => self.slot_by_name.get(name.as_str()).copied(),
+            None => Some(UNBOUND),
+        };
+        let ns = key.split_once('/').map_or("", |(ns, _)| ns);
+        let figures = rec.figures(&self.rows);
+        slot == Some(rec.slot)
+            && rec.owner == facts.owner
+            && u32::from(rec.unlimited) == facts.unlimited & 0xFFFF
+            && self.namespace_ids.get(ns).copied() == Some(figures.namespace())
+            && facts.figures.len() == figures.0.len()
+            && facts.figures[..facts.figures.len() - 1] == *figures.both()
     }
 
     fn add_record(&mut self, rec: &PodRecord) {
-        let per_node = self.per_node_namespaces && rec.slot != UNBOUND;
-        self.sums_mut(rec.slot).add(rec, per_node);
-        if self.counted(rec.slot) && !self.namespaces_dirty {
-            self.namespaces.add(rec.namespace(), rec.both(), true);
+        self.change_record(rec, true);
+    }
+
+    /// Takes a record out of the sums and frees its row.
+    fn remove_record(&mut self, rec: &PodRecord) {
+        self.change_record(rec, false);
+        self.rows.remove(rec.row);
+        if rec.slot != UNBOUND {
+            self.release_if_unused(rec.slot);
         }
     }
 
-    fn remove_record(&mut self, rec: &PodRecord) {
+    fn change_record(&mut self, rec: &PodRecord, add: bool) {
         let per_node = self.per_node_namespaces && rec.slot != UNBOUND;
-        self.sums_mut(rec.slot).sub(rec, per_node);
-        if self.counted(rec.slot) && !self.namespaces_dirty {
-            self.namespaces.add(rec.namespace(), rec.both(), false);
-        }
-        if rec.slot != UNBOUND {
-            self.release_if_unused(rec.slot);
+        let counted = self.counted(rec.slot);
+        let figures = rec.figures(&self.rows);
+        let sums = if rec.slot == UNBOUND {
+            &mut self.pending
+        } else {
+            &mut self.slots[rec.slot as usize].sums
+        };
+        sums.change(rec, figures, per_node, add);
+        if counted && !self.namespaces_dirty {
+            self.namespaces
+                .add(figures.namespace(), figures.both(), add);
         }
     }
 
     /// A pod was added or modified (`Apply`). `None` facts mean the pod no longer counts anywhere
     /// (e.g. it turned Succeeded or Failed) and is dropped.
     pub fn apply_pod(&mut self, key: &str, facts: Option<PodFacts>) {
-        let new = facts.map(|f| self.record(key, f));
         // Most pod updates (status, conditions, labels) leave the record as it was.
-        if new.is_some() && self.pods.get(key) == new.as_ref() {
-            return;
+        match (self.pods.get(key), &facts) {
+            (Some(rec), Some(facts)) if self.same(rec, key, facts) => return,
+            (None, None) => return,
+            _ => {}
         }
-        if new.is_none() && !self.pods.contains_key(key) {
-            return;
-        }
+        let new = facts.map(|f| self.record(key, f));
         self.generation += 1;
         let pending = new.as_ref().is_some_and(|r| r.slot == UNBOUND);
         // The new record is added before the old one is removed, so a pod modified on the
@@ -591,7 +642,12 @@ impl ClusterState {
 
     /// A pod re-list starts (`Init`).
     pub fn begin_pod_relist(&mut self) {
-        self.pod_relist.records = Some(HashMap::new());
+        // A re-list that restarts drops what the unfinished one buffered.
+        if let Some(buffered) = self.pod_relist.records.replace(HashMap::new()) {
+            for rec in buffered.values() {
+                self.rows.remove(rec.row);
+            }
+        }
     }
 
     /// A pod arrived during a re-list (`InitApply`).
@@ -602,7 +658,9 @@ impl ClusterState {
         if let Some(facts) = facts {
             let rec = self.record(key, facts);
             if let Some(buffer) = self.pod_relist.records.as_mut() {
-                buffer.insert(key.into(), rec);
+                if let Some(listed_twice) = buffer.insert(key.into(), rec) {
+                    self.rows.remove(listed_twice.row);
+                }
             }
         }
     }
@@ -611,7 +669,11 @@ impl ClusterState {
     pub fn finish_pod_relist(&mut self) {
         if let Some(records) = self.pod_relist.records.take() {
             self.generation += 1;
+            for rec in self.pods.values() {
+                self.rows.remove(rec.row);
+            }
             self.pods = records;
+            self.compact_rows();
             self.pending_keys = self
                 .pods
                 .iter()
@@ -728,10 +790,11 @@ impl ClusterState {
         let mut slot_sums = vec![Sums::new(self.resources); self.slots.len()];
         let mut pending = Sums::new(self.resources);
         for rec in self.pods.values() {
+            let figures = rec.figures(&self.rows);
             if rec.slot == UNBOUND {
-                pending.add(rec, false);
+                pending.add(rec, figures, false);
             } else {
-                slot_sums[rec.slot as usize].add(rec, self.per_node_namespaces);
+                slot_sums[rec.slot as usize].add(rec, figures, self.per_node_namespaces);
             }
         }
         (slot_sums, pending)
@@ -787,7 +850,11 @@ impl ClusterState {
         self.pending_keys
             .iter()
             .take(limit)
-            .filter_map(|k| self.pods.get(k).map(|r| r.requests().into()))
+            .filter_map(|k| {
+                self.pods
+                    .get(k)
+                    .map(|r| r.figures(&self.rows).requests().into())
+            })
             .collect()
     }
 
@@ -806,7 +873,7 @@ impl ClusterState {
         }
         let slot = &self.slots[record.slot as usize];
         slot.node.as_ref()?;
-        Some((&slot.name, record.requests()))
+        Some((&slot.name, record.figures(&self.rows).requests()))
     }
 
     /// Stored nodes, in O(1).
@@ -855,6 +922,60 @@ pub(crate) mod tests {
         (0..state.resources())
             .map(|r| n.sums.allocated(r))
             .collect()
+    }
+
+    #[test]
+    fn rows_freed_by_deletions_are_compacted_and_every_figure_stays() {
+        let mut s = ClusterState::new(2);
+        s.apply_node("a", node(&[u64::MAX / 4, u64::MAX / 4]));
+        let key = |i: u64| format!("ns{}/p{i}", i % 7);
+        for i in 0..10_000u64 {
+            s.apply_pod(&key(i), pod(Some("a"), &[i, 2 * i], Owner::Workload));
+        }
+        for i in (0..10_000u64).filter(|i| i % 10 != 0) {
+            s.delete_pod(&key(i));
+        }
+        assert!(s.rows.free() > 4096);
+        let namespaces = s.namespace_totals().into_owned();
+        s.settle();
+        assert_eq!((s.rows.free(), s.rows.len()), (0, 1_000), "compacted");
+        let kept: u64 = (0..10_000u64).step_by(10).sum();
+        assert_eq!(allocated(&s, "a"), [u128::from(kept), 2 * u128::from(kept)]);
+        assert!(
+            s.resync().is_empty(),
+            "the records still sum to the running sums"
+        );
+        assert_eq!(*s.namespace_totals(), namespaces);
+        for i in (0..10_000u64).step_by(10) {
+            assert_eq!(s.counted_pod(&key(i)).unwrap().1, [i, 2 * i]);
+        }
+    }
+
+    #[test]
+    fn a_restarted_re_list_leaves_one_row_per_stored_pod() {
+        let mut s = ClusterState::new(1);
+        s.apply_node("a", node(&[1000]));
+        for i in 0..50u64 {
+            s.apply_pod(&format!("ns/p{i}"), pod(Some("a"), &[i], Owner::Workload));
+        }
+        s.begin_pod_relist();
+        for i in 0..30u64 {
+            s.relist_pod(
+                &format!("ns/p{i}"),
+                pod(Some("a"), &[i + 1], Owner::Workload),
+            );
+        }
+        // The watch restarts before InitDone: the buffered records go.
+        s.begin_pod_relist();
+        for i in 0..20u64 {
+            s.relist_pod(&format!("ns/q{i}"), pod(Some("a"), &[2], Owner::Workload));
+            s.relist_pod(&format!("ns/q{i}"), pod(Some("a"), &[3], Owner::Workload));
+        }
+        s.finish_pod_relist();
+        assert_eq!(s.pod_count(), 20);
+        assert_eq!((s.rows.len(), s.rows.free()), (20, 0));
+        assert_eq!(allocated(&s, "a"), [60]);
+        assert_eq!(s.counted_pod("ns/q7").unwrap().1, [3]);
     }
 
     #[test]
