@@ -10,6 +10,7 @@ pub mod health;
 pub mod label_groups;
 pub mod label_selector;
 pub mod names;
+pub mod pod_keys;
 pub mod quantity;
 pub mod resources;
 pub mod rows;

@@ -5,8 +5,9 @@
 //! Re-lists follow kube's reflector `Writer`: records of an `Init … InitApply … InitDone` sequence
 //! are buffered and swapped in at `InitDone`, so a scrape never sees a half-listed cluster.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
+use crate::model::pod_keys::{PodKeys, PodMap, PodSet};
 use crate::model::rows::{Row, Rows};
 
 /// Who owns a pod, for the DaemonSet overhead and the allocated-by-owner breakdown.
@@ -309,16 +310,10 @@ struct Slot {
     sums: Sums,
 }
 
-/// Buffers of an ongoing re-list.
-#[derive(Debug)]
-struct Relist<T> {
-    records: Option<HashMap<Box<str>, T>>,
-}
-
-impl<T> Default for Relist<T> {
-    fn default() -> Self {
-        Relist { records: None }
-    }
+/// Buffers of an ongoing re-list: a map of records.
+#[derive(Debug, Default)]
+struct Relist<M> {
+    records: Option<M>,
 }
 
 /// One node as the snapshot sees it.
@@ -349,7 +344,9 @@ pub struct Counts {
 #[derive(Debug)]
 pub struct ClusterState {
     resources: usize,
-    pods: HashMap<Box<str>, PodRecord>,
+    /// Records by pod key hash ([`PodKeys`]).
+    pods: PodMap<PodRecord>,
+    keys: PodKeys,
     /// The records' figures (and those of a re-list being buffered).
     rows: Rows,
     slots: Vec<Slot>,
@@ -360,9 +357,9 @@ pub struct ClusterState {
     node_order: Vec<u32>,
     pending: Sums,
     /// Keys of the pods not bound to a node, for the pending-fit estimate.
-    pending_keys: HashSet<Box<str>>,
-    pod_relist: Relist<PodRecord>,
-    node_relist: Relist<NodeRecord>,
+    pending_keys: PodSet,
+    pod_relist: Relist<PodMap<PodRecord>>,
+    node_relist: Relist<HashMap<Box<str>, NodeRecord>>,
     nodes: usize,
     /// Namespace names by id, and ids by name (interned once; namespaces are few).
     namespace_names: Vec<Box<str>>,
@@ -384,14 +381,15 @@ impl ClusterState {
     pub fn new(resources: usize) -> ClusterState {
         ClusterState {
             resources,
-            pods: HashMap::new(),
+            pods: PodMap::default(),
+            keys: PodKeys::default(),
             rows: Rows::new(2 * resources + 1),
             slots: Vec::new(),
             slot_by_name: HashMap::new(),
             free_slots: Vec::new(),
             node_order: Vec::new(),
             pending: Sums::new(resources),
-            pending_keys: HashSet::new(),
+            pending_keys: PodSet::default(),
             pod_relist: Relist::default(),
             node_relist: Relist::default(),
             nodes: 0,
@@ -608,7 +606,8 @@ impl ClusterState {
     /// (e.g. it turned Succeeded or Failed) and is dropped.
     pub fn apply_pod(&mut self, key: &str, facts: Option<PodFacts>) {
         // Most pod updates (status, conditions, labels) leave the record as it was.
-        match (self.pods.get(key), &facts) {
+        let hash = self.keys.of(key);
+        match (self.pods.get(&hash), &facts) {
             (Some(rec), Some(facts)) if self.same(rec, key, facts) => return,
             (None, None) => return,
             _ => {}
@@ -622,16 +621,16 @@ impl ClusterState {
             self.add_record(rec);
         }
         let old = match new {
-            Some(rec) => self.pods.insert(key.into(), rec),
-            None => self.pods.remove(key),
+            Some(rec) => self.pods.insert(hash, rec),
+            None => self.pods.remove(&hash),
         };
         if let Some(old) = old {
             self.remove_record(&old);
         }
         if pending {
-            self.pending_keys.insert(key.into());
+            self.pending_keys.insert(hash);
         } else {
-            self.pending_keys.remove(key);
+            self.pending_keys.remove(&hash);
         }
     }
 
@@ -643,7 +642,7 @@ impl ClusterState {
     /// A pod re-list starts (`Init`).
     pub fn begin_pod_relist(&mut self) {
         // A re-list that restarts drops what the unfinished one buffered.
-        if let Some(buffered) = self.pod_relist.records.replace(HashMap::new()) {
+        if let Some(buffered) = self.pod_relist.records.replace(PodMap::default()) {
             for rec in buffered.values() {
                 self.rows.remove(rec.row);
             }
@@ -658,7 +657,7 @@ impl ClusterState {
         if let Some(facts) = facts {
             let rec = self.record(key, facts);
             if let Some(buffer) = self.pod_relist.records.as_mut() {
-                if let Some(listed_twice) = buffer.insert(key.into(), rec) {
+                if let Some(listed_twice) = buffer.insert(self.keys.of(key), rec) {
                     self.rows.remove(listed_twice.row);
                 }
             }
@@ -678,7 +677,7 @@ impl ClusterState {
                 .pods
                 .iter()
                 .filter(|(_, r)| r.slot == UNBOUND)
-                .map(|(k, _)| k.clone())
+                .map(|(&k, _)| k)
                 .collect();
             self.rebuild_sums();
         }
@@ -867,7 +866,7 @@ impl ClusterState {
     /// A pod counted on a tracked node, by key (`namespace/name`): the node's name and the pod's
     /// requests. `None` for an unknown pod, a pending one, or one bound to a node not tracked.
     pub fn counted_pod(&self, key: &str) -> Option<(&str, &[u64])> {
-        let record = self.pods.get(key)?;
+        let record = self.pods.get(&self.keys.of(key))?;
         if record.slot == UNBOUND {
             return None;
         }
