@@ -24,8 +24,51 @@ use kube_cluster_binpacking_exporter::{
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The malloc tunables a glibc build runs with: two arenas instead of eight per core (threads
+/// that build large bodies each grew one), and freed memory at the top of the heap returned
+/// above 128 KiB. Measured at 5,000 nodes / 150,000 pods: RSS after the scrapes 74.6 → 57.0 MiB,
+/// against 52.4 MiB for the static musl binary (BENCHMARKS.md).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const GLIBC_TUNABLES: &str = "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072";
+
+/// A glibc build (`cargo install`, `cargo build --release`) executes itself again, once, with
+/// [`GLIBC_TUNABLES`] in its environment: glibc reads them only when the process starts, and
+/// setting them needs no `unsafe`. An operator's own `GLIBC_TUNABLES` is kept as it is; if the
+/// new image cannot be executed, the process goes on as it is. The static musl binary (the
+/// image) has no such tunables and never re-executes.
+fn glibc_malloc_tunables() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+        if std::env::var_os("GLIBC_TUNABLES").is_some() {
+            return;
+        }
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let mut args = std::env::args_os();
+        let mut command = std::process::Command::new(exe);
+        if let Some(arg0) = args.next() {
+            command.arg0(arg0);
+        }
+        // Returns only if the execution failed.
+        let err = command
+            .args(args)
+            .env("GLIBC_TUNABLES", GLIBC_TUNABLES)
+            .exec();
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: running without glibc malloc tunables ({err})"
+        );
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    glibc_malloc_tunables();
+    // Not `env::args()`: it panics on an argument that is not UTF-8 (argh then names it).
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let command = args
         .first()
         .map_or("kube-cluster-binpacking-exporter", String::as_str);

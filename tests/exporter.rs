@@ -627,3 +627,22 @@ fn an_unchanged_state_is_served_from_the_last_text_and_a_change_renders_it_again
     );
     assert!(source(&Metrics::parse(&plain), "rendered") > rendered);
 }
+
+#[test]
+fn a_glibc_build_runs_with_its_malloc_tunables_under_the_same_process_id() {
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) {
+        return; // the static musl build has no tunables and does not execute itself again
+    }
+    let (_sim, exporter, _dir) = start_small(&[]);
+    let environ = std::fs::read(format!("/proc/{}/environ", exporter.child.id())).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    // glibc parses the variable in place (its separators become NULs): the first tunable shows.
+    assert!(
+        environ
+            .split('\0')
+            .any(|v| v.starts_with("GLIBC_TUNABLES=glibc.malloc.arena_max=2")),
+        "{environ}"
+    );
+    // The process the test started is the one serving (execution kept its id).
+    assert_eq!(exporter.get("/healthz").status, 200);
+}
