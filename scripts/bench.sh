@@ -13,6 +13,10 @@ ingest_large=$(cargo bench --quiet --target x86_64-unknown-linux-musl --bench in
 scrape=$(cargo bench --quiet --target x86_64-unknown-linux-musl --bench scrape 2>/dev/null)
 quick=(); [ -n "${QUICK:-}" ] && quick=(--quick)
 cargo bench --quiet --bench cluster -- "${quick[@]}" --out target/bench-cluster.md
+# The build a user gets from `cargo build --release` / `cargo install` (glibc), large scale, once.
+cargo build --release --locked --bin kube-cluster-binpacking-exporter
+BENCH_EXPORTER_BIN="$PWD/target/release/kube-cluster-binpacking-exporter" \
+  cargo bench --quiet --bench cluster -- --quick --only large --out target/bench-glibc.md
 size_x86=$(stat -c %s target/x86_64-unknown-linux-musl/release/kube-cluster-binpacking-exporter)
 image=$(scripts/image-size.sh x86_64)
 # The hostile-client suite against the shipped binary (its table goes into BENCHMARKS.md).
@@ -27,11 +31,17 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
   echo "binary (\`make static\`), the cluster the bundled simulator with full-size objects (~9 KB per pod)."
   echo "Figures are medians of 3 runs unless QUICK=1. Peak RSS is read at ready (the initial list),"
   echo "steady RSS 2 s later; scrape latency is connect to the last byte of the response, after one"
-  echo "uncounted warm-up scrape (200 scrapes at the edge, 100 at the other scales)."
+  echo "uncounted warm-up scrape (200 scrapes at the edge, 100 at the other scales). A scrape of an"
+  echo "unchanged state reuses the figures' text of the last one; \"changed state\" scrapes each follow"
+  echo "one churn operation of the simulator (50 ms to deliver it) and render the figures again."
   echo
   echo "## End to end"
   echo
   cat target/bench-cluster.md
+  echo
+  echo "The glibc build (\`cargo build --release\`, as \`cargo install\` makes it), large scale, one run:"
+  echo
+  cat target/bench-glibc.md
   echo
   echo "## Ingest, in process"
   echo
