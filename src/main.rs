@@ -31,9 +31,9 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const GLIBC_TUNABLES: &str = "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072";
 
-/// A glibc build (`cargo install`, `cargo build --release`) executes itself again, once, with
-/// [`GLIBC_TUNABLES`] in its environment: glibc reads them only when the process starts, and
-/// setting them needs no `unsafe`. An operator's own `GLIBC_TUNABLES` is kept as it is; if the
+/// A glibc build (`cargo install`, `cargo build --release`) serving metrics executes itself
+/// again, once, before any thread starts, with [`GLIBC_TUNABLES`] in its environment: glibc
+/// reads them only when the process starts, and setting them needs no `unsafe`. An operator's own `GLIBC_TUNABLES` is kept as it is; if the
 /// new image cannot be executed, the process goes on as it is. The static musl binary (the
 /// image) has no such tunables and never re-executes.
 fn glibc_malloc_tunables() {
@@ -64,7 +64,6 @@ fn glibc_malloc_tunables() {
 }
 
 fn main() -> ExitCode {
-    glibc_malloc_tunables();
     // Not `env::args()`: it panics on an argument that is not UTF-8 (argh then names it).
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
@@ -98,6 +97,10 @@ fn main() -> ExitCode {
     if flags.version {
         print_out(&format!("kube-cluster-binpacking-exporter {VERSION}"));
         return ExitCode::SUCCESS;
+    }
+    // Only the long-running server: a one-shot run or a check ends before its heap matters.
+    if !flags.once && !flags.check {
+        glibc_malloc_tunables();
     }
     match Config::from_flags(&flags).and_then(run) {
         Ok(()) => ExitCode::SUCCESS,

@@ -557,20 +557,20 @@ impl ClusterState {
         }
     }
 
-    /// Whether `facts` would make the same record as `rec` (an update that moves no figure).
-    fn same(&self, rec: &PodRecord, key: &str, facts: &PodFacts) -> bool {
+    /// Whether `facts` would make the same record as `rec` (an update that moves no figure). The
+    /// record was found by the pod's key, so its namespace is the same.
+    fn same(&self, rec: &PodRecord, facts: &PodFacts) -> bool {
         let slot = match &facts.node {
             Some(name) => self.slot_by_name.get(name.as_str()).copied(),
             None => Some(UNBOUND),
         };
-        let ns = key.split_once('/').map_or("", |(ns, _)| ns);
-        let figures = rec.figures(&self.rows);
         slot == Some(rec.slot)
             && rec.owner == facts.owner
             && u32::from(rec.unlimited) == facts.unlimited & 0xFFFF
-            && self.namespace_ids.get(ns).copied() == Some(figures.namespace())
-            && facts.figures.len() == figures.0.len()
-            && facts.figures[..facts.figures.len() - 1] == *figures.both()
+            && facts
+                .figures
+                .split_last()
+                .is_some_and(|(_, both)| both == rec.figures(&self.rows).both())
     }
 
     fn add_record(&mut self, rec: &PodRecord) {
@@ -608,7 +608,7 @@ impl ClusterState {
         // Most pod updates (status, conditions, labels) leave the record as it was.
         let hash = self.keys.of(key);
         match (self.pods.get(&hash), &facts) {
-            (Some(rec), Some(facts)) if self.same(rec, key, facts) => return,
+            (Some(rec), Some(facts)) if self.same(rec, facts) => return,
             (None, None) => return,
             _ => {}
         }

@@ -267,18 +267,14 @@ fn metrics(site: &Site, gzip: bool) -> SharedBody {
         if let Some(body) = middle.and_then(|m| spliced(&clock, m, &own)) {
             return body;
         }
-    }
-    let text = figures.map(|f| {
-        if let Some(text) = &f.plain {
-            return text.clone();
+        // Compressing failed (logged) and the figures were kept deflated only: the same
+        // response in plain text.
+        if figures.as_ref().is_some_and(|f| f.plain.is_none()) {
+            return metrics(site, false);
         }
-        // Only after a failed gzip of deflated figures: the plain text of the same figures.
-        let (key, render) = scrape::figures(&site.cache, &site.config);
-        let (f, _) = site.figures.get(key, false, render);
-        f.plain
-            .clone()
-            .unwrap_or_else(|| Arc::new(SharedBody::new(Vec::new(), &buffers::SPARES)))
-    });
+    }
+    // Figures asked for in plain text (or kept so when deflating failed) have it.
+    let text = figures.and_then(|f| f.plain.clone());
     let text: &[u8] = text.as_deref().map_or(&[], AsRef::as_ref);
     let mut body = buffers::SPARES.take(clock.len() + text.len() + own.len());
     body.extend_from_slice(&clock);

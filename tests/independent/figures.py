@@ -29,13 +29,7 @@ UNBOUNDED = ("cpu", "memory", "ephemeral-storage")
 def pod_limits(pod, use_status, skip_pod_level):
     """PodLimits (component-helpers 1.33-1.35) and the names the pod is unlimited for."""
     spec = pod.get("spec", {})
-    status = pod.get("status", {})
-    statuses = {}
-    if use_status:
-        for cs in status.get("containerStatuses") or []:
-            statuses[cs["name"]] = cs
-        for cs in status.get("initContainerStatuses") or []:
-            statuses[cs["name"]] = cs
+    statuses = cv.container_statuses(pod, use_status)
     infeasible = use_status and cv.resize_infeasible(pod)
     open_names = set()
 
