@@ -367,9 +367,6 @@ pub struct ClusterState {
     /// The counted pods (on a slot with a node) by namespace, cluster-wide: one entry per
     /// namespace instead of one per node and namespace (40,000 at 5,000 nodes).
     namespaces: NamespaceSums,
-    /// A node re-list replaced which slots count: `namespaces` is recomputed by
-    /// [`ClusterState::settle`] (or computed on the fly until then).
-    namespaces_dirty: bool,
     /// Per-node namespace sums too (`--namespace-group-metrics`).
     per_node_namespaces: bool,
     /// Counts the changes that can move a figure: equal generations, equal figures.
@@ -396,7 +393,6 @@ impl ClusterState {
             namespace_names: Vec::new(),
             namespace_ids: HashMap::new(),
             namespaces: NamespaceSums::default(),
-            namespaces_dirty: false,
             per_node_namespaces: false,
             generation: 0,
         }
@@ -423,15 +419,9 @@ impl ClusterState {
         slot != UNBOUND && self.slots[slot as usize].node.is_some()
     }
 
-    /// Ends a batch of changes: recomputes the cluster-wide namespace sums after a node re-list
-    /// (O(pods), only then).
+    /// Ends a batch of changes: rows freed by deletions are reused by later pods; when most are
+    /// free (the cluster shrank), they go back to the allocator.
     pub fn settle(&mut self) {
-        if self.namespaces_dirty {
-            self.namespaces = self.recompute_namespaces();
-            self.namespaces_dirty = false;
-        }
-        // Rows freed by deletions are reused by later pods; when most are free (the cluster
-        // shrank), they go back to the allocator.
         if self.rows.free() > self.rows.len().max(4096) {
             self.compact_rows();
         }
@@ -452,23 +442,15 @@ impl ClusterState {
         self.rows.compact(live);
     }
 
-    /// The counted pods by namespace, cluster-wide (computed on the fly when a batch did not
-    /// [`settle`](ClusterState::settle)).
-    pub fn namespace_totals(&self) -> std::borrow::Cow<'_, NamespaceSums> {
-        if self.namespaces_dirty {
-            std::borrow::Cow::Owned(self.recompute_namespaces())
-        } else {
-            std::borrow::Cow::Borrowed(&self.namespaces)
-        }
+    /// The counted pods by namespace, cluster-wide.
+    pub fn namespace_totals(&self) -> &NamespaceSums {
+        &self.namespaces
     }
 
     /// A slot's node came (`add`) or went: its pods join or leave the cluster-wide namespace
     /// sums. One pass over the records without hashing (~150,000 compares at 5,000 nodes), only
     /// when the slot has pods.
     fn count_slot_namespaces(&mut self, slot: u32, add: bool) {
-        if self.namespaces_dirty {
-            return;
-        }
         for rec in self.pods.values().filter(|r| r.slot == slot) {
             let figures = rec.figures(&self.rows);
             self.namespaces
@@ -596,7 +578,7 @@ impl ClusterState {
             &mut self.slots[rec.slot as usize].sums
         };
         sums.change(rec, figures, per_node, add);
-        if counted && !self.namespaces_dirty {
+        if counted {
             self.namespaces
                 .add(figures.namespace(), figures.both(), add);
         }
@@ -753,7 +735,9 @@ impl ClusterState {
             self.slots[slot as usize].node = Some(node);
         }
         self.nodes = self.slots.iter().filter(|s| s.node.is_some()).count();
-        self.namespaces_dirty = true;
+        // Which slots count changed: the cluster-wide namespace sums are recomputed (O(pods),
+        // once per node re-list).
+        self.namespaces = self.recompute_namespaces();
         self.collect_unused_slots();
         let slots = &self.slots;
         self.node_order = (0..slots.len())
@@ -781,7 +765,6 @@ impl ClusterState {
         }
         self.pending = pending;
         self.namespaces = self.recompute_namespaces();
-        self.namespaces_dirty = false;
         self.collect_unused_slots();
     }
 
@@ -816,14 +799,13 @@ impl ClusterState {
             self.pending = pending;
         }
         let namespaces = self.recompute_namespaces();
-        if !self.namespaces_dirty && self.namespaces != namespaces {
+        if self.namespaces != namespaces {
             drifted.push("<namespaces>".to_owned());
         }
         if !drifted.is_empty() {
             self.generation += 1;
         }
         self.namespaces = namespaces;
-        self.namespaces_dirty = false;
         drifted
     }
 
@@ -935,7 +917,7 @@ pub(crate) mod tests {
             s.delete_pod(&key(i));
         }
         assert!(s.rows.free() > 4096);
-        let namespaces = s.namespace_totals().into_owned();
+        let namespaces = s.namespace_totals().clone();
         s.settle();
         assert_eq!((s.rows.free(), s.rows.len()), (0, 1_000), "compacted");
         let kept: u64 = (0..10_000u64).step_by(10).sum();
