@@ -95,6 +95,11 @@ pub struct Flags {
     #[argh(switch)]
     pub disable_namespace_metrics: bool,
 
+    /// do not watch resource.k8s.io/v1 (DRA ResourceSlices, ResourceClaims, DeviceClasses) nor
+    /// export the device families; without the API group or the permission they are off anyway
+    #[argh(switch)]
+    pub disable_device_metrics: bool,
+
     /// also export binpacking_group_namespace_*: per label group value and namespace (one series
     /// per group value, namespace and resource: mind the cardinality)
     #[argh(switch)]
@@ -333,6 +338,7 @@ impl Config {
                 limits: !flags.disable_limits_metrics,
                 namespace: !flags.disable_namespace_metrics,
                 namespace_group: flags.namespace_group_metrics,
+                devices: !flags.disable_device_metrics,
             },
             usage: usage_config,
             shapes,

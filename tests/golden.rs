@@ -3,10 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use kube_cluster_binpacking_exporter::model::devices::{
+    ClaimInput, ClassInput, DeviceInput, ResultInput, SliceInput, SliceScope,
+};
 use kube_cluster_binpacking_exporter::model::label_groups::LabelGroups;
 use kube_cluster_binpacking_exporter::model::state::{ClusterState, NodeRecord, Owner, PodFacts};
 use kube_cluster_binpacking_exporter::model::usage::{UsageTable, UsageTotals};
 use kube_cluster_binpacking_exporter::views::capacity::{self, Shape};
+use kube_cluster_binpacking_exporter::views::device_exposition;
 use kube_cluster_binpacking_exporter::views::exposition::{encode, Families, Options};
 use kube_cluster_binpacking_exporter::views::snapshot::Snapshot;
 
@@ -87,6 +91,84 @@ fn usage_poll() -> UsageTable {
     }
 }
 
+/// DRA: node-a publishes 4 GPUs (generation 2; generation 1's 8 are stale) and advertises no
+/// `nvidia.com/gpu`, which the class `gpu.example.com` backs; a shared NIC pool; claims through a
+/// resolved, an unresolved and a NIC class, and a pending one.
+fn add_devices(s: &mut ClusterState, resources: &[String]) {
+    s.track_devices(resources.to_vec());
+    let slice = |driver: &str, pool: &str, generation, node: Option<&str>, n| SliceInput {
+        driver: driver.into(),
+        pool: pool.into(),
+        generation,
+        scope: node.map_or(SliceScope::Shared, |n| SliceScope::Node(n.into())),
+        devices: (0..n)
+            .map(|i| DeviceInput {
+                name: format!("dev-{i}"),
+                node: None,
+            })
+            .collect(),
+    };
+    let claim = |driver: &str, pool: &str, device: &str, class: &str| ClaimInput {
+        allocated: true,
+        results: vec![ResultInput {
+            driver: driver.into(),
+            pool: pool.into(),
+            device: device.into(),
+            class: Some(class.into()),
+        }],
+    };
+    let class = |expression: &str, extended: Option<&str>| ClassInput {
+        selectors: vec![expression.into()],
+        extended_resource: extended.map(Into::into),
+    };
+    let d = s.devices_mut();
+    // Each watch's first list completed (empty; the figures are published only then).
+    d.begin_slice_relist();
+    d.finish_slice_relist();
+    d.begin_claim_relist();
+    d.finish_claim_relist();
+    d.begin_class_relist();
+    d.finish_class_relist();
+    d.apply_slice(
+        "node-a-gpu-2",
+        slice("gpu.example.com", "node-a", 2, Some("node-a"), 4),
+    );
+    d.apply_slice(
+        "node-a-gpu-1",
+        slice("gpu.example.com", "node-a", 1, Some("node-a"), 8),
+    );
+    d.apply_slice("rack-1-a", slice("nic.example.com", "rack-1", 1, None, 6));
+    d.apply_class(
+        "gpu.example.com",
+        &class(
+            "device.driver == \"gpu.example.com\"",
+            Some("nvidia.com/gpu"),
+        ),
+    );
+    d.apply_class(
+        "big-gpu",
+        &class(
+            "device.driver == \"gpu.example.com\" && device.capacity[\"gpu.example.com\"].memory.compareTo(quantity(\"80Gi\")) >= 0",
+            None,
+        ),
+    );
+    d.apply_class("nic", &class("device.driver == 'nic.example.com'", None));
+    d.apply_claim(
+        "web/a-gpu",
+        claim("gpu.example.com", "node-a", "dev-0", "gpu.example.com"),
+    );
+    d.apply_claim(
+        "ml/big",
+        claim("gpu.example.com", "node-a", "dev-3", "big-gpu"),
+    );
+    d.apply_claim(
+        "web/nic",
+        claim("nic.example.com", "rack-1", "dev-5", "nic"),
+    );
+    d.apply_claim("web/waiting", ClaimInput::default());
+    s.settle();
+}
+
 fn render() -> String {
     // resources: cpu (millicores), memory (bytes), nvidia.com/gpu, pods
     let resources: Vec<String> = ["cpu", "memory", "nvidia.com/gpu", "pods"]
@@ -143,6 +225,7 @@ fn render() -> String {
             Owner::Workload,
         )),
     );
+    add_devices(&mut s, &resources);
     let groups = LabelGroups::new(&[vec!["zone".into()], vec!["zone".into(), "pool".into()]]);
     let mut snapshot = Snapshot::take_into(&s, &groups, 100, true, Vec::new());
     snapshot.attach_usage(&usage_poll());
@@ -163,6 +246,7 @@ fn render() -> String {
         },
         &mut out,
     );
+    device_exposition::encode(&snapshot, Families::ALL, true, &mut out);
     String::from_utf8(out).unwrap()
 }
 

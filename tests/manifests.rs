@@ -262,6 +262,37 @@ fn the_ha_variant_adds_only_lease_rights_and_leader_election() {
 }
 
 #[test]
+fn the_dra_variant_adds_only_list_and_watch_on_the_three_dra_resources() {
+    let role: ClusterRole = typed("manifests/dra/clusterrole.yaml");
+    let rules = role.rules.unwrap();
+    assert_eq!(rules.len(), 1);
+    let only = &rules[0];
+    assert_eq!(
+        only.api_groups.as_deref(),
+        Some(&["resource.k8s.io".to_owned()][..])
+    );
+    let resources: Vec<&str> = only
+        .resources
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        resources,
+        ["resourceslices", "resourceclaims", "deviceclasses"]
+    );
+    assert_eq!(only.verbs, ["list", "watch"]);
+    assert!(only.resource_names.is_none() && only.non_resource_urls.is_none());
+    let binding: ClusterRoleBinding = typed("manifests/dra/clusterrolebinding.yaml");
+    let base_binding: ClusterRoleBinding = typed("manifests/clusterrolebinding.yaml");
+    assert_eq!(binding.role_ref.name, role.metadata.name.unwrap());
+    assert_eq!(binding.subjects, base_binding.subjects);
+    // The exporter's own sentence for a refusal names this file.
+    let watch = include_str!("../src/ingest/watch.rs");
+    assert!(watch.contains("manifests/dra/clusterrole.yaml"));
+}
+
+#[test]
 fn the_usage_variant_adds_only_metrics_api_list_rights_and_usage() {
     let role: ClusterRole = typed("manifests/usage/clusterrole.yaml");
     let rules = role.rules.unwrap();
@@ -371,7 +402,12 @@ fn kubectl_kustomize_renders_the_manifests() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    for variant in ["manifests/ha", "manifests/tls", "manifests/usage"] {
+    for variant in [
+        "manifests/ha",
+        "manifests/tls",
+        "manifests/usage",
+        "manifests/dra",
+    ] {
         let rendered = std::process::Command::new("kubectl")
             .args(["kustomize", variant])
             .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -145,6 +145,12 @@ fn watch_of(path: &str) -> Option<WatchKind> {
         Some(WatchKind::Nodes)
     } else if path.ends_with("/pods") {
         Some(WatchKind::Pods)
+    } else if path.ends_with("/resourceslices") {
+        Some(WatchKind::ResourceSlices)
+    } else if path.ends_with("/resourceclaims") {
+        Some(WatchKind::ResourceClaims)
+    } else if path.ends_with("/deviceclasses") {
+        Some(WatchKind::DeviceClasses)
     } else {
         None
     }

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod client;
 pub mod decode;
+pub mod dra_objects;
 pub mod leader;
 pub mod objects;
 pub mod records;

@@ -106,8 +106,10 @@ impl SlimPod {
     }
 }
 
+/// `kube::Resource` for a slim type: `(type, kind, plural, scope, group, version, path of its
+/// ObjectMeta)`.
 macro_rules! slim_resource {
-    ($ty:ty, $kind:literal, $plural:literal, $scope:ty, $($meta:tt)+) => {
+    ($ty:ty, $kind:literal, $plural:literal, $scope:ty, $group:expr, $version:expr, $($meta:tt)+) => {
         impl Resource for $ty {
             type DynamicType = ();
             type Scope = $scope;
@@ -116,10 +118,10 @@ macro_rules! slim_resource {
                 Cow::Borrowed($kind)
             }
             fn group(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed("")
+                Cow::Borrowed($group)
             }
             fn version(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed("v1")
+                Cow::Borrowed($version)
             }
             fn plural(_: &()) -> Cow<'_, str> {
                 Cow::Borrowed($plural)
@@ -134,14 +136,26 @@ macro_rules! slim_resource {
     };
 }
 
+pub(crate) use slim_resource;
+
 slim_resource!(
     SlimPod,
     "Pod",
     "pods",
     NamespaceResourceScope,
+    "",
+    "v1",
     metadata.meta
 );
-slim_resource!(SlimNode, "Node", "nodes", ClusterResourceScope, metadata);
+slim_resource!(
+    SlimNode,
+    "Node",
+    "nodes",
+    ClusterResourceScope,
+    "",
+    "v1",
+    metadata
+);
 
 /// Which metadata fields a visitor keeps.
 #[derive(Clone, Copy)]

@@ -17,11 +17,13 @@ use tokio::sync::Notify;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::error::error_chain;
+use crate::ingest::dra_objects::{SlimDeviceClass, SlimResourceClaim, SlimResourceSlice};
 use crate::ingest::objects::{SlimNode, SlimPod};
 use crate::ingest::records::{node_record, pod_facts, Warned};
 use crate::ingest::usage;
 use crate::model::accounting::AccountingOptions;
-use crate::model::health::WatchKind;
+use crate::model::health::{DeviceWatch, WatchKind};
+use crate::model::state::ClusterState;
 
 /// The scheduler's own pod selector: terminal pods never count.
 pub const POD_FIELD_SELECTOR: &str = "status.phase!=Succeeded,status.phase!=Failed";
@@ -36,6 +38,10 @@ pub async fn run(
     cache: Arc<Cache>,
     shutdown: impl Future<Output = ()>,
 ) {
+    if config.families.devices {
+        // Readiness waits for the answer: figures without the devices would be published first.
+        cache.health.set_device_watch(DeviceWatch::Probing);
+    }
     let watches = async {
         let options = discover_gates(&client, &config, &cache).await;
         let gates = Gates {
@@ -49,7 +55,15 @@ pub async fn run(
         let nodes = watch_nodes(client.clone(), &config, &cache);
         // Boxed: the poll's future would make every caller's future larger.
         let usage = Box::pin(usage::run(&client, &config, &cache));
-        futures::join!(pods, nodes, resync(&config, &cache), gates.poll(), usage);
+        let devices = Box::pin(watch_devices(&client, &config, &cache));
+        futures::join!(
+            pods,
+            nodes,
+            resync(&config, &cache),
+            gates.poll(),
+            usage,
+            devices
+        );
     };
     // Progress is logged while the API server is still unreachable too.
     let work = async {
@@ -253,6 +267,204 @@ async fn watch_nodes(client: Client, config: &Config, cache: &Cache) {
     .await;
 }
 
+/// Watches the DRA objects when `resource.k8s.io/v1` is served and readable; otherwise logs one
+/// warning and leaves them off (the exporter runs as without DRA).
+async fn watch_devices(client: &Client, config: &Config, cache: &Cache) {
+    if !config.families.devices {
+        return;
+    }
+    if let Err(warning) = probe_devices(client).await {
+        log::warn!("{warning}");
+        cache.health.set_device_watch(DeviceWatch::Off);
+        return;
+    }
+    log::info!("watching resource.k8s.io/v1 resourceslices, resourceclaims and deviceclasses");
+    cache.write().track_devices(
+        config
+            .resources
+            .names()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    );
+    cache.health.set_device_watch(DeviceWatch::On);
+    futures::join!(
+        watch_slices(client, config, cache),
+        watch_claims(client, config, cache),
+        watch_classes(client, config, cache)
+    );
+}
+
+async fn watch_slices(client: &Client, config: &Config, cache: &Cache) {
+    let api: Api<SlimResourceSlice> = Api::all(client.clone());
+    let apply = |state: &mut ClusterState, event: Event<SlimResourceSlice>, (): &mut ()| {
+        let d = state.devices_mut();
+        match event {
+            Event::Init => d.begin_slice_relist(),
+            Event::InitApply(s) => {
+                let (name, input) = s.into_parts();
+                d.relist_slice(&name, input);
+            }
+            Event::InitDone => d.finish_slice_relist(),
+            Event::Apply(s) => {
+                let (name, input) = s.into_parts();
+                d.apply_slice(&name, input);
+            }
+            Event::Delete(s) => d.delete_slice(s.name()),
+        }
+        d.object_counts().0 as u64
+    };
+    let wc = watcher_config(config);
+    run_watch(
+        api,
+        wc,
+        cache,
+        WatchKind::ResourceSlices,
+        None,
+        apply,
+        &mut (),
+    )
+    .await;
+}
+
+async fn watch_claims(client: &Client, config: &Config, cache: &Cache) {
+    let api: Api<SlimResourceClaim> = Api::all(client.clone());
+    let apply = |state: &mut ClusterState, event: Event<SlimResourceClaim>, (): &mut ()| {
+        let d = state.devices_mut();
+        match event {
+            Event::Init => d.begin_claim_relist(),
+            Event::InitApply(c) => d.relist_claim(&c.key(), c.input()),
+            Event::InitDone => d.finish_claim_relist(),
+            Event::Apply(c) => d.apply_claim(&c.key(), c.input()),
+            Event::Delete(c) => d.delete_claim(&c.key()),
+        }
+        d.object_counts().1 as u64
+    };
+    let wc = watcher_config(config);
+    run_watch(
+        api,
+        wc,
+        cache,
+        WatchKind::ResourceClaims,
+        None,
+        apply,
+        &mut (),
+    )
+    .await;
+}
+
+async fn watch_classes(client: &Client, config: &Config, cache: &Cache) {
+    let api: Api<SlimDeviceClass> = Api::all(client.clone());
+    let apply = |state: &mut ClusterState, event: Event<SlimDeviceClass>, (): &mut ()| {
+        let d = state.devices_mut();
+        match event {
+            Event::Init => d.begin_class_relist(),
+            Event::InitApply(c) => d.relist_class(c.name(), &c.input()),
+            Event::InitDone => d.finish_class_relist(),
+            Event::Apply(c) => d.apply_class(c.name(), &c.input()),
+            Event::Delete(c) => d.delete_class(c.name()),
+        }
+        d.object_counts().2 as u64
+    };
+    let wc = watcher_config(config);
+    run_watch(
+        api,
+        wc,
+        cache,
+        WatchKind::DeviceClasses,
+        None,
+        apply,
+        &mut (),
+    )
+    .await;
+}
+
+/// Whether the DRA objects can be watched: `Err` with the warning to log when the API group is
+/// not served (404) or a list is forbidden (403). Other failures are retried with backoff (the
+/// API server being unreachable says nothing about DRA).
+async fn probe_devices(client: &Client) -> Result<(), String> {
+    let mut backoff = Backoff::default();
+    loop {
+        match probe_devices_once(client).await {
+            Ok(answer) => return answer,
+            Err(err) => {
+                log::debug!("asking whether resource.k8s.io/v1 is served failed error={err}");
+                backoff.wait().await;
+            }
+        }
+    }
+}
+
+/// One probe: `Ok(answer)` when the API server said, `Err` when it could not be asked.
+async fn probe_devices_once(client: &Client) -> Result<Result<(), String>, String> {
+    let group = tokio::time::timeout(
+        VERSION_TIMEOUT,
+        client.list_api_group_resources("resource.k8s.io/v1"),
+    )
+    .await
+    .map_err(|_| "timed out".to_owned())?;
+    match group {
+        Ok(list) => {
+            let served = ["resourceslices", "resourceclaims", "deviceclasses"];
+            if let Some(missing) = served
+                .iter()
+                .find(|r| !list.resources.iter().any(|s| s.name == **r))
+            {
+                return Ok(Err(format!(
+                    "devices: resource.k8s.io/v1 does not serve {missing}; no device figures"
+                )));
+            }
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => {
+            return Ok(Err(
+                "devices: the API server does not serve resource.k8s.io/v1 (DRA is GA from \
+                 Kubernetes 1.34); no device figures"
+                    .to_owned(),
+            ));
+        }
+        Err(err) => return Err(error_chain(&err)),
+    }
+    let lp = kube::api::ListParams::default().limit(1);
+    let checks = [
+        (
+            "resourceslices",
+            Api::<SlimResourceSlice>::all(client.clone())
+                .list_metadata(&lp)
+                .await
+                .err(),
+        ),
+        (
+            "resourceclaims",
+            Api::<SlimResourceClaim>::all(client.clone())
+                .list_metadata(&lp)
+                .await
+                .err(),
+        ),
+        (
+            "deviceclasses",
+            Api::<SlimDeviceClass>::all(client.clone())
+                .list_metadata(&lp)
+                .await
+                .err(),
+        ),
+    ];
+    for (resource, err) in checks {
+        match err {
+            None => {}
+            Some(kube::Error::Api(s)) if s.code == 403 => {
+                return Ok(Err(format!(
+                    "devices: forbidden: list {resource} in resource.k8s.io at cluster scope \
+                     (grant list and watch on resourceslices, resourceclaims and deviceclasses: \
+                     manifests/dra/clusterrole.yaml); no device figures ({})",
+                    s.message
+                )));
+            }
+            Some(err) => return Err(request_sentence(resource, "list", &err)),
+        }
+    }
+    Ok(Ok(()))
+}
+
 /// Drives one watcher forever: applies its events in batches, counts them, backs off on errors,
 /// and starts a fresh watcher (a full re-list) when the watch request itself gets 410 Gone or
 /// the `gates` ask for it. With `gates`, the API server's version is read again before every
@@ -263,7 +475,7 @@ async fn run_watch<K, W>(
     cache: &Cache,
     kind: WatchKind,
     gates: Option<&Gates<'_>>,
-    mut apply: impl FnMut(&mut crate::model::state::ClusterState, Event<K>, &mut W) -> u64,
+    mut apply: impl FnMut(&mut ClusterState, Event<K>, &mut W) -> u64,
     extra: &mut W,
 ) where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,

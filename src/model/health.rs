@@ -3,27 +3,54 @@
 //! many objects it listed, and the last error; plus why the exporter is not ready. Atomics and
 //! short mutexes only: readers never wait on I/O.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The two watches.
+/// The watches: nodes and pods always, the DRA objects when `resource.k8s.io/v1` is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatchKind {
     /// The Node watch.
     Nodes,
     /// The Pod watch.
     Pods,
+    /// The ResourceSlice watch.
+    ResourceSlices,
+    /// The ResourceClaim watch.
+    ResourceClaims,
+    /// The DeviceClass watch.
+    DeviceClasses,
 }
 
 impl WatchKind {
+    /// The DRA watches.
+    pub const DEVICES: [WatchKind; 3] = [
+        WatchKind::ResourceSlices,
+        WatchKind::ResourceClaims,
+        WatchKind::DeviceClasses,
+    ];
+
     /// Resource name, as in metrics labels and logs.
     pub fn as_str(self) -> &'static str {
         match self {
             WatchKind::Nodes => "nodes",
             WatchKind::Pods => "pods",
+            WatchKind::ResourceSlices => "resourceslices",
+            WatchKind::ResourceClaims => "resourceclaims",
+            WatchKind::DeviceClasses => "deviceclasses",
         }
     }
+}
+
+/// Whether the DRA objects are watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceWatch {
+    /// Not watched (disabled, the API group is not served, or not permitted).
+    Off = 0,
+    /// Asking whether `resource.k8s.io/v1` is served and readable: readiness waits.
+    Probing = 1,
+    /// Watched: readiness waits for their first lists too.
+    On = 2,
 }
 
 /// One watch's status.
@@ -67,6 +94,8 @@ pub struct Health {
     started_unix: f64,
     nodes: WatchStatus,
     pods: WatchStatus,
+    devices: [WatchStatus; 3],
+    device_watch: AtomicU8,
     blocker: Mutex<Option<String>>,
     server_version: Mutex<Option<String>>,
 }
@@ -92,6 +121,8 @@ impl Health {
                 .map_or(0.0, |d| d.as_secs_f64()),
             nodes: WatchStatus::default(),
             pods: WatchStatus::default(),
+            devices: Default::default(),
+            device_watch: AtomicU8::new(DeviceWatch::Off as u8),
             blocker: Mutex::new(None),
             server_version: Mutex::new(None),
         }
@@ -107,7 +138,33 @@ impl Health {
         match kind {
             WatchKind::Nodes => &self.nodes,
             WatchKind::Pods => &self.pods,
+            WatchKind::ResourceSlices => &self.devices[0],
+            WatchKind::ResourceClaims => &self.devices[1],
+            WatchKind::DeviceClasses => &self.devices[2],
         }
+    }
+
+    /// Whether the DRA objects are watched.
+    pub fn device_watch(&self) -> DeviceWatch {
+        match self.device_watch.load(Ordering::Acquire) {
+            1 => DeviceWatch::Probing,
+            2 => DeviceWatch::On,
+            _ => DeviceWatch::Off,
+        }
+    }
+
+    /// Sets whether the DRA objects are watched.
+    pub fn set_device_watch(&self, mode: DeviceWatch) {
+        self.device_watch.store(mode as u8, Ordering::Release);
+    }
+
+    /// The watches readiness waits for.
+    pub fn required(&self) -> Vec<WatchKind> {
+        let mut kinds = vec![WatchKind::Nodes, WatchKind::Pods];
+        if self.device_watch() == DeviceWatch::On {
+            kinds.extend(WatchKind::DEVICES);
+        }
+        kinds
     }
 
     fn now_ms(&self) -> u64 {
@@ -189,11 +246,14 @@ impl Health {
         self.watch(kind).heard.load(Ordering::Relaxed)
     }
 
-    /// `Ok` once both watches completed their first list (and from then on: staleness is reported
+    /// `Ok` once every required watch completed its first list (and from then on: staleness is reported
     /// by `binpacking_cache_age_seconds`, not by dropping the target); otherwise why not.
     pub fn readiness(&self) -> Result<(), String> {
         let mut reasons = Vec::new();
-        for kind in [WatchKind::Nodes, WatchKind::Pods] {
+        if self.device_watch() == DeviceWatch::Probing {
+            reasons.push("asking whether resource.k8s.io/v1 is served".to_owned());
+        }
+        for kind in self.required() {
             let w = self.watch(kind);
             if !w.synced() {
                 let mut reason =
@@ -239,6 +299,25 @@ mod tests {
         assert!(h.readiness().is_ok(), "stays ready after the first sync");
         h.applied(WatchKind::Pods, 3);
         assert_eq!(h.watch(WatchKind::Pods).last_error(), None);
+    }
+
+    #[test]
+    fn readiness_waits_for_the_device_watches_only_while_they_are_probed_or_on() {
+        let h = Health::new();
+        h.synced(WatchKind::Nodes);
+        h.synced(WatchKind::Pods);
+        assert!(h.readiness().is_ok());
+        h.set_device_watch(DeviceWatch::Probing);
+        assert!(h.readiness().unwrap_err().contains("resource.k8s.io/v1"));
+        h.set_device_watch(DeviceWatch::On);
+        h.synced(WatchKind::ResourceSlices);
+        h.synced(WatchKind::DeviceClasses);
+        let err = h.readiness().unwrap_err();
+        assert!(err.contains("resourceclaims watch"), "{err}");
+        h.synced(WatchKind::ResourceClaims);
+        assert!(h.readiness().is_ok());
+        h.set_device_watch(DeviceWatch::Off);
+        assert!(h.readiness().is_ok());
     }
 
     #[test]

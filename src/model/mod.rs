@@ -4,6 +4,7 @@
 //! only: never tokio, a Kubernetes client, tiny_http, or any other folder of this crate.
 
 pub mod accounting;
+pub mod devices;
 pub mod duration;
 pub mod election;
 pub mod health;

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use crate::model::devices::DeviceState;
 use crate::model::pod_keys::{PodKeys, PodMap, PodSet};
 use crate::model::rows::{Row, Rows};
 
@@ -371,6 +372,8 @@ pub struct ClusterState {
     per_node_namespaces: bool,
     /// Counts the changes that can move a figure: equal generations, equal figures.
     generation: u64,
+    /// The DRA device ledger (`resource.k8s.io`).
+    devices: DeviceState,
 }
 
 impl ClusterState {
@@ -395,7 +398,24 @@ impl ClusterState {
             namespaces: NamespaceSums::default(),
             per_node_namespaces: false,
             generation: 0,
+            devices: DeviceState::default(),
         }
+    }
+
+    /// Tracks DRA devices, with the tracked resources' names (for DRA-backed extended resources).
+    pub fn track_devices(&mut self, tracked: Vec<String>) {
+        self.devices = DeviceState::new(tracked);
+        self.generation += 1;
+    }
+
+    /// The DRA device ledger.
+    pub fn devices(&self) -> &DeviceState {
+        &self.devices
+    }
+
+    /// The DRA device ledger, to apply watch events; [`ClusterState::settle`] counts a change.
+    pub fn devices_mut(&mut self) -> &mut DeviceState {
+        &mut self.devices
     }
 
     /// Changes so far that can move a figure: a scrape of the same generation would write the
@@ -422,6 +442,9 @@ impl ClusterState {
     /// Ends a batch of changes: rows freed by deletions are reused by later pods; when most are
     /// free (the cluster shrank), they go back to the allocator.
     pub fn settle(&mut self) {
+        if self.devices.settle() {
+            self.generation += 1;
+        }
         if self.rows.free() > self.rows.len().max(4096) {
             self.compact_rows();
         }

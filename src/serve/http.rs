@@ -21,7 +21,6 @@ use tiny_http::Body;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::error::Error;
-use crate::model::health::WatchKind;
 use crate::self_metrics::HttpCounts;
 use crate::serve::buffers::{self, SharedBody};
 use crate::serve::gzip::{self, Deflated};
@@ -299,7 +298,7 @@ fn spliced(clock: &[u8], figures: Option<&Deflated>, own: &[u8]) -> Option<Share
 fn sync_json(site: &Site) -> String {
     let h = &site.cache.health;
     let mut watches = serde_json::Map::new();
-    for kind in [WatchKind::Nodes, WatchKind::Pods] {
+    for kind in h.required() {
         let w = h.watch(kind);
         watches.insert(
             kind.as_str().into(),
@@ -317,6 +316,7 @@ fn sync_json(site: &Site) -> String {
     let value = serde_json::json!({
         "ready": h.readiness().is_ok(),
         "server_version": h.server_version(),
+        "devices": format!("{:?}", h.device_watch()).to_lowercase(),
         "resync_period_seconds": site.config.resync_period.map(|d| d.as_secs_f64()),
         "cache_age_seconds": h.cache_age().as_secs_f64(),
         "watches": watches,

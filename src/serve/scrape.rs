@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::model::usage::UsageTable;
 use crate::serve::buffers::Spares;
 use crate::views::capacity;
+use crate::views::device_exposition;
 use crate::views::exposition::{self, Options};
 use crate::views::snapshot::{NodeFigures, Snapshot};
 
@@ -155,4 +156,5 @@ fn encode_figures(config: &Config, snapshot: &Snapshot, out: &mut Vec<u8>) {
         },
         out,
     );
+    device_exposition::encode(snapshot, families, !config.label_groups.is_empty(), out);
 }

@@ -803,6 +803,180 @@ pub static GROUP_NAMESPACE: NamespaceFamilies = NamespaceFamilies {
     allocated_unused: None,
 };
 
+/// The DRA device families of one scope: devices published, allocated, and their ratio.
+#[derive(Debug)]
+pub struct DeviceFamilies {
+    /// `*_devices`: devices published in the current generation of their pools.
+    pub devices: Family,
+    /// `*_devices_allocated`: of those, devices an allocated ResourceClaim holds.
+    pub allocated: Family,
+    /// `*_devices_utilization_ratio`: allocated / published.
+    pub utilization_ratio: Option<Family>,
+}
+
+impl DeviceFamilies {
+    /// The families, in order.
+    pub fn families(&'static self) -> impl Iterator<Item = &'static Family> {
+        [
+            Some(&self.devices),
+            Some(&self.allocated),
+            self.utilization_ratio.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// `binpacking_cluster_devices*`: node-local devices of the tracked nodes and shared pools' devices.
+pub static CLUSTER_DEVICES: DeviceFamilies = DeviceFamilies {
+    devices: Family {
+        name: "binpacking_cluster_devices",
+        kind: Kind::Gauge,
+        labels: &["driver"],
+        help: "DRA devices published in ResourceSlices (current pool generation; node-local devices of the tracked nodes and shared pools) (cluster-wide)",
+    },
+    allocated: Family {
+        name: "binpacking_cluster_devices_allocated",
+        kind: Kind::Gauge,
+        labels: &["driver"],
+        help: "of the published DRA devices, those an allocated ResourceClaim holds (admin access excluded; a shared device counts once) (cluster-wide)",
+    },
+    utilization_ratio: Some(Family {
+        name: "binpacking_cluster_devices_utilization_ratio",
+        kind: Kind::Gauge,
+        labels: &["driver"],
+        help: "allocated DRA devices / published DRA devices (cluster-wide)",
+    }),
+};
+
+/// `binpacking_pool_devices*`: shared pools (slices with a node selector or all nodes).
+pub static POOL_DEVICES: DeviceFamilies = DeviceFamilies {
+    devices: Family {
+        name: "binpacking_pool_devices",
+        kind: Kind::Gauge,
+        labels: &["driver", "pool"],
+        help: "DRA devices published in ResourceSlices (current pool generation) (per shared pool: devices not bound to one node)",
+    },
+    allocated: Family {
+        name: "binpacking_pool_devices_allocated",
+        kind: Kind::Gauge,
+        labels: &["driver", "pool"],
+        help: "of the published DRA devices, those an allocated ResourceClaim holds (admin access excluded; a shared device counts once) (per shared pool: devices not bound to one node)",
+    },
+    utilization_ratio: Some(Family {
+        name: "binpacking_pool_devices_utilization_ratio",
+        kind: Kind::Gauge,
+        labels: &["driver", "pool"],
+        help: "allocated DRA devices / published DRA devices (per shared pool: devices not bound to one node)",
+    }),
+};
+
+/// `binpacking_group_devices*`: node-local devices per label group value.
+pub static GROUP_DEVICES: DeviceFamilies = DeviceFamilies {
+    devices: Family {
+        name: "binpacking_group_devices",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "driver"],
+        help: "DRA devices published in ResourceSlices (current pool generation) (per label group value: node-local devices)",
+    },
+    allocated: Family {
+        name: "binpacking_group_devices_allocated",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "driver"],
+        help: "of the published DRA devices, those an allocated ResourceClaim holds (admin access excluded; a shared device counts once) (per label group value: node-local devices)",
+    },
+    utilization_ratio: Some(Family {
+        name: "binpacking_group_devices_utilization_ratio",
+        kind: Kind::Gauge,
+        labels: &["label_group", "label_group_value", "driver"],
+        help: "allocated DRA devices / published DRA devices (per label group value: node-local devices)",
+    }),
+};
+
+/// `binpacking_node_devices*`: node-local devices.
+pub static NODE_DEVICES: DeviceFamilies = DeviceFamilies {
+    devices: Family {
+        name: "binpacking_node_devices",
+        kind: Kind::Gauge,
+        labels: &["node", "driver"],
+        help: "DRA devices published in ResourceSlices (current pool generation) (per node: node-local devices)",
+    },
+    allocated: Family {
+        name: "binpacking_node_devices_allocated",
+        kind: Kind::Gauge,
+        labels: &["node", "driver"],
+        help: "of the published DRA devices, those an allocated ResourceClaim holds (admin access excluded; a shared device counts once) (per node: node-local devices)",
+    },
+    utilization_ratio: Some(Family {
+        name: "binpacking_node_devices_utilization_ratio",
+        kind: Kind::Gauge,
+        labels: &["node", "driver"],
+        help: "allocated DRA devices / published DRA devices (per node: node-local devices)",
+    }),
+};
+
+/// `binpacking_device_class_devices*`: by DeviceClass, cluster-wide.
+pub static CLASS_DEVICES: DeviceFamilies = DeviceFamilies {
+    devices: Family {
+        name: "binpacking_device_class_devices",
+        kind: Kind::Gauge,
+        labels: &["device_class"],
+        help: "published DRA devices the DeviceClass selects (only classes whose selectors are resolved: none, or device.driver == \"NAME\"; a device may count for several classes) (cluster-wide)",
+    },
+    allocated: Family {
+        name: "binpacking_device_class_devices_allocated",
+        kind: Kind::Gauge,
+        labels: &["device_class"],
+        help: "published DRA devices allocated through a claim request for the DeviceClass (cluster-wide)",
+    },
+    utilization_ratio: None,
+};
+
+/// `binpacking_node_device_class_devices*`: by DeviceClass, per node.
+pub static NODE_CLASS_DEVICES: DeviceFamilies = DeviceFamilies {
+    devices: Family {
+        name: "binpacking_node_device_class_devices",
+        kind: Kind::Gauge,
+        labels: &["node", "device_class"],
+        help: "published DRA devices the DeviceClass selects (only classes whose selectors are resolved: none, or device.driver == \"NAME\"; a device may count for several classes) (per node: node-local devices)",
+    },
+    allocated: Family {
+        name: "binpacking_node_device_class_devices_allocated",
+        kind: Kind::Gauge,
+        labels: &["node", "device_class"],
+        help: "published DRA devices allocated through a claim request for the DeviceClass (per node: node-local devices)",
+    },
+    utilization_ratio: None,
+};
+
+/// `binpacking_device_class_info`.
+pub static DEVICE_CLASS_INFO: Family = Family {
+    name: "binpacking_device_class_info",
+    kind: Kind::Gauge,
+    labels: &["device_class", "extended_resource", "selectors"],
+    help: "one per DeviceClass: the extended resource it backs explicitly (spec.extendedResourceName, empty if none; every class also backs deviceclass.resource.kubernetes.io/<class>) and whether its selectors are resolved by the exporter (resolved, unresolved)",
+};
+
+/// `binpacking_cluster_resource_claims`.
+pub static RESOURCE_CLAIMS: Family = Family {
+    name: "binpacking_cluster_resource_claims",
+    kind: Kind::Gauge,
+    labels: &["state"],
+    help: "ResourceClaims by state: allocated (status.allocation set) or pending",
+};
+
+/// Every device family, in the order a scrape writes them.
+pub fn device_families() -> impl Iterator<Item = &'static Family> {
+    CLUSTER_DEVICES
+        .families()
+        .chain(CLASS_DEVICES.families())
+        .chain([&DEVICE_CLASS_INFO, &RESOURCE_CLAIMS])
+        .chain(POOL_DEVICES.families())
+        .chain(GROUP_DEVICES.families())
+        .chain(NODE_DEVICES.families())
+        .chain(NODE_CLASS_DEVICES.families())
+}
+
 /// The families of the `prometheus` crate's process collector (Linux only), by name: their
 /// types and HELP texts are the crate's, not ours.
 pub static PROCESS: &[&str] = &[
@@ -826,6 +1000,7 @@ pub fn families() -> impl Iterator<Item = &'static Family> {
         .chain(GROUP_NAMESPACE.families())
         .chain(NAMESPACE.families())
         .chain(NODE.families())
+        .chain(device_families())
         .chain(EXPORTER.families())
 }
 

@@ -41,6 +41,9 @@ pub struct Families {
     pub namespace: bool,
     /// `binpacking_group_namespace_*` (one series per label group value and namespace).
     pub namespace_group: bool,
+    /// The DRA device families (`binpacking_*_devices*`, `binpacking_device_class_*`,
+    /// `binpacking_cluster_resource_claims`), once the DRA objects are watched and listed.
+    pub devices: bool,
 }
 
 impl Families {
@@ -56,6 +59,7 @@ impl Families {
         limits: false,
         namespace: false,
         namespace_group: false,
+        devices: false,
     };
 
     /// Every family.
@@ -70,6 +74,7 @@ impl Families {
         limits: true,
         namespace: true,
         namespace_group: true,
+        devices: true,
     };
 
     /// Whether any family needs the [`Capacity`] figures.
@@ -645,7 +650,7 @@ fn is_cpu(resource: &str) -> bool {
 }
 
 /// The `# HELP` and `# TYPE` lines of a family.
-fn header(out: &mut Vec<u8>, family: &Family) {
+pub(crate) fn header(out: &mut Vec<u8>, family: &Family) {
     let _ = write!(out, "# HELP {} ", family.name);
     escape_help_into(out, family.help);
     let _ = writeln!(out, "\n# TYPE {} {}", family.name, family.kind.as_str());
@@ -680,7 +685,7 @@ fn write_amount(out: &mut Vec<u8>, value: u128, cpu: bool) {
 }
 
 /// Writes an integer; the common 64-bit case avoids 128-bit division.
-fn write_int(out: &mut Vec<u8>, value: u128) {
+pub(crate) fn write_int(out: &mut Vec<u8>, value: u128) {
     let mut buffer = itoa::Buffer::new();
     match u64::try_from(value) {
         Ok(small) => put(out, buffer.format(small)),
@@ -696,7 +701,7 @@ fn series_start(out: &mut Vec<u8>, prefix: &str, labels: &str, tail: &str) {
 }
 
 /// Writes `num / den`, or 0 when `den` is 0.
-fn write_ratio(out: &mut Vec<u8>, num: u128, den: u128) {
+pub(crate) fn write_ratio(out: &mut Vec<u8>, num: u128, den: u128) {
     let ratio = if den == 0 {
         0.0
     } else {

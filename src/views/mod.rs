@@ -7,6 +7,7 @@
 pub mod amount;
 pub mod capacity;
 pub mod catalogue;
+pub mod device_exposition;
 pub mod exposition;
 pub mod page;
 pub mod report;

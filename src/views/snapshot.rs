@@ -1,10 +1,13 @@
 //! From the cluster state to figures: per node, per label group and cluster-wide totals of
 //! allocated, allocatable and DaemonSet overhead, taken in one pass over the nodes (O(nodes),
 //! never O(pods): the per-node sums are kept by the state). Pure; the caller holds the lock only
-//! while [`Snapshot::take`] copies the figures out.
+//! while [`Snapshot::take`] copies the figures out. With DRA watched, the device ledger's figures
+//! are joined to the tracked nodes and groups, and a DRA-backed extended resource gets its
+//! allocatable from the devices on the nodes that do not advertise it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use crate::model::devices::{ClassInfo, DeviceState, PlaceDevices};
 use crate::model::label_groups::LabelGroups;
 use crate::model::state::{ClusterState, Counts, NodeRecord, Owner, Sums};
 use crate::model::usage::{UsageTable, UsageTotals};
@@ -254,6 +257,8 @@ pub struct Snapshot {
     pub group_namespaces: Vec<GroupNamespaceFigures>,
     /// With usage attached: the newest sample's timestamp (Unix seconds).
     pub usage_newest: Option<i64>,
+    /// The DRA device figures, once the DRA objects are watched and listed.
+    pub devices: Option<DeviceFigures>,
 }
 
 impl Snapshot {
@@ -276,14 +281,20 @@ impl Snapshot {
         // Sized once: collecting from the filtering iterator would regrow (and copy) it ~13 times.
         nodes.clear();
         nodes.reserve(state.node_count());
+        let devices = state.devices().synced().then(|| state.devices());
+        let backed = devices.is_some_and(DeviceState::backs_resources);
         nodes.extend(state.nodes().map(|view| {
+            let mut totals = Totals::of_node(view.node, view.sums, resources);
+            if backed {
+                dra_allocatable(&mut totals, devices, view.name);
+            }
             NodeFigures {
                 name: view.name.to_owned(),
                 unschedulable: view.node.unschedulable,
                 group_values: (0..groups.len())
                     .map(|g| groups.value_of(g, view.node))
                     .collect(),
-                totals: Totals::of_node(view.node, view.sums, resources),
+                totals,
             }
         }));
 
@@ -319,6 +330,7 @@ impl Snapshot {
 
         let (namespaces, group_namespaces) =
             namespace_figures(state, groups, &nodes, namespace_groups);
+        let devices = devices.map(|d| DeviceFigures::take(d, &nodes, &group_figures));
         Snapshot {
             nodes,
             groups: group_figures,
@@ -329,6 +341,7 @@ impl Snapshot {
             namespaces,
             group_namespaces,
             usage_newest: None,
+            devices,
         }
     }
 
@@ -371,6 +384,76 @@ impl Snapshot {
                 .unwrap_or_default();
         }
         self.usage_newest = Some(table.newest);
+    }
+}
+
+/// KEP-5004: a tracked extended resource backed by a DeviceClass gets, on a node whose
+/// allocatable does not advertise it (0), the node's devices of that class as its allocatable
+/// and capacity (kube-scheduler's `ShouldDelegateResourceToDRA`: allocatable > 0 is the device
+/// plugin's).
+fn dra_allocatable(totals: &mut Totals, devices: Option<&DeviceState>, node: &str) {
+    let Some(devices) = devices else { return };
+    for (r, published) in devices.extended_allocatable(node) {
+        if totals.allocatable[r] == 0 {
+            totals.allocatable[r] = u128::from(published);
+            totals.capacity[r] = u128::from(published);
+        }
+    }
+}
+
+/// Everything the device families report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceFigures {
+    /// Node-local devices of the tracked nodes plus the shared pools' devices.
+    pub cluster: PlaceDevices,
+    /// Shared pools: (driver, pool, devices), by driver then pool.
+    pub pools: Vec<(String, String, PlaceDevices)>,
+    /// Node-local devices per group value, aligned with the snapshot's groups.
+    pub groups: Vec<PlaceDevices>,
+    /// Node-local devices of the tracked nodes that have some: (index into the snapshot's nodes,
+    /// devices), in node order.
+    pub nodes: Vec<(usize, PlaceDevices)>,
+    /// Every DeviceClass, by name.
+    pub classes: Vec<ClassInfo>,
+    /// Claims allocated and pending.
+    pub claims: (u64, u64),
+}
+
+impl DeviceFigures {
+    /// Joins the ledger to the snapshot's nodes (sorted by name) and groups: devices of nodes the
+    /// exporter does not track (`--node-selector`, not yet listed) are left out.
+    fn take(devices: &DeviceState, nodes: &[NodeFigures], groups: &[GroupFigures]) -> Self {
+        let positions: HashMap<(usize, &str), usize> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| ((g.group, g.value.as_str()), i))
+            .collect();
+        let mut figures = DeviceFigures {
+            groups: vec![PlaceDevices::default(); groups.len()],
+            classes: devices.classes(),
+            claims: devices.claims(),
+            pools: devices.pools(),
+            ..DeviceFigures::default()
+        };
+        // Both in name order: a merge, not a lookup per node.
+        let mut tracked = nodes.iter().enumerate().peekable();
+        for (name, place) in devices.nodes() {
+            while tracked.next_if(|(_, n)| n.name.as_str() < name).is_some() {}
+            let Some((i, node)) = tracked.next_if(|(_, n)| n.name == name) else {
+                continue;
+            };
+            figures.cluster.add(&place);
+            for (g, value) in node.group_values.iter().enumerate() {
+                if let Some(&at) = positions.get(&(g, value.as_str())) {
+                    figures.groups[at].add(&place);
+                }
+            }
+            figures.nodes.push((i, place));
+        }
+        for (_, _, place) in &figures.pools {
+            figures.cluster.add(place);
+        }
+        figures
     }
 }
 

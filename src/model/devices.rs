@@ -1,0 +1,959 @@
+//! Dynamic Resource Allocation (`resource.k8s.io/v1`) as the scheduler's device ledger sees it:
+//! compact records of ResourceSlices (the devices a driver publishes, per node or per shared
+//! pool), ResourceClaims (the devices allocated) and DeviceClasses (which devices a class
+//! selects, and the extended resource it may back), and the device figures derived from them
+//! each time they change (never per scrape). Pure: no I/O, no serde; `docs/ACCOUNTING.md` §15
+//! says what counts.
+//!
+//! The rules, as the scheduler's allocator applies them:
+//! - a pool is `(driver, pool name)`; only the slices of its highest `pool.generation` count
+//!   (a driver republishing writes the new generation, then deletes the old);
+//! - a device is node-local when its slice names a node (`spec.nodeName`), or, with
+//!   `perDeviceNodeSelection`, the device does; every other device (node selector, all nodes)
+//!   belongs to its shared pool;
+//! - a device is allocated when an allocated claim's `status.allocation.devices.results` names it
+//!   (driver, pool, device), except results with `adminAccess` (they do not hold the device);
+//!   a device named by several claims (consumable capacity, KEP-5075) counts once, whole;
+//!   partitionable devices (KEP-4815) count one each, whole; a result naming a device no
+//!   current slice publishes is not counted anywhere;
+//! - a class's devices are those its selectors match; selectors are CEL, and only
+//!   `device.driver == "NAME"` (and `&&` of such terms, no selector at all = every device) is
+//!   resolved here. A class with any other selector is unresolved: its allocated devices (by the
+//!   class the claim asked for) are still counted, its published ones are not.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The prefix of the extended resource name every DeviceClass backs implicitly (KEP-5004).
+pub const IMPLICIT_EXTENDED_PREFIX: &str = "deviceclass.resource.kubernetes.io/";
+
+/// An interned name (driver, pool, class).
+type Id = u32;
+
+/// Names interned once: drivers, pools and classes are few, devices many.
+#[derive(Debug, Default)]
+struct Names {
+    names: Vec<Box<str>>,
+    ids: HashMap<Box<str>, Id>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> Id {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = Id::try_from(self.names.len()).unwrap_or(Id::MAX);
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    fn get(&self, name: &str) -> Option<Id> {
+        self.ids.get(name).copied()
+    }
+
+    fn name(&self, id: Id) -> &str {
+        self.names.get(id as usize).map_or("", |n| n)
+    }
+}
+
+/// Where a slice's devices are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SliceScope {
+    /// `spec.nodeName`: every device is on this node.
+    Node(String),
+    /// `spec.nodeSelector` or `spec.allNodes`: a shared pool.
+    Shared,
+    /// `spec.perDeviceNodeSelection`: each device says (its `nodeName`, or shared).
+    PerDevice,
+}
+
+/// One device of a slice, as decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInput {
+    /// `name`, unique within the pool.
+    pub name: String,
+    /// With [`SliceScope::PerDevice`]: the device's `nodeName` (None: shared).
+    pub node: Option<String>,
+}
+
+/// A ResourceSlice, as decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SliceInput {
+    /// `spec.driver`.
+    pub driver: String,
+    /// `spec.pool.name`.
+    pub pool: String,
+    /// `spec.pool.generation`.
+    pub generation: i64,
+    /// Node-local or shared.
+    pub scope: SliceScope,
+    /// `spec.devices`.
+    pub devices: Vec<DeviceInput>,
+}
+
+/// One allocation result of a claim, as decoded (results with `adminAccess` are left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultInput {
+    /// `driver`.
+    pub driver: String,
+    /// `pool`.
+    pub pool: String,
+    /// `device`.
+    pub device: String,
+    /// The DeviceClass the claim's request (or chosen subrequest) asked for, if any.
+    pub class: Option<String>,
+}
+
+/// A ResourceClaim, as decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClaimInput {
+    /// `status.allocation` is set.
+    pub allocated: bool,
+    /// `status.allocation.devices.results`.
+    pub results: Vec<ResultInput>,
+}
+
+/// A DeviceClass, as decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClassInput {
+    /// `spec.selectors[].cel.expression`; a selector of another kind is an empty string (unresolved).
+    pub selectors: Vec<String>,
+    /// `spec.extendedResourceName`.
+    pub extended_resource: Option<String>,
+}
+
+/// Which devices a class selects, as far as it is resolved here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Every device (no selectors).
+    All,
+    /// The devices of one driver.
+    Driver(Id),
+    /// None (contradicting driver terms).
+    Nothing,
+    /// A selector beyond `device.driver == "…"`.
+    Unresolved,
+}
+
+/// Resolves a class's CEL selectors: each must be `device.driver == "NAME"` terms joined by
+/// `&&` (either quote, either side); anything else is [`Selection::Unresolved`].
+fn resolve(selectors: &[String], drivers: &mut Names) -> Selection {
+    let mut driver: Option<&str> = None;
+    for expression in selectors {
+        for term in expression.split("&&") {
+            let Some(name) = driver_term(term) else {
+                return Selection::Unresolved;
+            };
+            match driver {
+                Some(d) if d != name => return Selection::Nothing,
+                _ => driver = Some(name),
+            }
+        }
+    }
+    driver.map_or(Selection::All, |d| Selection::Driver(drivers.id(d)))
+}
+
+/// `device.driver == "NAME"` (or reversed) → NAME.
+fn driver_term(term: &str) -> Option<&str> {
+    let (left, right) = term.split_once("==")?;
+    let (left, right) = (left.trim(), right.trim());
+    let literal = if left == "device.driver" {
+        right
+    } else if right == "device.driver" {
+        left
+    } else {
+        return None;
+    };
+    let quote = literal.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let inner = literal.strip_prefix(quote)?.strip_suffix(quote)?;
+    (!inner.is_empty() && !inner.contains(['"', '\'', '\\'])).then_some(inner)
+}
+
+/// A stored slice: 24 bytes plus its devices' names (a few dozen bytes per device).
+#[derive(Debug)]
+struct SliceRecord {
+    driver: Id,
+    pool: Id,
+    generation: i64,
+    /// The node of a node-local slice.
+    node: Option<Box<str>>,
+    devices: Box<[Box<str>]>,
+    /// With per-device node selection: each device's node (None: shared).
+    device_nodes: Option<Box<[Option<Box<str>>]>>,
+}
+
+/// A stored allocation result.
+#[derive(Debug, PartialEq, Eq)]
+struct ResultRecord {
+    driver: Id,
+    pool: Id,
+    device: Box<str>,
+    class: Option<Id>,
+}
+
+/// A stored claim.
+#[derive(Debug)]
+struct ClaimRecord {
+    allocated: bool,
+    results: Box<[ResultRecord]>,
+}
+
+/// A stored class.
+#[derive(Debug, Clone)]
+struct ClassRecord {
+    selection: Selection,
+    extended_resource: Option<Box<str>>,
+}
+
+/// Objects of one kind by key, with the buffer of a re-list (kube's `Init`…`InitDone`).
+#[derive(Debug)]
+struct Keyed<T> {
+    current: HashMap<Box<str>, T>,
+    relist: Option<HashMap<Box<str>, T>>,
+}
+
+impl<T> Default for Keyed<T> {
+    fn default() -> Self {
+        Keyed {
+            current: HashMap::new(),
+            relist: None,
+        }
+    }
+}
+
+impl<T> Keyed<T> {
+    fn begin(&mut self) {
+        self.relist = Some(HashMap::new());
+    }
+    fn relist(&mut self, key: &str, value: T) {
+        self.relist
+            .get_or_insert_with(HashMap::new)
+            .insert(key.into(), value);
+    }
+    fn finish(&mut self) {
+        if let Some(next) = self.relist.take() {
+            self.current = next;
+        }
+    }
+    fn apply(&mut self, key: &str, value: T) {
+        self.current.insert(key.into(), value);
+    }
+    fn delete(&mut self, key: &str) {
+        self.current.remove(key);
+    }
+}
+
+/// Published and allocated devices of one place (node, pool) for one driver or class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Count {
+    /// Devices published in the current generation of their pools.
+    pub published: u64,
+    /// Of those, devices named by an allocated claim.
+    pub allocated: u64,
+}
+
+impl Count {
+    /// Adds another count.
+    pub fn add(&mut self, other: Count) {
+        self.published += other.published;
+        self.allocated += other.allocated;
+    }
+}
+
+/// The devices of one place by driver and by class (ids, in id order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Place {
+    drivers: BTreeMap<Id, Count>,
+    classes: BTreeMap<Id, Count>,
+}
+
+/// The device figures, recomputed when a record changes.
+#[derive(Debug, Default)]
+struct Figures {
+    /// Node-local devices by node name.
+    nodes: BTreeMap<Box<str>, Place>,
+    /// Shared devices by (driver, pool).
+    pools: BTreeMap<(Id, Id), Place>,
+    claims_allocated: u64,
+    claims_pending: u64,
+}
+
+/// One place's devices by name, ready to encode: `(driver, count)` and `(class, count)` sorted by
+/// name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlaceDevices {
+    /// By driver.
+    pub drivers: Vec<(String, Count)>,
+    /// By DeviceClass (resolved classes: published and allocated; unresolved: allocated only,
+    /// published 0).
+    pub classes: Vec<(String, Count)>,
+}
+
+impl PlaceDevices {
+    /// Adds another place's counts (by name).
+    pub fn add(&mut self, other: &PlaceDevices) {
+        merge(&mut self.drivers, &other.drivers);
+        merge(&mut self.classes, &other.classes);
+    }
+}
+
+fn merge(into: &mut Vec<(String, Count)>, from: &[(String, Count)]) {
+    for (name, count) in from {
+        match into.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+            Ok(i) => into[i].1.add(*count),
+            Err(i) => into.insert(i, (name.clone(), *count)),
+        }
+    }
+}
+
+/// A DeviceClass as the exposition describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassInfo {
+    /// Its name.
+    pub name: String,
+    /// Whether its selectors are resolved here (its published devices are counted).
+    pub resolved: bool,
+    /// The extended resource it backs explicitly (`spec.extendedResourceName`), if any.
+    pub extended_resource: Option<String>,
+}
+
+/// The DRA records and the figures derived from them.
+#[derive(Debug, Default)]
+pub struct DeviceState {
+    drivers: Names,
+    pools: Names,
+    class_names: Names,
+    slices: Keyed<SliceRecord>,
+    claims: Keyed<ClaimRecord>,
+    classes: Keyed<ClassRecord>,
+    /// Tracked resource names (index = the state's resource index), for DRA-backed extended
+    /// resources.
+    tracked: Vec<String>,
+    figures: Figures,
+    /// Tracked resource index → the class backing it (resolved classes only).
+    backing: Vec<(usize, Id)>,
+    dirty: bool,
+    /// Which of slices, claims and classes completed a list: the figures are published once all
+    /// three did.
+    listed: [bool; 3],
+}
+
+impl DeviceState {
+    /// An empty ledger for the tracked resources `tracked` (in the state's vector order).
+    pub fn new(tracked: Vec<String>) -> DeviceState {
+        DeviceState {
+            tracked,
+            ..DeviceState::default()
+        }
+    }
+
+    /// Whether the figures are published: slices, claims and classes each completed a list.
+    pub fn synced(&self) -> bool {
+        self.listed.iter().all(|l| *l)
+    }
+
+    /// A list of `kind` (0 slices, 1 claims, 2 classes) completed.
+    fn listed(&mut self, kind: usize) {
+        self.listed[kind] = true;
+        self.dirty = true;
+    }
+
+    fn slice_record(&mut self, input: SliceInput) -> SliceRecord {
+        let (node, device_nodes) = match input.scope {
+            SliceScope::Node(node) => (Some(node.into_boxed_str()), None),
+            SliceScope::Shared => (None, None),
+            SliceScope::PerDevice => (
+                None,
+                Some(
+                    input
+                        .devices
+                        .iter()
+                        .map(|d| d.node.as_deref().map(Box::from))
+                        .collect(),
+                ),
+            ),
+        };
+        SliceRecord {
+            driver: self.drivers.id(&input.driver),
+            pool: self.pools.id(&input.pool),
+            generation: input.generation,
+            node,
+            devices: input
+                .devices
+                .into_iter()
+                .map(|d| d.name.into_boxed_str())
+                .collect(),
+            device_nodes,
+        }
+    }
+
+    fn claim_record(&mut self, input: ClaimInput) -> ClaimRecord {
+        ClaimRecord {
+            allocated: input.allocated,
+            results: input
+                .results
+                .into_iter()
+                .map(|r| ResultRecord {
+                    driver: self.drivers.id(&r.driver),
+                    pool: self.pools.id(&r.pool),
+                    device: r.device.into_boxed_str(),
+                    class: r.class.map(|c| self.class_names.id(&c)),
+                })
+                .collect(),
+        }
+    }
+
+    fn class_record(&mut self, input: &ClassInput) -> ClassRecord {
+        ClassRecord {
+            selection: resolve(&input.selectors, &mut self.drivers),
+            extended_resource: input.extended_resource.as_deref().map(Box::from),
+        }
+    }
+
+    /// A slice was added or modified (`name` = its metadata.name).
+    pub fn apply_slice(&mut self, name: &str, input: SliceInput) {
+        let record = self.slice_record(input);
+        self.slices.apply(name, record);
+        self.dirty = true;
+    }
+
+    /// A slice was deleted.
+    pub fn delete_slice(&mut self, name: &str) {
+        self.slices.delete(name);
+        self.dirty = true;
+    }
+
+    /// A slice re-list starts.
+    pub fn begin_slice_relist(&mut self) {
+        self.slices.begin();
+    }
+
+    /// A slice of a re-list.
+    pub fn relist_slice(&mut self, name: &str, input: SliceInput) {
+        let record = self.slice_record(input);
+        self.slices.relist(name, record);
+    }
+
+    /// A slice re-list is complete: it replaces the stored slices.
+    pub fn finish_slice_relist(&mut self) {
+        self.slices.finish();
+        self.listed(0);
+    }
+
+    /// A claim was added or modified (`key` = namespace/name).
+    pub fn apply_claim(&mut self, key: &str, input: ClaimInput) {
+        let record = self.claim_record(input);
+        self.claims.apply(key, record);
+        self.dirty = true;
+    }
+
+    /// A claim was deleted.
+    pub fn delete_claim(&mut self, key: &str) {
+        self.claims.delete(key);
+        self.dirty = true;
+    }
+
+    /// A claim re-list starts.
+    pub fn begin_claim_relist(&mut self) {
+        self.claims.begin();
+    }
+
+    /// A claim of a re-list.
+    pub fn relist_claim(&mut self, key: &str, input: ClaimInput) {
+        let record = self.claim_record(input);
+        self.claims.relist(key, record);
+    }
+
+    /// A claim re-list is complete.
+    pub fn finish_claim_relist(&mut self) {
+        self.claims.finish();
+        self.listed(1);
+    }
+
+    /// A class was added or modified.
+    pub fn apply_class(&mut self, name: &str, input: &ClassInput) {
+        self.class_names.id(name);
+        let record = self.class_record(input);
+        self.classes.apply(name, record);
+        self.dirty = true;
+    }
+
+    /// A class was deleted.
+    pub fn delete_class(&mut self, name: &str) {
+        self.classes.delete(name);
+        self.dirty = true;
+    }
+
+    /// A class re-list starts.
+    pub fn begin_class_relist(&mut self) {
+        self.classes.begin();
+    }
+
+    /// A class of a re-list.
+    pub fn relist_class(&mut self, name: &str, input: &ClassInput) {
+        self.class_names.id(name);
+        let record = self.class_record(input);
+        self.classes.relist(name, record);
+    }
+
+    /// A class re-list is complete.
+    pub fn finish_class_relist(&mut self) {
+        self.classes.finish();
+        self.listed(2);
+    }
+
+    /// Recomputes the figures if a record changed since the last call; returns whether it did.
+    /// O(devices + allocation results).
+    pub fn settle(&mut self) -> bool {
+        if !self.dirty {
+            return false;
+        }
+        self.dirty = false;
+        self.recompute();
+        true
+    }
+
+    fn recompute(&mut self) {
+        // The current generation of each pool.
+        let mut generations: HashMap<(Id, Id), i64> = HashMap::new();
+        for slice in self.slices.current.values() {
+            let g = generations
+                .entry((slice.driver, slice.pool))
+                .or_insert(slice.generation);
+            *g = (*g).max(slice.generation);
+        }
+        // Allocated devices, each once, with the class of the first claim naming it (in key order,
+        // so the choice does not depend on hashing).
+        let mut claim_keys: Vec<&Box<str>> = self.claims.current.keys().collect();
+        claim_keys.sort_unstable();
+        let mut allocated: HashMap<(Id, Id, &str), Option<Id>> = HashMap::new();
+        let (mut claims_allocated, mut claims_pending) = (0, 0);
+        for key in claim_keys {
+            let claim = &self.claims.current[key];
+            if !claim.allocated {
+                claims_pending += 1;
+                continue;
+            }
+            claims_allocated += 1;
+            for r in &claim.results {
+                allocated
+                    .entry((r.driver, r.pool, &r.device))
+                    .or_insert(r.class);
+            }
+        }
+        // Resolved classes by the driver they select.
+        let mut classes: Vec<(Id, Selection)> = self
+            .classes
+            .current
+            .iter()
+            .filter_map(|(name, c)| Some((self.class_names.get(name)?, c.selection)))
+            .collect();
+        classes.sort_unstable_by_key(|(id, _)| *id);
+        let mut figures = Figures {
+            claims_allocated,
+            claims_pending,
+            ..Figures::default()
+        };
+        let mut counted: HashSet<(Id, Id, &str)> = HashSet::new();
+        for slice in self.slices.current.values() {
+            if generations.get(&(slice.driver, slice.pool)) != Some(&slice.generation) {
+                continue;
+            }
+            for (i, device) in slice.devices.iter().enumerate() {
+                let key = (slice.driver, slice.pool, &**device);
+                // A device published twice (a broken driver) counts once.
+                if !counted.insert(key) {
+                    continue;
+                }
+                let node = match (&slice.node, &slice.device_nodes) {
+                    (Some(node), _) => Some(node),
+                    (None, Some(nodes)) => nodes.get(i).and_then(Option::as_ref),
+                    (None, None) => None,
+                };
+                let place = match node {
+                    Some(node) => figures.nodes.entry(node.clone()).or_default(),
+                    None => figures.pools.entry((slice.driver, slice.pool)).or_default(),
+                };
+                let holder = allocated.get(&key);
+                let is_allocated = u64::from(holder.is_some());
+                let by_driver = place.drivers.entry(slice.driver).or_default();
+                by_driver.published += 1;
+                by_driver.allocated += is_allocated;
+                for &(class, selection) in &classes {
+                    let selects = match selection {
+                        Selection::All => true,
+                        Selection::Driver(d) => d == slice.driver,
+                        Selection::Nothing | Selection::Unresolved => false,
+                    };
+                    if selects {
+                        place.classes.entry(class).or_default().published += 1;
+                    }
+                }
+                if let Some(Some(class)) = holder {
+                    place.classes.entry(*class).or_default().allocated += 1;
+                }
+            }
+        }
+        self.figures = figures;
+        self.backing = self.backing_classes();
+    }
+
+    /// Tracked resources backed by a resolved class: explicitly (`extendedResourceName`) or by
+    /// the implicit name `deviceclass.resource.kubernetes.io/<class>`.
+    fn backing_classes(&self) -> Vec<(usize, Id)> {
+        let mut backing = Vec::new();
+        for (r, resource) in self.tracked.iter().enumerate() {
+            let mut by_class: Vec<(&str, &ClassRecord)> = self
+                .classes
+                .current
+                .iter()
+                .filter(|(name, c)| {
+                    c.extended_resource.as_deref() == Some(resource.as_str())
+                        || resource.strip_prefix(IMPLICIT_EXTENDED_PREFIX) == Some(&***name)
+                })
+                .map(|(name, c)| (&**name, c))
+                .collect();
+            // Several classes naming one resource: the scheduler uses the oldest; without
+            // creation times here, the first by name (documented).
+            by_class.sort_unstable_by_key(|(name, _)| *name);
+            if let Some((name, class)) = by_class.first() {
+                if class.selection != Selection::Unresolved {
+                    if let Some(id) = self.class_names.get(name) {
+                        backing.push((r, id));
+                    }
+                }
+            }
+        }
+        backing
+    }
+
+    /// Node-local devices of every node that has some, by node name.
+    pub fn nodes(&self) -> impl Iterator<Item = (&str, PlaceDevices)> + '_ {
+        self.figures
+            .nodes
+            .iter()
+            .map(|(name, place)| (&**name, self.named(place)))
+    }
+
+    /// Node-local devices of one node.
+    pub fn node(&self, name: &str) -> Option<PlaceDevices> {
+        self.figures.nodes.get(name).map(|place| self.named(place))
+    }
+
+    /// The allocatable a DRA-backed tracked resource gets on `node` if the node does not
+    /// advertise it: `(resource index, devices of the backing class)`.
+    pub fn extended_allocatable(&self, node: &str) -> Vec<(usize, u64)> {
+        let place = self.figures.nodes.get(node);
+        self.backing
+            .iter()
+            .map(|&(r, class)| {
+                let published = place
+                    .and_then(|p| p.classes.get(&class))
+                    .map_or(0, |c| c.published);
+                (r, published)
+            })
+            .collect()
+    }
+
+    /// Whether any tracked resource is backed by a DeviceClass.
+    pub fn backs_resources(&self) -> bool {
+        !self.backing.is_empty()
+    }
+
+    /// Shared pools: `(driver, pool, devices)`, sorted by driver then pool.
+    pub fn pools(&self) -> Vec<(String, String, PlaceDevices)> {
+        let mut pools: Vec<(String, String, PlaceDevices)> = self
+            .figures
+            .pools
+            .iter()
+            .map(|(&(driver, pool), place)| {
+                (
+                    self.drivers.name(driver).to_owned(),
+                    self.pools.name(pool).to_owned(),
+                    self.named(place),
+                )
+            })
+            .collect();
+        pools.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        pools
+    }
+
+    /// Every stored DeviceClass, by name.
+    pub fn classes(&self) -> Vec<ClassInfo> {
+        let mut classes: Vec<ClassInfo> = self
+            .classes
+            .current
+            .iter()
+            .map(|(name, c)| ClassInfo {
+                name: name.to_string(),
+                resolved: c.selection != Selection::Unresolved,
+                extended_resource: c.extended_resource.as_deref().map(str::to_owned),
+            })
+            .collect();
+        classes.sort_by(|a, b| a.name.cmp(&b.name));
+        classes
+    }
+
+    /// Claims with and without an allocation.
+    pub fn claims(&self) -> (u64, u64) {
+        (self.figures.claims_allocated, self.figures.claims_pending)
+    }
+
+    /// Stored objects: slices, claims, classes.
+    pub fn object_counts(&self) -> (usize, usize, usize) {
+        (
+            self.slices.current.len(),
+            self.claims.current.len(),
+            self.classes.current.len(),
+        )
+    }
+
+    fn named(&self, place: &Place) -> PlaceDevices {
+        let mut drivers: Vec<(String, Count)> = place
+            .drivers
+            .iter()
+            .map(|(&d, &c)| (self.drivers.name(d).to_owned(), c))
+            .collect();
+        drivers.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut classes: Vec<(String, Count)> = place
+            .classes
+            .iter()
+            .map(|(&k, &c)| (self.class_names.name(k).to_owned(), c))
+            .collect();
+        classes.sort_by(|a, b| a.0.cmp(&b.0));
+        PlaceDevices { drivers, classes }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slice(
+        driver: &str,
+        pool: &str,
+        generation: i64,
+        node: Option<&str>,
+        n: usize,
+    ) -> SliceInput {
+        SliceInput {
+            driver: driver.into(),
+            pool: pool.into(),
+            generation,
+            scope: node.map_or(SliceScope::Shared, |n| SliceScope::Node(n.into())),
+            devices: (0..n)
+                .map(|i| DeviceInput {
+                    name: format!("dev-{i}"),
+                    node: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn claim(results: &[(&str, &str, &str, Option<&str>)]) -> ClaimInput {
+        ClaimInput {
+            allocated: true,
+            results: results
+                .iter()
+                .map(|(driver, pool, device, class)| ResultInput {
+                    driver: (*driver).into(),
+                    pool: (*pool).into(),
+                    device: (*device).into(),
+                    class: class.map(str::to_owned),
+                })
+                .collect(),
+        }
+    }
+
+    fn class(expression: &str, extended: Option<&str>) -> ClassInput {
+        ClassInput {
+            selectors: vec![expression.into()],
+            extended_resource: extended.map(str::to_owned),
+        }
+    }
+
+    fn count(published: u64, allocated: u64) -> Count {
+        Count {
+            published,
+            allocated,
+        }
+    }
+
+    #[test]
+    fn only_driver_equality_selectors_resolve() {
+        let mut names = Names::default();
+        let gpu = names.id("gpu.example.com");
+        let cases: &[(&[&str], Selection)] = &[
+            (&[], Selection::All),
+            (&["device.driver == \"gpu.example.com\""], Selection::Driver(gpu)),
+            (&["'gpu.example.com'==device.driver"], Selection::Driver(gpu)),
+            (
+                &["device.driver == 'gpu.example.com' && device.driver == \"gpu.example.com\""],
+                Selection::Driver(gpu),
+            ),
+            (
+                &["device.driver == \"a\"", "device.driver == \"b\""],
+                Selection::Nothing,
+            ),
+            (
+                &["device.driver == \"gpu.example.com\" && device.attributes[\"gpu.example.com\"].model == \"A100\""],
+                Selection::Unresolved,
+            ),
+            (&["device.driver != \"x\""], Selection::Unresolved),
+            (&["device.driver == x"], Selection::Unresolved),
+            (&[""], Selection::Unresolved),
+        ];
+        for (selectors, want) in cases {
+            let selectors: Vec<String> = selectors.iter().map(|s| (*s).to_owned()).collect();
+            assert_eq!(resolve(&selectors, &mut names), *want, "{selectors:?}");
+        }
+    }
+
+    #[test]
+    fn node_local_and_shared_devices_count_published_and_allocated_once() {
+        let mut s = DeviceState::new(vec![]);
+        s.apply_slice("a-gpu", slice("gpu", "a", 1, Some("a"), 4));
+        s.apply_slice("rack-1", slice("nic", "rack", 1, None, 3));
+        s.apply_claim("ns/c1", claim(&[("gpu", "a", "dev-0", Some("gpu-class"))]));
+        // The same device in two claims (a shareable device): counted once.
+        s.apply_claim("ns/c2", claim(&[("gpu", "a", "dev-0", Some("gpu-class"))]));
+        s.apply_claim("ns/c3", claim(&[("nic", "rack", "dev-2", None)]));
+        // A device no slice publishes: not counted.
+        s.apply_claim("ns/c4", claim(&[("gpu", "a", "dev-9", None)]));
+        s.apply_claim("ns/pending", ClaimInput::default());
+        assert!(s.settle());
+        assert!(!s.settle(), "nothing changed since");
+        let a = s.node("a").unwrap();
+        assert_eq!(a.drivers, [("gpu".to_owned(), count(4, 1))]);
+        assert_eq!(a.classes, [("gpu-class".to_owned(), count(0, 1))]);
+        assert_eq!(
+            s.pools(),
+            [(
+                "nic".to_owned(),
+                "rack".to_owned(),
+                PlaceDevices {
+                    drivers: vec![("nic".to_owned(), count(3, 1))],
+                    classes: vec![],
+                }
+            )]
+        );
+        assert_eq!(s.claims(), (4, 1));
+    }
+
+    #[test]
+    fn only_the_newest_generation_of_a_pool_counts() {
+        let mut s = DeviceState::new(vec![]);
+        s.apply_slice("old", slice("gpu", "a", 1, Some("a"), 4));
+        s.apply_slice("new", slice("gpu", "a", 2, Some("a"), 6));
+        s.settle();
+        assert_eq!(s.node("a").unwrap().drivers[0].1, count(6, 0));
+        s.delete_slice("new");
+        s.settle();
+        assert_eq!(s.node("a").unwrap().drivers[0].1, count(4, 0));
+    }
+
+    #[test]
+    fn resolved_classes_count_what_they_select_unresolved_only_what_they_allocated() {
+        let mut s = DeviceState::new(vec![]);
+        s.apply_slice("a-gpu", slice("gpu", "a", 1, Some("a"), 2));
+        s.apply_slice("a-nic", slice("nic", "a-nic", 1, Some("a"), 1));
+        s.apply_class("gpu", &class("device.driver == \"gpu\"", None));
+        s.apply_class("any", &ClassInput::default());
+        s.apply_class(
+            "big-gpu",
+            &class(
+                "device.driver == \"gpu\" && device.capacity[\"gpu\"].memory > 1",
+                None,
+            ),
+        );
+        s.apply_claim("ns/c", claim(&[("gpu", "a", "dev-1", Some("big-gpu"))]));
+        s.settle();
+        let a = s.node("a").unwrap();
+        assert_eq!(
+            a.classes,
+            [
+                ("any".to_owned(), count(3, 0)),
+                ("big-gpu".to_owned(), count(0, 1)),
+                ("gpu".to_owned(), count(2, 0)),
+            ]
+        );
+        let infos = s.classes();
+        assert_eq!(
+            infos.iter().map(|c| c.resolved).collect::<Vec<_>>(),
+            [true, false, true]
+        );
+    }
+
+    #[test]
+    fn per_device_node_selection_puts_each_device_where_it_says() {
+        let mut s = DeviceState::new(vec![]);
+        let input = SliceInput {
+            driver: "d".into(),
+            pool: "p".into(),
+            generation: 1,
+            scope: SliceScope::PerDevice,
+            devices: vec![
+                DeviceInput {
+                    name: "x".into(),
+                    node: Some("n1".into()),
+                },
+                DeviceInput {
+                    name: "y".into(),
+                    node: None,
+                },
+            ],
+        };
+        s.apply_slice("s", input);
+        s.settle();
+        assert_eq!(s.node("n1").unwrap().drivers[0].1, count(1, 0));
+        assert_eq!(s.pools()[0].2.drivers[0].1, count(1, 0));
+    }
+
+    #[test]
+    fn a_class_backs_its_extended_resource_explicitly_or_by_the_implicit_name() {
+        let tracked = vec![
+            "cpu".to_owned(),
+            "nvidia.com/gpu".to_owned(),
+            "deviceclass.resource.kubernetes.io/nic".to_owned(),
+            "example.com/fpga".to_owned(),
+        ];
+        let mut s = DeviceState::new(tracked);
+        s.apply_slice("a-gpu", slice("gpu", "a", 1, Some("a"), 8));
+        s.apply_slice("a-nic", slice("nic", "a-nic", 1, Some("a"), 2));
+        s.apply_class(
+            "gpu",
+            &class("device.driver == 'gpu'", Some("nvidia.com/gpu")),
+        );
+        s.apply_class("nic", &class("device.driver == 'nic'", None));
+        s.apply_class(
+            "fpga",
+            &class("device.attributes['x'].y == 1", Some("example.com/fpga")),
+        );
+        s.settle();
+        assert_eq!(s.extended_allocatable("a"), [(1, 8), (2, 2)]);
+        assert_eq!(s.extended_allocatable("b"), [(1, 0), (2, 0)]);
+        assert!(s.backs_resources());
+    }
+
+    #[test]
+    fn a_relist_replaces_the_records_and_keeps_them_until_it_completes() {
+        let mut s = DeviceState::new(vec![]);
+        s.apply_slice("gone", slice("gpu", "a", 1, Some("a"), 4));
+        s.settle();
+        s.begin_slice_relist();
+        s.relist_slice("b", slice("gpu", "b", 1, Some("b"), 2));
+        s.settle();
+        assert!(s.node("a").is_some(), "kept while the re-list runs");
+        s.finish_slice_relist();
+        s.settle();
+        assert!(!s.synced(), "claims and classes not listed yet");
+        s.begin_claim_relist();
+        s.finish_claim_relist();
+        s.begin_class_relist();
+        s.finish_class_relist();
+        assert!(s.synced());
+        assert!(s.node("a").is_none());
+        assert_eq!(s.node("b").unwrap().drivers[0].1, count(2, 0));
+        assert_eq!(s.object_counts(), (1, 0, 0));
+    }
+}
