@@ -8,6 +8,7 @@ pub mod amount;
 pub mod capacity;
 pub mod catalogue;
 pub mod device_exposition;
+pub mod device_report;
 pub mod exposition;
 pub mod page;
 pub mod report;

@@ -14,6 +14,7 @@ use crate::model::health::Health;
 use crate::model::resources::TrackedResources;
 use crate::model::usage::USAGE_RESOURCES;
 use crate::views::amount::{human, ratio};
+use crate::views::device_report;
 use crate::views::snapshot::{NamespaceFigures, NodeFigures, Snapshot, Totals};
 
 /// Nodes shown at each end (most and least packed) when the node list is long.
@@ -200,7 +201,7 @@ pub fn render(view: &View<'_>) -> String {
         out.push_str("</table>\n");
     }
 
-    namespaces_section(&mut out, snap, &resources);
+    namespaces_and_devices(&mut out, snap, &resources);
     nodes_section(&mut out, view, &resources, &legend);
     out.push_str("</body></html>\n");
     out
@@ -217,6 +218,12 @@ fn legend(snap: &Snapshot) -> String {
         legend.push_str(", <b>|</b> used (metrics API)");
     }
     legend
+}
+
+/// The sections between the groups and the nodes: the namespaces, then the devices (when watched).
+fn namespaces_and_devices(out: &mut String, snap: &Snapshot, resources: &[&str]) {
+    namespaces_section(out, snap, resources);
+    devices_section(out, snap);
 }
 
 /// The namespaces requesting the largest share of the cluster's allocatable (their highest over
@@ -264,6 +271,43 @@ fn namespaces_section(out: &mut String, snap: &Snapshot, resources: &[&str]) {
             out.push_str("</td>");
         }
         out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// DRA devices (when watched): cluster-wide by driver and class, and shared pools, allocated
+/// against published; how many nodes publish devices.
+fn devices_section(out: &mut String, snap: &Snapshot) {
+    let Some(devices) = &snap.devices else {
+        return;
+    };
+    let _ = write!(
+        out,
+        "<h2>Devices (DRA)</h2>\n<p class=\"muted\">{} nodes publish devices; claims: {} \
+         allocated, {} pending</p>\n<table><tr><th>devices</th><th>allocated</th>\
+         <th>published</th><th>used</th></tr>\n",
+        devices.nodes.len(),
+        devices.claims.0,
+        devices.claims.1
+    );
+    for row in device_report::rows(snap, devices)
+        .iter()
+        .filter(|r| !r.name.starts_with("node "))
+    {
+        out.push_str("<tr><td>");
+        escape_html(out, &row.name);
+        let published = if row.published_known {
+            row.count.published.to_string()
+        } else {
+            "-".to_owned()
+        };
+        let _ = writeln!(
+            out,
+            "</td><td class=\"num\">{}</td><td class=\"num\">{published}</td>\
+             <td class=\"num\">{}</td></tr>",
+            row.count.allocated,
+            device_report::percent(row)
+        );
     }
     out.push_str("</table>\n");
 }

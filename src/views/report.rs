@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::model::usage::{UsageTotals, USAGE_RESOURCES};
 use crate::views::amount::{human, ratio};
+use crate::views::device_report;
 use crate::views::snapshot::{NamespaceFigures, Snapshot, Totals};
 
 /// Output formats of the one-shot mode.
@@ -640,6 +641,7 @@ fn render(snapshot: &Snapshot, options: &ReportOptions<'_>, wide: bool) -> Strin
             }
         }
     }
+    out.push_str(&device_report::table(snapshot));
     out
 }
 
@@ -797,7 +799,7 @@ fn resources_json(figures: &[Figure<'_>]) -> Value {
 /// The JSON document: the same numbers as the metrics (cpu in cores, bytes, units).
 pub fn json(snapshot: &Snapshot, resources: &[String]) -> String {
     let totals = |t: &Totals| resources_json(&Figure::of_totals(t, resources));
-    let doc = json!({
+    let mut doc = json!({
         "cluster": {
             "nodes": snapshot.cluster.nodes,
             "pods": snapshot.cluster.pods,
@@ -822,6 +824,9 @@ pub fn json(snapshot: &Snapshot, resources: &[String]) -> String {
             "resources": resources_json(&Figure::of_namespace(ns, resources)),
         })).collect::<Vec<_>>(),
     });
+    if snapshot.devices.is_some() {
+        doc["devices"] = device_report::json(snapshot);
+    }
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
