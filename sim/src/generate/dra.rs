@@ -552,7 +552,7 @@ pub(super) fn add_dra(
                 node_allocation_selector(&node.name),
                 &pod,
             );
-            if first_pod.get(&n).is_none() {
+            if !first_pod.contains_key(&n) {
                 if let Some(status) = claim.get_mut("status").and_then(Value::as_object_mut) {
                     status.remove("reservedFor");
                 }
@@ -561,10 +561,9 @@ pub(super) fn add_dra(
         }
     }
     extra.extend(claims);
-    let mut rv = u64::try_from(objects.len()).unwrap_or(0) + 2;
-    for value in extra {
+    let first = u64::try_from(objects.len()).unwrap_or(0) + 2;
+    for (rv, value) in (first..).zip(extra) {
         objects.push(Object::from_value(value, rv)?);
-        rv += 1;
     }
     Ok(())
 }
