@@ -10,7 +10,7 @@
 //! churn write to the store). Nothing below it imports it.
 
 use std::io;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -23,7 +23,7 @@ use crate::format::{negotiate, Format};
 use crate::http::{Exchange, Handler, Part, Request, Response};
 use crate::leases::Leases;
 use crate::metrics_api::MetricsApi;
-use crate::object::{object_key, Kind, Object};
+use crate::object::{object_key, Kind, Object, DRA_GROUP};
 use crate::paging::{decode_continue, encode_continue};
 use crate::request_log::{LogEntry, RequestLog, RequestRecord};
 use crate::select::{FieldSelector, Filter, LabelSelector};
@@ -60,6 +60,9 @@ pub struct Api {
     pub leases: Leases,
     /// The resource metrics API (`metrics.k8s.io`), switchable.
     pub metrics: Arc<MetricsApi>,
+    /// Whether `resource.k8s.io/v1` (Dynamic Resource Allocation) is served: when false its
+    /// paths answer 404 and `/apis` leaves the group out, as on a cluster without DRA.
+    pub dra: Arc<AtomicBool>,
 }
 
 fn injected(err: InjectedError) -> Response {
@@ -88,6 +91,19 @@ fn injected(err: InjectedError) -> Response {
     response
 }
 
+/// The real server's answer to a path it does not serve.
+fn not_found() -> Response {
+    Response::json(
+        404,
+        status_json(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            Some(json!({})),
+        ),
+    )
+}
+
 fn is_true(value: Option<&str>) -> bool {
     matches!(value, Some("true" | "1" | "True"))
 }
@@ -98,6 +114,12 @@ fn classify(path: &str) -> &'static str {
         ["version"] => "version",
         ["apis", "coordination.k8s.io", "v1", "namespaces", _, "leases", ..] => "leases",
         ["apis", "metrics.k8s.io", ..] => "metrics",
+        ["apis", "resource.k8s.io", "v1", "resourceslices", ..] => "resourceslices",
+        ["apis", "resource.k8s.io", "v1", "deviceclasses", ..] => "deviceclasses",
+        ["apis", "resource.k8s.io", "v1", "resourceclaims"]
+        | ["apis", "resource.k8s.io", "v1", "namespaces", _, "resourceclaims", ..] => {
+            "resourceclaims"
+        }
         ["api"] | ["api", "v1"] | ["apis", ..] | ["openapi", ..] => "discovery",
         ["api", "v1", "nodes", ..] => "nodes",
         ["api", "v1", "pods"] | ["api", "v1", "namespaces", _, "pods", ..] => "pods",
@@ -142,15 +164,21 @@ impl Api {
             || "at the cluster scope".to_string(),
             |ns| format!("in the namespace \"{ns}\""),
         );
-        let message = format!("{subject} is forbidden: User \"{DENIED_USER}\" cannot {verb} resource \"{resource}\" in API group \"\" {scope}");
+        let group = kind.group();
+        let message = format!("{subject} is forbidden: User \"{DENIED_USER}\" cannot {verb} resource \"{resource}\" in API group \"{group}\" {scope}");
         let mut details = json!({"kind": resource});
+        if let (false, Some(map)) = (group.is_empty(), details.as_object_mut()) {
+            map.insert("group".into(), Value::from(group));
+        }
         if let (Some(n), Some(map)) = (name, details.as_object_mut()) {
             map.insert("name".into(), Value::from(n));
         }
         Response::json(403, status_json(403, "Forbidden", &message, Some(details)))
     }
 
-    fn discovery(path: &str, host: &str, minor: u64) -> Option<Response> {
+    fn discovery(path: &str, host: &str, minor: u64, dra: bool) -> Option<Response> {
+        let dra_version = json!({"groupVersion": "resource.k8s.io/v1", "version": "v1"});
+        let dra_group = json!({"name": "resource.k8s.io", "versions": [dra_version], "preferredVersion": dra_version});
         let body = match path {
             "/version" => json!({
                 "major": "1", "minor": minor.to_string(), "emulationMajor": "1",
@@ -164,7 +192,26 @@ impl Api {
                 "kind": "APIVersions", "versions": ["v1"],
                 "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}]
             }),
-            "/apis" => json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}),
+            "/apis" => {
+                json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": if dra { vec![dra_group] } else { Vec::new() }})
+            }
+            "/apis/resource.k8s.io" if dra => {
+                let mut group = dra_group;
+                group["kind"] = json!("APIGroup");
+                group["apiVersion"] = json!("v1");
+                group
+            }
+            "/apis/resource.k8s.io/v1" if dra => json!({
+                "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "resource.k8s.io/v1",
+                "resources": [
+                    {"name": "deviceclasses", "singularName": "deviceclass", "namespaced": false, "kind": "DeviceClass",
+                     "verbs": ["get", "list", "watch"]},
+                    {"name": "resourceclaims", "singularName": "resourceclaim", "namespaced": true, "kind": "ResourceClaim",
+                     "verbs": ["get", "list", "watch"]},
+                    {"name": "resourceslices", "singularName": "resourceslice", "namespaced": false, "kind": "ResourceSlice",
+                     "verbs": ["get", "list", "watch"]}
+                ]
+            }),
             "/api/v1" => json!({
                 "kind": "APIResourceList", "groupVersion": "v1",
                 "resources": [
@@ -193,6 +240,7 @@ impl Api {
             req.path.trim_end_matches('/'),
             req.header("host").unwrap_or("127.0.0.1"),
             self.faults.server_minor(),
+            self.dra.load(Ordering::Relaxed),
         ) {
             return ex.send(resp);
         }
@@ -206,24 +254,34 @@ impl Api {
             return ex.send(self.metrics_list(req));
         }
         let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        let dra = self.dra.load(Ordering::Relaxed);
         let (kind, namespace, name) = match segments.as_slice() {
+            ["apis", "resource.k8s.io", "v1", resource] if dra => {
+                match Kind::from_resource(resource) {
+                    Some(k) if k.group() == DRA_GROUP => (k, None, None),
+                    _ => return ex.send(not_found()),
+                }
+            }
+            ["apis", "resource.k8s.io", "v1", resource @ ("resourceslices" | "deviceclasses"), name]
+                if dra =>
+            {
+                match Kind::from_resource(resource) {
+                    Some(k) => (k, None, Some(*name)),
+                    None => return ex.send(not_found()),
+                }
+            }
+            ["apis", "resource.k8s.io", "v1", "namespaces", ns, "resourceclaims"] if dra => {
+                (Kind::ResourceClaim, Some(*ns), None)
+            }
+            ["apis", "resource.k8s.io", "v1", "namespaces", ns, "resourceclaims", name] if dra => {
+                (Kind::ResourceClaim, Some(*ns), Some(*name))
+            }
             ["api", "v1", "nodes"] => (Kind::Node, None, None),
             ["api", "v1", "nodes", name] => (Kind::Node, None, Some(*name)),
             ["api", "v1", "pods"] => (Kind::Pod, None, None),
             ["api", "v1", "namespaces", ns, "pods"] => (Kind::Pod, Some(*ns), None),
             ["api", "v1", "namespaces", ns, "pods", name] => (Kind::Pod, Some(*ns), Some(*name)),
-            _ => {
-                let details = json!({});
-                return ex.send(Response::json(
-                    404,
-                    status_json(
-                        404,
-                        "NotFound",
-                        "the server could not find the requested resource",
-                        Some(details),
-                    ),
-                ));
-            }
+            _ => return ex.send(not_found()),
         };
         if req.method != "GET" && req.method != "HEAD" {
             let message = format!(
@@ -311,13 +369,19 @@ impl Api {
 
     fn get_one(&self, kind: Kind, namespace: &str, name: &str, format: Format) -> Response {
         let Some(obj) = self.store.get(kind, &object_key(kind, namespace, name)) else {
-            let details = json!({"name": name, "kind": kind.resource()});
+            let mut details = json!({"name": name, "kind": kind.resource()});
+            let qualified = if kind.group().is_empty() {
+                kind.resource().to_string()
+            } else {
+                details["group"] = json!(kind.group());
+                format!("{}.{}", kind.resource(), kind.group())
+            };
             return Response::json(
                 404,
                 status_json(
                     404,
                     "NotFound",
-                    &format!("{} \"{name}\" not found", kind.resource()),
+                    &format!("{qualified} \"{name}\" not found"),
                     Some(details),
                 ),
             );
@@ -418,7 +482,7 @@ impl Api {
                 )
             }
             Format::Json => {
-                let mut head = format!("{{\"kind\":\"{}List\",\"apiVersion\":\"v1\",\"metadata\":{{\"resourceVersion\":\"{}\"", kind.kind_name(), page.rv);
+                let mut head = format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"", kind.kind_name(), kind.api_version(), page.rv);
                 if let Some(next) = &next {
                     head.push_str(",\"continue\":\"");
                     head.push_str(next);
@@ -566,5 +630,14 @@ mod tests {
         assert_eq!(classify("/version"), "version");
         assert_eq!(classify("/api/v1"), "discovery");
         assert_eq!(classify("/metrics"), "other");
+        assert_eq!(
+            classify("/apis/resource.k8s.io/v1/namespaces/a/resourceclaims/b"),
+            "resourceclaims"
+        );
+        assert_eq!(
+            classify("/apis/resource.k8s.io/v1/resourceslices"),
+            "resourceslices"
+        );
+        assert_eq!(classify("/apis/resource.k8s.io/v1"), "discovery");
     }
 }

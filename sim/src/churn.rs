@@ -20,9 +20,11 @@ use serde_json::{json, Value};
 
 use crate::clock::{now_unix, rfc3339};
 use crate::generate::{
-    churn_daemon_pod, churn_node, churn_pod, completes, workload_named, Mix, EDGE_CASE_LABEL,
+    allocate, churn_daemon_pod, churn_node, churn_pod, completes, deallocate, extended_claim,
+    node_slice, pod_claim, result_request, strip_gpu_requests, workload_named, Allocated, Mix,
+    EDGE_CASE_LABEL, GPU_DRIVER, GPU_RESOURCE, NIC_DRIVER,
 };
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, PoolId};
 use crate::object::{fill_identity, Kind, Object};
 use crate::rng::Rng;
 use crate::schedule::Constraints;
@@ -46,8 +48,10 @@ struct State {
     cpu_at_start: Option<(u64, u64)>,
     /// The node count when churn started: nodes come and go around it.
     nodes_at_start: usize,
-    /// Pools of removed nodes; a node added takes the oldest (a node group keeping its size).
-    removed_pools: VecDeque<String>,
+    /// Pools of removed nodes, with the GPU devices their node-local slices published and
+    /// whether they advertised `nvidia.com/gpu`; a node added takes the oldest (a node group
+    /// keeping its size).
+    removed_pools: VecDeque<(String, usize, bool)>,
     /// Constraints and requests of a fresh pod per workload.
     fresh: HashMap<usize, (Constraints, Box<[u64]>)>,
     /// What new pods are drawn from: the mix the cluster was generated with.
@@ -105,6 +109,24 @@ impl Churn {
     /// The current rate in events per second.
     pub fn rate(&self) -> f64 {
         self.milli_rate.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    /// Republishes pool `pool` of `driver` now (generation + 1: new slices first, then the old
+    /// ones deleted); the new generation, or None when there is no such pool.
+    pub fn republish(&self, driver: &str, pool: &str) -> Result<Option<u64>, String> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if state.ledger.is_none() {
+            state.ledger = Some(Ledger::new()?);
+        }
+        let mut op = Op {
+            store: &self.store,
+            seed: self.seed,
+            state: &mut state,
+        };
+        Ok(op.republish(&(driver.into(), pool.into())))
     }
 
     /// Applies `count` operations now, in the same sequence the timed churn would (at most
@@ -258,7 +280,7 @@ impl Op<'_> {
                     self.scale_up();
                 } else if let Some(pod) = self.random_pod() {
                     if pod_kind(&pod) == PodKind::Regular {
-                        self.store.delete(Kind::Pod, &pod.key);
+                        self.delete_pod(&pod.key);
                     }
                 }
             }
@@ -273,7 +295,8 @@ impl Op<'_> {
                     }
                 }
             }
-            65..=94 => self.advance(),
+            65..=90 => self.advance(),
+            91..=94 => self.dra_step(),
             _ => self.resize_cluster(),
         }
     }
@@ -335,7 +358,13 @@ impl Op<'_> {
         );
         let mut rng = Rng::for_item(seed, 11, n);
         fill_identity(&mut pod, || rng.uuid(), &rfc3339(now));
+        let claim = target
+            .as_ref()
+            .and_then(|(name, _)| self.extended_for(&mut pod, name));
         Self::report(self.store.upsert(pod));
+        if let Some(claim) = claim {
+            Self::report(self.store.upsert(claim));
+        }
     }
 
     /// Binds a non-terminal pod to a node other than `except` where it fits (a Pending pod the
@@ -358,16 +387,292 @@ impl Op<'_> {
         else {
             return;
         };
-        let node = ledger.place(&constraints, &demand.requests, except, rng);
-        if let Some(node) = node {
-            let ip = node_ip(self.store, &node);
-            let now = rfc3339(now_unix());
+        // Claims the pod names that wait for devices; a pod holding devices of its own claims
+        // is not moved.
+        let mut needs: Vec<(&str, usize)> = Vec::new();
+        let mut waiting = Vec::new();
+        for key in ledger.claims_of(&pod.key) {
+            let Some(claim) = ledger.claim(&key) else {
+                continue;
+            };
+            if claim.extended {
+                continue;
+            }
+            if except.is_some() && !claim.results.is_empty() {
+                return;
+            }
+            if claim.results.is_empty() {
+                let driver = match claim.class.as_ref() {
+                    GPU_DRIVER => GPU_DRIVER,
+                    NIC_DRIVER => NIC_DRIVER,
+                    // A class no device of the cluster matches: it never gets allocated.
+                    _ => return,
+                };
+                needs.push((driver, 1));
+                waiting.push(key);
+            }
+        }
+        let Some(node) = ledger.place_with(&constraints, &demand.requests, &needs, except, rng)
+        else {
+            return;
+        };
+        let ip = node_ip(self.store, &node);
+        let now = rfc3339(now_unix());
+        if except.is_some() {
+            // Moved: the scheduler's claim for its GPUs on the old node goes.
+            self.release_claims(&pod.key);
+        }
+        let mut value = value;
+        if let Some(status) = value.get_mut("status").and_then(Value::as_object_mut) {
+            status.remove("extendedResourceClaimStatus");
+        }
+        bind(&mut value, &node, &ip, &now);
+        let claim = self.extended_for(&mut value, &node);
+        Self::report(self.store.upsert(value.clone()));
+        if let Some(claim) = claim {
+            Self::report(self.store.upsert(claim));
+        }
+        for key in waiting {
+            self.allocate_claim(&key, &value, &node);
+        }
+    }
+
+    /// The KEP-5004 claim of a pod bound to `node` when the node's GPUs are DRA devices and the
+    /// pod asks for some (its status is set); None otherwise.
+    fn extended_for(&mut self, pod: &mut Value, node: &str) -> Option<Value> {
+        let n = self.state.made;
+        self.state.made += 1;
+        let ledger = self.ledger()?;
+        if !ledger.gpu_backed(node) {
+            return None;
+        }
+        let free: Vec<String> = ledger
+            .free_devices(node, GPU_DRIVER)
+            .into_iter()
+            .filter(|(pool, _, _)| &*pool.1 == node)
+            .map(|(_, device, _)| device.to_string())
+            .collect();
+        let mut rng = Rng::for_item(self.seed, 12, n);
+        extended_claim(pod, node, &free, &mut rng)
+    }
+
+    /// Allocates a waiting claim one free device its class's driver has on `node`, reserved
+    /// for `pod`.
+    fn allocate_claim(&mut self, key: &str, pod: &Value, node: &str) {
+        let Some(ledger) = self.ledger() else { return };
+        let Some(class) = ledger.claim(key).map(|c| c.class.to_string()) else {
+            return;
+        };
+        let Some((pool, device, selector)) = ledger.free_devices(node, &class).into_iter().next()
+        else {
+            return;
+        };
+        Self::report(
+            self.store
+                .mutate(Kind::ResourceClaim, key, |claim| {
+                    let result: Allocated = (
+                        result_request(claim),
+                        pool.0.to_string(),
+                        pool.1.to_string(),
+                        device.to_string(),
+                    );
+                    allocate(claim, &[result], selector, pod);
+                })
+                .map_err(|e| format!("{e:?}")),
+        );
+    }
+
+    /// Deletes a pod and lets its claims go.
+    fn delete_pod(&mut self, key: &str) {
+        if self.store.delete(Kind::Pod, key).is_some() {
+            self.release_claims(key);
+        }
+    }
+
+    /// A pod is gone or done: the claims it owns are deleted (garbage collection), those only
+    /// reserved for it lose their allocation.
+    fn release_claims(&mut self, pod: &str) {
+        let Some(ledger) = self.ledger() else { return };
+        let claims: Vec<(Box<str>, bool)> = ledger
+            .claims_of(pod)
+            .into_iter()
+            .map(|k| {
+                let owned = ledger
+                    .claim(&k)
+                    .is_some_and(|c| c.owner.as_deref() == Some(pod));
+                (k, owned)
+            })
+            .collect();
+        for (key, owned) in claims {
+            if owned {
+                self.store.delete(Kind::ResourceClaim, &key);
+            } else {
+                Self::report(
+                    self.store
+                        .mutate(Kind::ResourceClaim, &key, deallocate)
+                        .map_err(|e| format!("{e:?}")),
+                );
+            }
+        }
+    }
+
+    /// A node is gone: the claims holding devices of its node-local pools lose them, then its
+    /// driver's slices are deleted.
+    fn unpublish_node(&mut self, node: &str) {
+        let Some(ledger) = self.ledger() else { return };
+        let pools = ledger.node_pool_ids(node);
+        let claims: Vec<Box<str>> = pools.iter().flat_map(|p| ledger.claims_from(p)).collect();
+        let slices: Vec<Box<str>> = pools
+            .iter()
+            .flat_map(|p| ledger.all_pool_slices(p))
+            .collect();
+        for key in claims {
             Self::report(
                 self.store
-                    .mutate(Kind::Pod, &pod.key, |v| bind(v, &node, &ip, &now))
+                    .mutate(Kind::ResourceClaim, &key, deallocate)
                     .map_err(|e| format!("{e:?}")),
             );
         }
+        for key in slices {
+            self.store.delete(Kind::ResourceSlice, &key);
+        }
+    }
+
+    /// A driver republishes a pool: new slices with the next generation (same devices, new
+    /// names) first, then the old ones deleted. Returns the new generation.
+    fn republish(&mut self, pool: &PoolId) -> Option<u64> {
+        let n = self.state.made;
+        self.state.made += 1;
+        let ledger = self.ledger()?;
+        let (generation, current) = ledger.pool_slices(pool)?;
+        let old = ledger.all_pool_slices(pool);
+        let mut rng = Rng::for_item(self.seed, 13, n);
+        let now = rfc3339(now_unix());
+        for key in current {
+            let Some(mut v) = self
+                .store
+                .get(Kind::ResourceSlice, &key)
+                .and_then(|o| o.to_value().ok())
+            else {
+                continue;
+            };
+            let stem = v["metadata"]["generateName"]
+                .as_str()
+                .map_or_else(|| format!("{}-{}-", pool.0, pool.1), str::to_string);
+            v["metadata"] = json!({"name": format!("{stem}{}", rng.suffix(5)), "generateName": stem,
+                "uid": rng.uuid(), "creationTimestamp": now, "generation": 1,
+                "ownerReferences": v["metadata"].get("ownerReferences").cloned().unwrap_or(json!([]))});
+            v["spec"]["pool"]["generation"] = json!(generation + 1);
+            Self::report(self.store.upsert(v));
+        }
+        for key in old {
+            self.store.delete(Kind::ResourceSlice, &key);
+        }
+        Some(generation + 1)
+    }
+
+    /// One DRA operation: a pod naming a claim created (a GPU of its node or a NIC of the
+    /// shared pool), a claim-using pod deleted, a claim's allocation released (its pod done),
+    /// or a pool republished.
+    fn dra_step(&mut self) {
+        match self.state.rng.below(4) {
+            0 => self.create_claim_pod(),
+            1 | 2 => {
+                let Some(key) = self
+                    .store
+                    .key_at(Kind::ResourceClaim, self.state.rng.next_u64())
+                else {
+                    return;
+                };
+                let Some(ledger) = self.ledger() else { return };
+                let Some(claim) = ledger.claim(&key) else {
+                    return;
+                };
+                let pod = claim
+                    .owner
+                    .clone()
+                    .or_else(|| claim.reserved.first().cloned());
+                let allocated = !claim.results.is_empty();
+                match pod.and_then(|p| self.store.get(Kind::Pod, &p)) {
+                    Some(pod) if pod_kind(&pod) == PodKind::Regular => self.delete_pod(&pod.key),
+                    Some(_) => {}
+                    None if allocated => Self::report(
+                        self.store
+                            .mutate(Kind::ResourceClaim, &key, deallocate)
+                            .map_err(|e| format!("{e:?}")),
+                    ),
+                    None => {
+                        self.store.delete(Kind::ResourceClaim, &key);
+                    }
+                }
+            }
+            _ => {
+                let Some(ledger) = self.ledger() else { return };
+                let pools = ledger.pool_ids();
+                if pools.is_empty() {
+                    return;
+                }
+                let pool = pools[self.state.rng.index(pools.len())].clone();
+                self.republish(&pool);
+            }
+        }
+    }
+
+    /// A pod of the GPU workload that names a claim: one GPU of its node or one NIC of the
+    /// shared pool, allocated where it fits, else Pending with its claim pending.
+    fn create_claim_pod(&mut self) {
+        let Some(workload) = workload_named("inference") else {
+            return;
+        };
+        let n = self.state.made;
+        self.state.made += 1;
+        let now = now_unix();
+        let stamp = rfc3339(now);
+        let mut pod = churn_pod(self.seed, n, workload, None, now);
+        let mut rng = Rng::for_item(self.seed, 14, n);
+        fill_identity(&mut pod, || rng.uuid(), &stamp);
+        strip_gpu_requests(&mut pod);
+        let (pod_claim_name, driver) = if self.state.rng.chance(500) {
+            ("gpu", GPU_DRIVER)
+        } else {
+            ("nic", NIC_DRIVER)
+        };
+        let mut claim = pod_claim(&mut pod, pod_claim_name, driver, false, &mut rng);
+        if self.ledger().is_none() {
+            return;
+        }
+        let State {
+            ledger: Some(ledger),
+            rng: draw,
+            ..
+        } = &mut *self.state
+        else {
+            return;
+        };
+        let (Ok(constraints), Ok(demand)) =
+            (Constraints::of_pod(&pod), ledger.accounting().pod(&pod))
+        else {
+            return;
+        };
+        if let Some(node) =
+            ledger.place_with(&constraints, &demand.requests, &[(driver, 1)], None, draw)
+        {
+            if let Some((pool, device, selector)) =
+                ledger.free_devices(&node, driver).into_iter().next()
+            {
+                let ip = node_ip(self.store, &node);
+                bind(&mut pod, &node, &ip, &stamp);
+                let result: Allocated = (
+                    result_request(&claim),
+                    pool.0.to_string(),
+                    pool.1.to_string(),
+                    device.to_string(),
+                );
+                allocate(&mut claim, &[result], selector, &pod);
+            }
+        }
+        Self::report(self.store.upsert(pod));
+        Self::report(self.store.upsert(claim));
     }
 
     /// A pod's life moves on: Pending pods start (or get scheduled), Job pods complete, a few
@@ -394,14 +699,14 @@ impl Op<'_> {
             }
             "Running" if self.state.rng.chance(50) => "Failed",
             "Running" => {
-                self.store.delete(Kind::Pod, &pod.key);
+                self.delete_pod(&pod.key);
                 if let Some(w) = workload {
                     self.create(w);
                 }
                 return;
             }
             _ => {
-                self.store.delete(Kind::Pod, &pod.key);
+                self.delete_pod(&pod.key);
                 return;
             }
         };
@@ -410,6 +715,10 @@ impl Op<'_> {
                 .mutate(Kind::Pod, &pod.key, |v| set_phase(v, next, &now))
                 .map_err(|e| format!("{e:?}")),
         );
+        if matches!(next, "Succeeded" | "Failed") {
+            // A finished pod's devices go back to their pools.
+            self.release_claims(&pod.key);
+        }
     }
 
     /// A node goes or comes, keeping the node count near where it started: a removed node's pods
@@ -425,22 +734,34 @@ impl Op<'_> {
         if add {
             let n = self.state.made;
             self.state.made += 1;
-            let pool = self
+            let (pool, devices, advertised) = self
                 .state
                 .removed_pools
                 .pop_front()
-                .unwrap_or_else(|| "general".to_string());
+                .unwrap_or_else(|| ("general".to_string(), 0, true));
             let now = now_unix();
             let mut node = churn_node(self.seed, n, &pool, now);
+            if !advertised {
+                for field in ["capacity", "allocatable"] {
+                    if let Some(m) = node["status"][field].as_object_mut() {
+                        m.remove(GPU_RESOURCE);
+                    }
+                }
+            }
             let mut rng = Rng::for_item(self.seed, 11, n);
             fill_identity(&mut node, || rng.uuid(), &rfc3339(now));
             let name = node["metadata"]["name"].as_str().unwrap_or("").to_string();
+            let uid = node["metadata"]["uid"].as_str().unwrap_or("").to_string();
             let ip = node
                 .pointer("/status/addresses/0/address")
                 .and_then(Value::as_str)
                 .unwrap_or("10.0.0.1")
                 .to_string();
             Self::report(self.store.upsert(node));
+            if devices > 0 {
+                let slice = node_slice(&name, &uid, devices, 1, &rfc3339(now), &mut rng);
+                Self::report(self.store.upsert(slice));
+            }
             for ds in daemonsets {
                 if let Some(mut pod) = churn_daemon_pod(self.seed, n, &ds, (&name, &ip), now) {
                     fill_identity(&mut pod, || rng.uuid(), &rfc3339(now));
@@ -452,7 +773,7 @@ impl Op<'_> {
         let Some(key) = self.store.key_at(Kind::Node, self.state.rng.next_u64()) else {
             return;
         };
-        let (protected, pool) = match self.ledger() {
+        let (protected, pool, devices, advertised) = match self.ledger() {
             Some(l) => (
                 l.node_label(&key, "node-role.kubernetes.io/control-plane")
                     .is_some()
@@ -460,13 +781,17 @@ impl Op<'_> {
                 l.node_label(&key, "eks.amazonaws.com/nodegroup")
                     .unwrap_or("general")
                     .to_string(),
+                usize::try_from(l.node_gpus(&key).0).unwrap_or(0),
+                !l.gpu_backed(&key),
             ),
             None => return,
         };
         if protected || self.store.delete(Kind::Node, &key).is_none() {
             return;
         }
-        self.state.removed_pools.push_back(pool);
+        self.state
+            .removed_pools
+            .push_back((pool, devices, advertised));
         // The pod garbage collector deletes the pods of a node that is gone; controllers
         // recreate theirs, and the scheduler places them where they fit.
         let mut recreate = Vec::new();
@@ -474,7 +799,7 @@ impl Op<'_> {
             if *pod.node_name != *key {
                 continue;
             }
-            self.store.delete(Kind::Pod, &pod.key);
+            self.delete_pod(&pod.key);
             let terminal = matches!(pod.phase.as_ref(), "Succeeded" | "Failed");
             if pod_kind(&pod) == PodKind::Regular && !terminal {
                 if let Some(w) = pod.label("app.kubernetes.io/name").and_then(workload_named) {
@@ -482,6 +807,8 @@ impl Op<'_> {
                 }
             }
         }
+        // Its driver's slices go with it, after the claims holding their devices.
+        self.unpublish_node(&key);
         for w in recreate {
             self.create(w);
         }
@@ -525,6 +852,61 @@ pub fn set_phase(pod: &mut Value, phase: &str, now: &str) {
                     c["reason"] = json!("PodCompleted");
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod dra_tests {
+    use super::*;
+    use crate::generate::generate;
+    use crate::invariants::check_dra;
+
+    fn check(store: &Store) {
+        let objects: Vec<Arc<Object>> = [Kind::ResourceSlice, Kind::ResourceClaim]
+            .into_iter()
+            .flat_map(|k| store.all(k))
+            .collect();
+        check_dra(objects.iter().map(AsRef::as_ref)).unwrap();
+    }
+
+    #[test]
+    fn dra_promises_hold_at_every_step_of_churn() {
+        for (nodes, pods, seed, every) in [(12, 400, 1, 1), (12, 300, 9, 1), (500, 6000, 3, 100)] {
+            let cluster = generate(nodes, pods, seed).unwrap();
+            let store = Arc::new(Store::new(100_000));
+            store.load(cluster.objects);
+            check(&store);
+            let churn = Churn::start(store.clone(), seed, 0.0, cluster.mix).unwrap();
+            let before = store.counts();
+            for _ in 0..2000 / every {
+                churn.steps(every).unwrap();
+                check(&store);
+            }
+            let after = store.counts();
+            eprintln!(
+                "{nodes} nodes seed {seed}: slices {} → {}, claims {} → {}",
+                before.resource_slices,
+                after.resource_slices,
+                before.resource_claims,
+                after.resource_claims
+            );
+            // Republishing by hand bumps the generation and keeps the promises.
+            let pool = store
+                .all(Kind::ResourceSlice)
+                .first()
+                .and_then(|s| s.to_value().ok())
+                .map(|v| {
+                    (
+                        v["spec"]["driver"].as_str().unwrap().to_string(),
+                        v["spec"]["pool"]["name"].as_str().unwrap().to_string(),
+                        v["spec"]["pool"]["generation"].as_u64().unwrap(),
+                    )
+                })
+                .unwrap();
+            let generation = churn.republish(&pool.0, &pool.1).unwrap().unwrap();
+            assert!(generation > pool.2);
+            check(&store);
         }
     }
 }

@@ -6,7 +6,7 @@
 //! does) and holds no state of its own beyond the UID generator.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,6 +36,8 @@ pub struct Control {
     pub open_watches: Arc<AtomicUsize>,
     /// The resource metrics API's switch.
     pub metrics: Arc<MetricsApi>,
+    /// Whether the DRA API (`resource.k8s.io/v1`) is served.
+    pub dra: Arc<AtomicBool>,
     /// Churn switch.
     pub churn: Arc<Churn>,
     /// UIDs for posted objects without one (deterministic from the seed).
@@ -106,7 +108,7 @@ impl Control {
     fn objects(&self) -> Response {
         let mut body = vec![Part::Owned(b"{\"kind\":\"List\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"\"},\"items\":[".to_vec())];
         let mut first = true;
-        for kind in [Kind::Node, Kind::Pod] {
+        for kind in Kind::ALL {
             for obj in self.store.all(kind) {
                 if !first {
                     body.push(Part::Static(b","));
@@ -141,6 +143,43 @@ impl Control {
                 Some(rv) => rv_reply(rv),
                 None => error(404, &format!("pod {ns}/{name} not found")),
             },
+            ("DELETE", ["objects", "resourceclaims", ns, name]) => match self.store.delete(
+                Kind::ResourceClaim,
+                &object_key(Kind::ResourceClaim, ns, name),
+            ) {
+                Some(rv) => rv_reply(rv),
+                None => error(404, &format!("resourceclaim {ns}/{name} not found")),
+            },
+            ("DELETE", ["objects", resource @ ("resourceslices" | "deviceclasses"), name]) => {
+                let kind = Kind::from_resource(resource).unwrap_or(Kind::ResourceSlice);
+                match self.store.delete(kind, name) {
+                    Some(rv) => rv_reply(rv),
+                    None => error(404, &format!("{resource} {name} not found")),
+                }
+            }
+            ("POST", ["dra-api"]) => {
+                let on = match param("mode") {
+                    "on" => true,
+                    "off" => false,
+                    _ => return error(400, "mode must be on or off"),
+                };
+                self.dra.store(on, Ordering::Relaxed);
+                reply(200, &json!({"mode": param("mode")}))
+            }
+            ("POST", ["dra", "republish"]) => {
+                let (driver, pool) = (param("driver"), param("pool"));
+                if driver.is_empty() || pool.is_empty() {
+                    return error(400, "driver and pool are required");
+                }
+                match self.churn.republish(driver, pool) {
+                    Ok(Some(generation)) => reply(
+                        200,
+                        &json!({"driver": driver, "pool": pool, "generation": generation, "resourceVersion": self.store.current_rv().to_string()}),
+                    ),
+                    Ok(None) => error(404, &format!("no pool {pool} of driver {driver}")),
+                    Err(e) => error(500, &e),
+                }
+            }
             ("POST", ["pods", ns, name, "phase"]) => {
                 let phase = param("phase");
                 if !matches!(
@@ -254,7 +293,7 @@ impl Control {
                 {
                     return error(
                         400,
-                        "resource must be pods, nodes, leases or metrics (metrics.k8s.io)",
+                        "resource must be pods, nodes, resourceslices, resourceclaims, deviceclasses, leases or metrics (metrics.k8s.io)",
                     );
                 }
                 self.faults.set_denied(resource, *verb == "deny");
@@ -295,7 +334,7 @@ impl Control {
                 let c = self.store.counts();
                 reply(
                     200,
-                    &json!({"nodes": c.nodes, "pods": c.pods, "resourceVersion": c.rv.to_string(), "watches": self.open_watches.load(Ordering::Relaxed), "churnRate": self.churn.rate()}),
+                    &json!({"nodes": c.nodes, "pods": c.pods, "resourceSlices": c.resource_slices, "resourceClaims": c.resource_claims, "resourceVersion": c.rv.to_string(), "watches": self.open_watches.load(Ordering::Relaxed), "churnRate": self.churn.rate()}),
                 )
             }
             _ => error(

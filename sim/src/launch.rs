@@ -5,7 +5,7 @@
 //! ready line (the caller does, once `start` returns); what each part does lives in its module.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,11 @@ pub struct Config {
     pub history: usize,
     /// Serve the resource metrics API from the start.
     pub metrics_api: bool,
+    /// Serve `resource.k8s.io/v1` (Dynamic Resource Allocation) from the start.
+    pub dra: bool,
+    /// Devices of the node-local ResourceSlice every worker node publishes on top of the DRA
+    /// scenario (0 = only the scenario), for benchmarks.
+    pub dra_devices_per_node: usize,
 }
 
 /// A running simulator: both listeners serve on their own threads until the process ends.
@@ -96,7 +101,12 @@ pub fn start(config: &Config) -> Result<Simulator, String> {
             generate::Mix::catalogue(),
         ),
         None => {
-            let cluster = generate::generate(config.nodes, config.pods, config.seed)?;
+            let cluster = generate::generate_with(
+                config.nodes,
+                config.pods,
+                config.seed,
+                config.dra_devices_per_node,
+            )?;
             (cluster.objects, cluster.mix)
         }
     };
@@ -106,9 +116,11 @@ pub fn start(config: &Config) -> Result<Simulator, String> {
     store.load(objects);
     let counts = store.counts();
     eprintln!(
-        "kube-sim: cluster ready nodes={} pods={} objects={count} bytes={bytes} resourceVersion={} elapsed_ms={}",
+        "kube-sim: cluster ready nodes={} pods={} resourceslices={} resourceclaims={} objects={count} bytes={bytes} resourceVersion={} elapsed_ms={}",
         counts.nodes,
         counts.pods,
+        counts.resource_slices,
+        counts.resource_claims,
         counts.rv,
         started.elapsed().as_millis()
     );
@@ -116,6 +128,7 @@ pub fn start(config: &Config) -> Result<Simulator, String> {
     let requests = Arc::new(RequestLog::default());
     let open_watches = Arc::new(AtomicUsize::new(0));
     let metrics = Arc::new(MetricsApi::default());
+    let dra = Arc::new(AtomicBool::new(config.dra));
     if !config.metrics_api {
         metrics.set_mode(crate::metrics_api::Mode::Off);
     }
@@ -127,6 +140,7 @@ pub fn start(config: &Config) -> Result<Simulator, String> {
         open_watches: open_watches.clone(),
         leases: Leases::default(),
         metrics: metrics.clone(),
+        dra: dra.clone(),
     });
     let api_listener = TcpListener::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -143,6 +157,7 @@ pub fn start(config: &Config) -> Result<Simulator, String> {
         api_server: api_server.clone(),
         open_watches,
         metrics,
+        dra,
         churn,
         uids: Mutex::new(Rng::new(config.seed ^ 0xC0_47_20_11)),
     });

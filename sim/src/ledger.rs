@@ -1,17 +1,24 @@
 //! What kube-scheduler's cache would hold, for churn: per node its facts (labels, taints,
 //! cordon) and allocatable, and the sum of the requests of the pods bound to it (the exporter's
-//! accounting, through `schedule.rs`). It keeps in step with the store by replaying the store's
+//! accounting, through `schedule.rs`); and DRA's: the pools of devices ResourceSlices publish
+//! (current generation per pool), which claims hold which devices, and which pods hold which
+//! claims. On a node that does not advertise `nvidia.com/gpu` but publishes GPU devices, a GPU
+//! request takes free devices (KEP-5004). It keeps in step with the store by replaying the store's
 //! event history (a full rebuild from a consistent list when the history no longer reaches
 //! back), so that objects written through the control interface count as well.
 //!
 //! It reads the store and never writes it; what to change is churn's to decide.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::Value;
 use std::sync::Arc;
 
 use crate::object::{Kind, Object};
 use crate::rng::Rng;
-use crate::schedule::{fits, tightest_ratio, Accounting, Constraints, NodeFacts, CPU, RESOURCES};
+use crate::schedule::{
+    fits, tightest_ratio, Accounting, Constraints, NodeFacts, NodeSelector, CPU, GPU, RESOURCES,
+};
 use crate::select::Filter;
 use crate::store::{EventType, Store};
 
@@ -27,6 +34,39 @@ struct PodEntry {
 struct NodeEntry {
     facts: NodeFacts,
     allocatable: Box<[u64]>,
+}
+
+/// A pool of devices: (driver, pool name).
+pub type PoolId = (Box<str>, Box<str>);
+
+/// What the ledger keeps of a ResourceSlice.
+struct SliceEntry {
+    pool: PoolId,
+    generation: u64,
+    /// `spec.nodeName` (empty unless node-local).
+    node: Box<str>,
+    /// `spec.nodeSelector`, with its JSON (an allocation from the slice carries it).
+    selector: Option<(NodeSelector, Value)>,
+    all_nodes: bool,
+    devices: Vec<Box<str>>,
+}
+
+/// What the ledger keeps of a ResourceClaim.
+pub struct ClaimEntry {
+    /// Key of the pod that owns it (`ownerReferences`), if any.
+    pub owner: Option<Box<str>>,
+    /// Keys of the pods it is reserved for.
+    pub reserved: Vec<Box<str>>,
+    /// Allocated devices: (pool, device).
+    pub results: Vec<(PoolId, Box<str>)>,
+    /// A KEP-5004 claim the scheduler made for an extended resource.
+    pub extended: bool,
+    /// The DeviceClass its first request names.
+    pub class: Box<str>,
+}
+
+fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
 /// The scheduler's view of the cluster, as of resourceVersion `rv`.
@@ -45,6 +85,18 @@ pub struct Ledger {
     demanded: Vec<u64>,
     /// DaemonSet name → pods of it.
     daemonsets: BTreeMap<Box<str>, usize>,
+    /// ResourceSlices by key.
+    slices: HashMap<Box<str>, SliceEntry>,
+    /// Slice keys per pool.
+    pools: BTreeMap<PoolId, BTreeSet<Box<str>>>,
+    /// Node-local pools per node.
+    node_pools: HashMap<Box<str>, BTreeSet<PoolId>>,
+    /// ResourceClaims by key.
+    claims: BTreeMap<Box<str>, ClaimEntry>,
+    /// Allocated devices per pool.
+    allocated: HashMap<PoolId, BTreeSet<Box<str>>>,
+    /// Claims per pod key (owned or reserved).
+    pod_claims: HashMap<Box<str>, BTreeSet<Box<str>>>,
 }
 
 impl Ledger {
@@ -59,6 +111,12 @@ impl Ledger {
             pods: HashMap::new(),
             demanded: vec![0; RESOURCES.len()],
             daemonsets: BTreeMap::new(),
+            slices: HashMap::new(),
+            pools: BTreeMap::new(),
+            node_pools: HashMap::new(),
+            claims: BTreeMap::new(),
+            allocated: HashMap::new(),
+            pod_claims: HashMap::new(),
         })
     }
 
@@ -98,8 +156,19 @@ impl Ledger {
         self.pods.clear();
         self.demanded = vec![0; RESOURCES.len()];
         self.daemonsets.clear();
+        self.slices.clear();
+        self.pools.clear();
+        self.node_pools.clear();
+        self.claims.clear();
+        self.allocated.clear();
+        self.pod_claims.clear();
         let all = Filter::default();
-        for kind in [Kind::Node, Kind::Pod] {
+        for kind in [
+            Kind::Node,
+            Kind::Pod,
+            Kind::ResourceSlice,
+            Kind::ResourceClaim,
+        ] {
             if let Ok(page) = store.list(kind, Some(rv), None, 0, &all) {
                 for object in &page.items {
                     self.learn(object);
@@ -160,6 +229,9 @@ impl Ledger {
                     },
                 );
             }
+            Kind::ResourceSlice => self.learn_slice(object),
+            Kind::ResourceClaim => self.learn_claim(object),
+            Kind::DeviceClass => {}
         }
     }
 
@@ -191,7 +263,285 @@ impl Ledger {
                     }
                 }
             }
+            Kind::ResourceSlice => self.forget_slice(&object.key),
+            Kind::ResourceClaim => self.forget_claim(&object.key),
+            Kind::DeviceClass => {}
         }
+    }
+
+    fn learn_slice(&mut self, object: &Arc<Object>) {
+        let Ok(v) = object.to_value() else { return };
+        let pool: PoolId = (
+            text(&v, "/spec/driver").into(),
+            text(&v, "/spec/pool/name").into(),
+        );
+        let selector = v
+            .pointer("/spec/nodeSelector")
+            .and_then(|s| NodeSelector::of_value(s).ok().map(|n| (n, s.clone())));
+        let devices = v
+            .pointer("/spec/devices")
+            .and_then(Value::as_array)
+            .map(|d| d.iter().map(|d| text(d, "/name").into()).collect())
+            .unwrap_or_default();
+        let node: Box<str> = text(&v, "/spec/nodeName").into();
+        if !node.is_empty() {
+            self.node_pools
+                .entry(node.clone())
+                .or_default()
+                .insert(pool.clone());
+        }
+        self.pools
+            .entry(pool.clone())
+            .or_default()
+            .insert(object.key.clone());
+        self.slices.insert(
+            object.key.clone(),
+            SliceEntry {
+                pool,
+                generation: v
+                    .pointer("/spec/pool/generation")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                node,
+                selector,
+                all_nodes: v.pointer("/spec/allNodes") == Some(&Value::Bool(true)),
+                devices,
+            },
+        );
+    }
+
+    fn forget_slice(&mut self, key: &str) {
+        let Some(entry) = self.slices.remove(key) else {
+            return;
+        };
+        if let Some(keys) = self.pools.get_mut(&entry.pool) {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.pools.remove(&entry.pool);
+                if let Some(pools) = self.node_pools.get_mut(&entry.node) {
+                    pools.remove(&entry.pool);
+                    if pools.is_empty() {
+                        self.node_pools.remove(&entry.node);
+                    }
+                }
+            }
+        }
+    }
+
+    fn learn_claim(&mut self, object: &Arc<Object>) {
+        let Ok(v) = object.to_value() else { return };
+        let ns = object.namespace.as_ref();
+        let owner = v
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .and_then(|refs| refs.iter().find(|r| text(r, "/kind") == "Pod"))
+            .map(|r| Box::from(format!("{ns}/{}", text(r, "/name"))));
+        let reserved: Vec<Box<str>> = v
+            .pointer("/status/reservedFor")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .map(|r| Box::from(format!("{ns}/{}", text(r, "/name"))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let results: Vec<(PoolId, Box<str>)> = v
+            .pointer("/status/allocation/devices/results")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .map(|r| {
+                        (
+                            (text(r, "/driver").into(), text(r, "/pool").into()),
+                            text(r, "/device").into(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (pool, device) in &results {
+            self.allocated
+                .entry(pool.clone())
+                .or_default()
+                .insert(device.clone());
+        }
+        for pod in owner.iter().chain(&reserved) {
+            self.pod_claims
+                .entry(pod.clone())
+                .or_default()
+                .insert(object.key.clone());
+        }
+        self.claims.insert(
+            object.key.clone(),
+            ClaimEntry {
+                owner,
+                reserved,
+                results,
+                extended: v
+                    .pointer(
+                        "/metadata/annotations/resource.kubernetes.io~1extended-resource-claim",
+                    )
+                    .is_some(),
+                class: crate::generate::claim_class(&v).into(),
+            },
+        );
+    }
+
+    fn forget_claim(&mut self, key: &str) {
+        let Some(entry) = self.claims.remove(key) else {
+            return;
+        };
+        for (pool, device) in &entry.results {
+            if let Some(set) = self.allocated.get_mut(pool) {
+                set.remove(device);
+            }
+        }
+        for pod in entry.owner.iter().chain(&entry.reserved) {
+            if let Some(set) = self.pod_claims.get_mut(pod) {
+                set.remove(key);
+                if set.is_empty() {
+                    self.pod_claims.remove(pod);
+                }
+            }
+        }
+    }
+
+    /// The generation a pool is at (its newest slices'), and their keys.
+    pub fn pool_slices(&self, pool: &PoolId) -> Option<(u64, Vec<Box<str>>)> {
+        let keys = self.pools.get(pool)?;
+        let generation = keys
+            .iter()
+            .filter_map(|k| self.slices.get(k))
+            .map(|s| s.generation)
+            .max()?;
+        Some((
+            generation,
+            keys.iter()
+                .filter(|k| {
+                    self.slices
+                        .get(*k)
+                        .is_some_and(|s| s.generation == generation)
+                })
+                .cloned()
+                .collect(),
+        ))
+    }
+
+    /// Every slice key of a pool, whatever its generation.
+    pub fn all_pool_slices(&self, pool: &PoolId) -> Vec<Box<str>> {
+        self.pools
+            .get(pool)
+            .map(|k| k.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The pools, in order.
+    pub fn pool_ids(&self) -> Vec<PoolId> {
+        self.pools.keys().cloned().collect()
+    }
+
+    /// The node-local pools of a node.
+    pub fn node_pool_ids(&self, node: &str) -> Vec<PoolId> {
+        self.node_pools
+            .get(node)
+            .map(|p| p.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The claims of a pod (owned or reserved), by key.
+    pub fn claims_of(&self, pod: &str) -> Vec<Box<str>> {
+        self.pod_claims
+            .get(pod)
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A claim's entry.
+    pub fn claim(&self, key: &str) -> Option<&ClaimEntry> {
+        self.claims.get(key)
+    }
+
+    /// Keys of the claims allocated from a pool.
+    pub fn claims_from(&self, pool: &PoolId) -> Vec<Box<str>> {
+        self.claims
+            .iter()
+            .filter(|(_, c)| c.results.iter().any(|(p, _)| p == pool))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Free devices of `driver` that `node` reaches (node-local pools, then pools whose slices
+    /// select it), at each pool's current generation, in order: (pool, device, the allocation's
+    /// node selector).
+    pub fn free_devices(&self, node: &str, driver: &str) -> Vec<(PoolId, Box<str>, Value)> {
+        let Some(entry) = self.nodes.get(node) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let local = self.node_pools.get(node);
+        let pools = local.into_iter().flatten().chain(
+            self.pools
+                .keys()
+                .filter(|p| local.is_none_or(|l| !l.contains(*p))),
+        );
+        for pool in pools.filter(|p| &*p.0 == driver) {
+            let Some((_, keys)) = self.pool_slices(pool) else {
+                continue;
+            };
+            let taken = self.allocated.get(pool);
+            for slice in keys.iter().filter_map(|k| self.slices.get(k)) {
+                let selector = if &*slice.node == node {
+                    crate::generate::node_allocation_selector(node)
+                } else if let Some((sel, json)) = &slice.selector {
+                    if !sel.matches(&entry.facts) {
+                        continue;
+                    }
+                    json.clone()
+                } else if slice.all_nodes {
+                    Value::Null
+                } else {
+                    continue;
+                };
+                for device in &slice.devices {
+                    if taken.is_none_or(|t| !t.contains(device)) {
+                        out.push((pool.clone(), device.clone(), selector.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a node's `nvidia.com/gpu` is its DRA devices: it advertises none but publishes
+    /// GPU devices in node-local pools.
+    pub fn gpu_backed(&self, node: &str) -> bool {
+        self.nodes
+            .get(node)
+            .is_some_and(|n| n.allocatable[GPU] == 0)
+            && self
+                .node_pools
+                .get(node)
+                .is_some_and(|p| p.iter().any(|pool| &*pool.0 == crate::generate::GPU_DRIVER))
+    }
+
+    /// Published and allocated GPU devices of a node's node-local pools.
+    pub fn node_gpus(&self, node: &str) -> (u64, u64) {
+        let mut published = 0;
+        let mut allocated = 0;
+        for pool in self.node_pool_ids(node) {
+            if &*pool.0 != crate::generate::GPU_DRIVER {
+                continue;
+            }
+            if let Some((_, keys)) = self.pool_slices(&pool) {
+                published += keys
+                    .iter()
+                    .filter_map(|k| self.slices.get(k))
+                    .map(|s| s.devices.len() as u64)
+                    .sum::<u64>();
+            }
+            allocated += self.allocated.get(&pool).map_or(0, |s| s.len() as u64);
+        }
+        (published, allocated)
     }
 
     /// The cpu (millicores) bound and Pending pods request together, and the nodes' allocatable
@@ -220,13 +570,44 @@ impl Ledger {
             .collect()
     }
 
-    fn fits_on(&self, node: &str, constraints: &Constraints, requests: &[u64]) -> bool {
+    /// The filters, and DRA: on a node whose `nvidia.com/gpu` is its devices, GPUs come out of
+    /// its free devices; every `needs` (driver, count) must find that many free devices.
+    fn fits_on(
+        &self,
+        node: &str,
+        constraints: &Constraints,
+        requests: &[u64],
+        needs: &[(&str, usize)],
+    ) -> bool {
         let Some(entry) = self.nodes.get(node) else {
             return false;
         };
+        if !entry.facts.admits(constraints) {
+            return false;
+        }
         let zero = [0; RESOURCES.len()];
         let used = self.used.get(node).map_or(&zero[..], Vec::as_slice);
-        entry.facts.admits(constraints) && fits(used, requests, &entry.allocatable)
+        let backed = requests.get(GPU).is_some_and(|&g| g > 0) && self.gpu_backed(node);
+        let mut extra_gpus = 0;
+        if backed {
+            let mut requests = requests.to_vec();
+            extra_gpus = usize::try_from(requests[GPU]).unwrap_or(usize::MAX);
+            requests[GPU] = 0;
+            if !fits(used, &requests, &entry.allocatable) {
+                return false;
+            }
+        } else if !fits(used, requests, &entry.allocatable) {
+            return false;
+        }
+        let mut gpu_need = extra_gpus;
+        for (driver, count) in needs {
+            if *driver == crate::generate::GPU_DRIVER {
+                gpu_need += count;
+            } else if self.free_devices(node, driver).len() < *count {
+                return false;
+            }
+        }
+        gpu_need == 0 || self.free_devices(node, crate::generate::GPU_DRIVER).len() >= gpu_need
     }
 
     fn ratio(&self, node: &str, requests: &[u64]) -> f64 {
@@ -247,10 +628,23 @@ impl Ledger {
         except: Option<&str>,
         rng: &mut Rng,
     ) -> Option<Box<str>> {
+        self.place_with(constraints, requests, &[], except, rng)
+    }
+
+    /// [`Ledger::place`] for a pod whose claims also need free devices: (driver, count).
+    pub fn place_with(
+        &self,
+        constraints: &Constraints,
+        requests: &[u64],
+        needs: &[(&str, usize)],
+        except: Option<&str>,
+        rng: &mut Rng,
+    ) -> Option<Box<str>> {
         if self.names.is_empty() {
             return None;
         }
-        let ok = |name: &str| Some(name) != except && self.fits_on(name, constraints, requests);
+        let ok =
+            |name: &str| Some(name) != except && self.fits_on(name, constraints, requests, needs);
         let mut found: Vec<&Box<str>> = Vec::with_capacity(2);
         for _ in 0..8 {
             let name = &self.names[rng.index(self.names.len())];

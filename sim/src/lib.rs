@@ -14,7 +14,8 @@
 //!   resourceVersions, history), `schedule` (the scheduler's filters with the exporter's
 //!   accounting, for placing pods), `select` (label and field selectors);
 //! - what answers are made of: `format` (Accept negotiation), `table` (kubectl Tables),
-//!   `status` (Status objects), `paging` (continue tokens), `request_log`, `faults`;
+//!   `status` (Status objects), `paging` (continue tokens), `request_log`, `faults`,
+//!   `invariants` (what DRA promises, checked on a cluster);
 //! - the ground: `object` (stored objects), `http` (HTTP/1.1 server), `clock`, `rng`.
 
 #![warn(missing_docs)]
@@ -27,6 +28,7 @@ pub mod faults;
 pub mod format;
 pub mod generate;
 pub mod http;
+pub mod invariants;
 pub mod launch;
 pub mod leases;
 pub mod ledger;

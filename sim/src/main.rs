@@ -59,6 +59,16 @@ struct Flags {
     /// metrics-server); the control interface's POST /metrics-api?mode=on turns it on
     #[argh(switch)]
     no_metrics_api: bool,
+    /// serve no Dynamic Resource Allocation API (resource.k8s.io answers 404 and is not in
+    /// /apis, as on a cluster without DRA); the control interface's POST /dra-api?mode=on turns
+    /// it on
+    #[argh(switch)]
+    no_dra: bool,
+    /// for benchmarks: every worker node also publishes a node-local ResourceSlice of N devices
+    /// (driver gpu.nvidia.com), about 70 % of them allocated through claims (default 0 = only
+    /// the DRA scenario)
+    #[argh(option, default = "0")]
+    dra_devices_per_node: usize,
 }
 
 /// What went wrong, and which exit code it maps to.
@@ -97,6 +107,9 @@ impl Flags {
         if !self.churn.is_finite() || self.churn < 0.0 {
             return Err("--churn must be a non-negative number".into());
         }
+        if self.dra_devices_per_node > 1024 {
+            return Err("--dra-devices-per-node must be at most 1024".into());
+        }
         Ok(Config {
             nodes: self.nodes,
             pods: self.pods,
@@ -109,6 +122,8 @@ impl Flags {
             bookmark_interval: bookmark_interval(&self.bookmark_interval)?,
             history: self.history,
             metrics_api: !self.no_metrics_api,
+            dra: !self.no_dra,
+            dra_devices_per_node: self.dra_devices_per_node,
         })
     }
 }

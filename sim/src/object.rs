@@ -1,4 +1,4 @@
-//! Stored API objects: a Node or Pod serialized once into JSON bytes, plus the few fields the
+//! Stored API objects: a Node, Pod or DRA object serialized once into JSON bytes, plus the few fields the
 //! server filters on (name, namespace, nodeName, phase, labels, resourceVersion).
 //!
 //! Why bytes: a list page or a watch event is then a concatenation of shared slices, which is what
@@ -6,21 +6,55 @@
 
 use serde_json::{Map, Value};
 
-/// The two resources the simulator serves.
+/// The resources the simulator serves: the core group's Nodes and Pods and, in
+/// `resource.k8s.io/v1`, Dynamic Resource Allocation's ResourceSlices, ResourceClaims and
+/// DeviceClasses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// `v1/Node`, cluster scoped.
     Node,
     /// `v1/Pod`, namespaced.
     Pod,
+    /// `resource.k8s.io/v1/ResourceSlice`, cluster scoped.
+    ResourceSlice,
+    /// `resource.k8s.io/v1/ResourceClaim`, namespaced.
+    ResourceClaim,
+    /// `resource.k8s.io/v1/DeviceClass`, cluster scoped.
+    DeviceClass,
 }
 
+/// The API group of Dynamic Resource Allocation.
+pub const DRA_GROUP: &str = "resource.k8s.io";
+
 impl Kind {
+    /// Every kind, in the store's order (and the order `GET /objects` lists them).
+    pub const ALL: [Kind; 5] = [
+        Kind::Node,
+        Kind::Pod,
+        Kind::DeviceClass,
+        Kind::ResourceSlice,
+        Kind::ResourceClaim,
+    ];
+
+    /// Position in [`Kind::ALL`] (the store keeps one map per kind).
+    pub fn index(self) -> usize {
+        match self {
+            Kind::Node => 0,
+            Kind::Pod => 1,
+            Kind::DeviceClass => 2,
+            Kind::ResourceSlice => 3,
+            Kind::ResourceClaim => 4,
+        }
+    }
+
     /// The `kind` field value.
     pub fn kind_name(self) -> &'static str {
         match self {
             Kind::Node => "Node",
             Kind::Pod => "Pod",
+            Kind::ResourceSlice => "ResourceSlice",
+            Kind::ResourceClaim => "ResourceClaim",
+            Kind::DeviceClass => "DeviceClass",
         }
     }
 
@@ -29,25 +63,41 @@ impl Kind {
         match self {
             Kind::Node => "nodes",
             Kind::Pod => "pods",
+            Kind::ResourceSlice => "resourceslices",
+            Kind::ResourceClaim => "resourceclaims",
+            Kind::DeviceClass => "deviceclasses",
         }
+    }
+
+    /// The API group (empty for the core group).
+    pub fn group(self) -> &'static str {
+        match self {
+            Kind::Node | Kind::Pod => "",
+            Kind::ResourceSlice | Kind::ResourceClaim | Kind::DeviceClass => DRA_GROUP,
+        }
+    }
+
+    /// The `apiVersion` field value.
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Kind::Node | Kind::Pod => "v1",
+            Kind::ResourceSlice | Kind::ResourceClaim | Kind::DeviceClass => "resource.k8s.io/v1",
+        }
+    }
+
+    /// Whether objects of this kind live in a namespace.
+    pub fn namespaced(self) -> bool {
+        matches!(self, Kind::Pod | Kind::ResourceClaim)
     }
 
     /// Parses a `kind` field value.
     pub fn from_kind_name(name: &str) -> Option<Kind> {
-        match name {
-            "Node" => Some(Kind::Node),
-            "Pod" => Some(Kind::Pod),
-            _ => None,
-        }
+        Kind::ALL.into_iter().find(|k| k.kind_name() == name)
     }
 
     /// Parses a plural resource name.
     pub fn from_resource(name: &str) -> Option<Kind> {
-        match name {
-            "nodes" => Some(Kind::Node),
-            "pods" => Some(Kind::Pod),
-            _ => None,
-        }
+        Kind::ALL.into_iter().find(|k| k.resource() == name)
     }
 }
 
@@ -56,13 +106,13 @@ impl Kind {
 pub struct Object {
     /// Node or Pod.
     pub kind: Kind,
-    /// Store key: `name` for nodes, `namespace/name` for pods (etcd's key order).
+    /// Store key: `name` when cluster scoped, `namespace/name` when namespaced (etcd's key order).
     pub key: Box<str>,
     /// `metadata.name`.
     pub name: Box<str>,
     /// `metadata.namespace` (empty for nodes).
     pub namespace: Box<str>,
-    /// `spec.nodeName` (pods only; empty when unscheduled).
+    /// `spec.nodeName` (pods: empty when unscheduled; ResourceSlices: empty unless node-local).
     pub node_name: Box<str>,
     /// `status.phase` (pods only).
     pub phase: Box<str>,
@@ -79,9 +129,10 @@ pub struct Object {
 
 /// Builds the store key of an object.
 pub fn object_key(kind: Kind, namespace: &str, name: &str) -> String {
-    match kind {
-        Kind::Node => name.to_string(),
-        Kind::Pod => format!("{namespace}/{name}"),
+    if kind.namespaced() {
+        format!("{namespace}/{name}")
+    } else {
+        name.to_string()
     }
 }
 
@@ -97,25 +148,27 @@ fn str_at<'a>(value: &'a Value, path: &[&str]) -> &'a str {
 }
 
 impl Object {
-    /// Turns a Node or Pod JSON value into a stored object with the given resourceVersion.
+    /// Turns a JSON value of a served kind into a stored object with the given resourceVersion.
     ///
     /// Sets `kind`, `apiVersion` and `metadata.resourceVersion`; pods without a namespace go to
-    /// `default`. Fails on a missing name or an unsupported kind.
+    /// `default` (claims too). Fails on a missing name or an unsupported kind.
     pub fn from_value(mut value: Value, resource_version: u64) -> Result<Object, String> {
         let kind_name = str_at(&value, &["kind"]).to_string();
         let kind = Kind::from_kind_name(&kind_name)
-            .ok_or_else(|| format!("unsupported kind {kind_name:?} (only Node and Pod)"))?;
+            .ok_or_else(|| {
+                format!("unsupported kind {kind_name:?} (Node, Pod, ResourceSlice, ResourceClaim or DeviceClass)")
+            })?;
         let Some(root) = value.as_object_mut() else {
             return Err("object is not a JSON object".to_string());
         };
-        root.insert("apiVersion".into(), Value::from("v1"));
+        root.insert("apiVersion".into(), Value::from(kind.api_version()));
         let metadata = root
             .entry("metadata")
             .or_insert_with(|| Value::Object(Map::new()));
         let Some(metadata) = metadata.as_object_mut() else {
             return Err("metadata is not an object".to_string());
         };
-        if kind == Kind::Pod
+        if kind.namespaced()
             && metadata
                 .get("namespace")
                 .and_then(Value::as_str)
@@ -124,7 +177,7 @@ impl Object {
         {
             metadata.insert("namespace".into(), Value::from("default"));
         }
-        if kind == Kind::Node {
+        if !kind.namespaced() {
             metadata.remove("namespace");
         }
         metadata.insert(

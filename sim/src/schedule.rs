@@ -31,6 +31,8 @@ pub const RESOURCES: [&str; 6] = [
 
 /// Index of cpu in a resource vector.
 pub const CPU: usize = 0;
+/// Index of `nvidia.com/gpu` in a resource vector.
+pub const GPU: usize = 4;
 /// How many leading entries of a resource vector (cpu, memory, pods) count for spreading.
 pub const SPREAD: usize = 3;
 
@@ -310,17 +312,40 @@ impl NodeFacts {
             .and_then(|a| a.node_affinity.as_ref())
             .and_then(|n| n.required.as_ref())
             .map_or(&[][..], |r| r.node_selector_terms.as_slice());
-        terms.is_empty()
-            || terms.iter().any(|term| {
-                term.match_expressions
+        terms.is_empty() || self.matches_terms(terms)
+    }
+
+    /// Whether one of `terms` selects this node (a term with no requirement selects nothing).
+    fn matches_terms(&self, terms: &[Term]) -> bool {
+        terms.iter().any(|term| {
+            term.match_expressions
+                .iter()
+                .all(|r| r.matches(self.label(&r.key)))
+                && term
+                    .match_fields
                     .iter()
-                    .all(|r| r.matches(self.label(&r.key)))
-                    && term
-                        .match_fields
-                        .iter()
-                        .all(|r| r.key == "metadata.name" && r.matches(Some(self.name())))
-                    && !(term.match_expressions.is_empty() && term.match_fields.is_empty())
-            })
+                    .all(|r| r.key == "metadata.name" && r.matches(Some(self.name())))
+                && !(term.match_expressions.is_empty() && term.match_fields.is_empty())
+        })
+    }
+}
+
+/// A core `NodeSelector` (`nodeSelectorTerms`), as a ResourceSlice's `spec.nodeSelector`
+/// says which nodes reach its devices.
+#[derive(Debug, Clone, Default)]
+pub struct NodeSelector(NodeSelectorWire);
+
+impl NodeSelector {
+    /// The selector of a `NodeSelector` JSON value.
+    pub fn of_value(value: &Value) -> Result<NodeSelector, String> {
+        NodeSelectorWire::deserialize(value)
+            .map(NodeSelector)
+            .map_err(|e| format!("node selector does not decode: {e}"))
+    }
+
+    /// Whether the node is selected.
+    pub fn matches(&self, node: &NodeFacts) -> bool {
+        node.matches_terms(&self.0.node_selector_terms)
     }
 }
 

@@ -129,8 +129,8 @@ impl FieldSelector {
             let value = unescape(&term[at + len..])?;
             let field = match (kind, key) {
                 (_, "metadata.name") => Field::Name,
-                (Kind::Pod, "metadata.namespace") => Field::Namespace,
-                (Kind::Pod, "spec.nodeName") => Field::NodeName,
+                (Kind::Pod | Kind::ResourceClaim, "metadata.namespace") => Field::Namespace,
+                (Kind::Pod | Kind::ResourceSlice, "spec.nodeName") => Field::NodeName,
                 (Kind::Pod, "status.phase") => Field::Phase,
                 _ => return Err(format!("field label not supported: {key}")),
             };

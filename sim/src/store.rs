@@ -1,4 +1,4 @@
-//! The object store: current Nodes and Pods keyed like etcd, one global monotonically increasing
+//! The object store: current objects of every served kind keyed like etcd, one global monotonically increasing
 //! resourceVersion, and a bounded ring of past events (the "kept history").
 //!
 //! Lists at an older resourceVersion are answered by overlaying the history on the current maps,
@@ -91,6 +91,10 @@ pub struct Counts {
     pub nodes: usize,
     /// Stored pods.
     pub pods: usize,
+    /// Stored ResourceSlices.
+    pub resource_slices: usize,
+    /// Stored ResourceClaims.
+    pub resource_claims: usize,
     /// Current resourceVersion.
     pub rv: u64,
 }
@@ -121,10 +125,10 @@ impl KeyIndex {
 
 struct State {
     rv: u64,
-    nodes: BTreeMap<Box<str>, Arc<Object>>,
-    pods: BTreeMap<Box<str>, Arc<Object>>,
-    node_keys: KeyIndex,
-    pod_keys: KeyIndex,
+    /// One map per kind, in `Kind::ALL` order.
+    maps: [BTreeMap<Box<str>, Arc<Object>>; Kind::ALL.len()],
+    /// One key index per kind, in `Kind::ALL` order.
+    keys: [KeyIndex; Kind::ALL.len()],
     history: VecDeque<Event>,
     /// Every event with rv > floor is in `history`.
     floor: u64,
@@ -135,17 +139,12 @@ struct State {
 
 impl State {
     fn map(&self, kind: Kind) -> &BTreeMap<Box<str>, Arc<Object>> {
-        match kind {
-            Kind::Node => &self.nodes,
-            Kind::Pod => &self.pods,
-        }
+        &self.maps[kind.index()]
     }
 
     fn push_event(&mut self, event: Event) {
-        let (map, keys) = match event.object.kind {
-            Kind::Node => (&mut self.nodes, &mut self.node_keys),
-            Kind::Pod => (&mut self.pods, &mut self.pod_keys),
-        };
+        let i = event.object.kind.index();
+        let (map, keys) = (&mut self.maps[i], &mut self.keys[i]);
         if event.event_type == EventType::Deleted {
             map.remove(&event.object.key);
             keys.remove(&event.object.key);
@@ -208,10 +207,8 @@ impl Store {
         Store {
             state: Mutex::new(State {
                 rv: 1,
-                nodes: BTreeMap::new(),
-                pods: BTreeMap::new(),
-                node_keys: KeyIndex::default(),
-                pod_keys: KeyIndex::default(),
+                maps: Default::default(),
+                keys: Default::default(),
                 history: VecDeque::new(),
                 floor: 1,
                 capacity: history,
@@ -237,16 +234,9 @@ impl Store {
         for obj in objects {
             max_rv = max_rv.max(obj.resource_version);
             let obj = Arc::new(obj);
-            match obj.kind {
-                Kind::Node => {
-                    st.node_keys.insert(&obj.key);
-                    st.nodes.insert(obj.key.clone(), obj);
-                }
-                Kind::Pod => {
-                    st.pod_keys.insert(&obj.key);
-                    st.pods.insert(obj.key.clone(), obj);
-                }
-            }
+            let i = obj.kind.index();
+            st.keys[i].insert(&obj.key);
+            st.maps[i].insert(obj.key.clone(), obj);
         }
         st.rv = max_rv;
         st.floor = max_rv;
@@ -335,10 +325,7 @@ impl Store {
     /// The key of the `n % count`-th object in an arbitrary but deterministic order.
     pub fn key_at(&self, kind: Kind, n: u64) -> Option<Box<str>> {
         let st = self.lock();
-        let keys = match kind {
-            Kind::Node => &st.node_keys.keys,
-            Kind::Pod => &st.pod_keys.keys,
-        };
+        let keys = &st.keys[kind.index()].keys;
         if keys.is_empty() {
             return None;
         }
@@ -351,8 +338,10 @@ impl Store {
     pub fn counts(&self) -> Counts {
         let st = self.lock();
         Counts {
-            nodes: st.nodes.len(),
-            pods: st.pods.len(),
+            nodes: st.map(Kind::Node).len(),
+            pods: st.map(Kind::Pod).len(),
+            resource_slices: st.map(Kind::ResourceSlice).len(),
+            resource_claims: st.map(Kind::ResourceClaim).len(),
             rv: st.rv,
         }
     }

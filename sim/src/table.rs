@@ -1,5 +1,6 @@
 //! `meta.k8s.io` Tables for kubectl: the columns kube-apiserver's printers produce for nodes
-//! (NAME STATUS ROLES AGE VERSION ...) and pods (NAME READY STATUS RESTARTS AGE ...), with
+//! (NAME STATUS ROLES AGE VERSION ...), pods (NAME READY STATUS RESTARTS AGE ...) and the DRA
+//! kinds (resourceslices NAME NODE DRIVER POOL AGE, resourceclaims NAME STATE AGE), with
 //! `rows[].object` as PartialObjectMetadata, the whole object or nothing (`includeObject`). Pure.
 
 use serde_json::{json, Value};
@@ -58,6 +59,19 @@ fn columns(kind: Kind) -> Value {
             column("Nominated Node", "", 1, "nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods. This field does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the resources on this node to a higher priority pod that is created after preemption. As a result, this field may be different than PodSpec.nodeName when the pod is scheduled."),
             column("Readiness Gates", "", 1, "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its containers are ready AND all conditions specified in the readiness gates have status equal to \"True\" More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates"),
         ]),
+        Kind::ResourceSlice => json!([
+            name,
+            column("Node", "", 0, "NodeName identifies the node which provides the resources in this pool."),
+            column("Driver", "", 0, "Driver identifies the DRA driver providing the capacity information."),
+            column("Pool", "", 0, "Pool describes the pool that this ResourceSlice belongs to."),
+            age,
+        ]),
+        Kind::ResourceClaim => json!([
+            name,
+            column("State", "", 0, "A summary of the claim's state: pending, allocated, reserved, deleted."),
+            age,
+        ]),
+        Kind::DeviceClass => json!([name, age]),
     }
 }
 
@@ -267,6 +281,29 @@ fn row(obj: &Object, options: TableOptions, now: i64) -> Value {
     let cells = match obj.kind {
         Kind::Node => node_cells(&v, now),
         Kind::Pod => pod_cells(&v, now),
+        Kind::ResourceSlice => json!([
+            s(&v, &["metadata", "name"]),
+            or_none(s(&v, &["spec", "nodeName"])),
+            s(&v, &["spec", "driver"]),
+            s(&v, &["spec", "pool", "name"]),
+            age(&v, now),
+        ]),
+        Kind::ResourceClaim => {
+            let mut state = Vec::new();
+            if v.pointer("/status/allocation").is_some() {
+                state.push("allocated");
+            }
+            if !arr(&v, &["status", "reservedFor"]).is_empty() {
+                state.push("reserved");
+            }
+            let state = if state.is_empty() {
+                "pending".to_string()
+            } else {
+                state.join(",")
+            };
+            json!([s(&v, &["metadata", "name"]), state, age(&v, now)])
+        }
+        Kind::DeviceClass => json!([s(&v, &["metadata", "name"]), age(&v, now)]),
     };
     match options.include {
         IncludeObject::None => json!({"cells": cells}),

@@ -116,8 +116,9 @@ impl EventWriter<'_, '_> {
             ""
         };
         let line = format!(
-            "{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"{}\",\"apiVersion\":\"v1\",\"metadata\":{{\"resourceVersion\":\"{rv}\",\"creationTimestamp\":null{annotations}}}}}}}\n",
-            self.kind.kind_name()
+            "{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rv}\",\"creationTimestamp\":null{annotations}}}}}}}\n",
+            self.kind.kind_name(),
+            self.kind.api_version()
         );
         self.stream.write(line.as_bytes())
     }

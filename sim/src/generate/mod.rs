@@ -10,9 +10,11 @@
 //! depend on the thread split.
 //!
 //! The parts, each in its own file: the catalogue (`pools.rs`, `workloads.rs`), the planner
-//! (`plan.rs`, its records in `planned.rs`, placement in `place.rs`), the renderers (`node.rs`, `pod.rs`) and the pod templates (`template.rs`). This
+//! (`plan.rs`, its records in `planned.rs`, placement in `place.rs`), the renderers (`node.rs`,
+//! `pod.rs`, `dra.rs` for Dynamic Resource Allocation) and the pod templates (`template.rs`). This
 //! file runs them in order and makes the objects churn adds later.
 
+mod dra;
 mod node;
 mod place;
 mod plan;
@@ -30,6 +32,11 @@ use serde_json::Value;
 use crate::object::Object;
 use crate::rng::Rng;
 
+pub use dra::{
+    allocate, claim_class, deallocate, extended_claim, gpu_requests, node_allocation_selector,
+    node_slice, pod_claim, result_request, strip_gpu_requests, Allocated, GPU_DRIVER, GPU_RESOURCE,
+    NIC_DRIVER, SHARED_POOL,
+};
 pub use node::EDGE_CASE_LABEL;
 
 use node::render_node;
@@ -66,8 +73,19 @@ pub struct Cluster {
 }
 
 /// Generates `nodes` nodes and `pods` pods for `seed`, with resourceVersions 2, 3, ... in
-/// (nodes, pods) order. The same arguments always give the same bytes.
+/// (nodes, pods, DRA objects) order. The same arguments always give the same bytes.
 pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Cluster, String> {
+    generate_with(nodes, pods, seed, 0)
+}
+
+/// [`generate`], and with `dra_devices_per_node` > 0 every worker node not managed by the DRA
+/// scenario also publishes that many GPU devices, about 70 % of them allocated (benchmarks).
+pub fn generate_with(
+    nodes: usize,
+    pods: usize,
+    seed: u64,
+    dra_devices_per_node: usize,
+) -> Result<Cluster, String> {
     let mut rng = Rng::new(seed);
     let mut node_plans = plan_nodes(nodes, &mut rng);
     let (pod_plans, weights) = plan_pods(&mut node_plans, pods, &mut rng)?;
@@ -149,6 +167,13 @@ pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Cluster, String>
     for part in parts {
         objects.extend(part?);
     }
+    dra::add_dra(
+        &node_plans,
+        &pod_plans,
+        &mut objects,
+        seed,
+        dra_devices_per_node,
+    )?;
     Ok(Cluster {
         objects,
         mix: Mix(weights),
@@ -179,6 +204,7 @@ fn lone_node(node: Option<(&str, &str)>, now: i64) -> NodePlan {
         control_plane: false,
         edge: None,
         shrunk_allocatable_cpu: None,
+        dra_gpus: 0,
     }
 }
 
@@ -299,6 +325,15 @@ mod tests {
             let edge = o.label(EDGE_CASE_LABEL).map(str::to_string);
             nodes.insert(o.name.to_string(), (edge, vec![0; alloc.len()], alloc));
         }
+        // A DRA-managed node's GPUs are its published devices.
+        for o in objects.iter().filter(|o| o.kind == Kind::ResourceSlice) {
+            let v = o.to_value().unwrap();
+            if let Some(node) = nodes.get_mut(&*o.node_name) {
+                if node.2[4] == 0 {
+                    node.2[4] = v["spec"]["devices"].as_array().unwrap().len() as u64;
+                }
+            }
+        }
         for o in objects.iter().filter(|o| o.kind == Kind::Pod) {
             let d = acct.pod_bytes(&o.json).unwrap();
             if o.node_name.is_empty() && !matches!(&*o.phase, "Succeeded" | "Failed") {
@@ -358,9 +393,58 @@ mod tests {
         let a = generate(12, 200, 42).unwrap().objects;
         let b = generate(12, 200, 42).unwrap().objects;
         let c = generate(12, 200, 43).unwrap().objects;
-        assert_eq!(a.len(), 212);
+        assert_eq!(
+            a.iter()
+                .filter(|o| matches!(o.kind, Kind::Node | Kind::Pod))
+                .count(),
+            212
+        );
+        assert_eq!(a.len(), b.len());
         assert!(a.iter().zip(&b).all(|(x, y)| x.json == y.json));
         assert!(a.iter().zip(&c).any(|(x, y)| x.json != y.json));
+    }
+
+    #[test]
+    fn the_dra_scenario_is_there_and_keeps_its_promises() {
+        for (nodes, pods, per_node) in [(12, 400, 0), (60, 1800, 0), (30, 600, 8), (3, 40, 0)] {
+            let objects = generate_with(nodes, pods, 7, per_node).unwrap().objects;
+            crate::invariants::check_dra(&objects).unwrap();
+            let count = |k: Kind| objects.iter().filter(|o| o.kind == k).count();
+            assert_eq!(count(Kind::DeviceClass), 3);
+            let claims: Vec<Value> = objects
+                .iter()
+                .filter(|o| o.kind == Kind::ResourceClaim)
+                .map(|o| o.to_value().unwrap())
+                .collect();
+            let name = |c: &Value| c["metadata"]["name"].as_str().unwrap().to_string();
+            if nodes >= 12 {
+                assert!(count(Kind::ResourceSlice) >= 3, "{nodes}: slices");
+                assert!(
+                    claims
+                        .iter()
+                        .any(|c| name(c).contains("-extended-resources-")),
+                    "{nodes}: extended claims"
+                );
+                assert!(
+                    claims.iter().any(|c| c["status"]["allocation"].is_null()),
+                    "{nodes}: a pending claim"
+                );
+                assert!(
+                    claims
+                        .iter()
+                        .any(
+                            |c| c["status"]["allocation"]["devices"]["results"][0]["request"]
+                                .as_str()
+                                .unwrap_or("")
+                                .contains('/')
+                        ),
+                    "{nodes}: firstAvailable"
+                );
+            }
+            if per_node > 0 {
+                assert!(claims.iter().any(|c| name(c).contains("-bench-")));
+            }
+        }
     }
 
     #[test]

@@ -70,14 +70,22 @@ fn node_taints(plan: &NodePlan, heartbeat: &str) -> (Vec<Value>, bool) {
     }
 }
 
-/// The pool's capacity and allocatable as the kubelet reports them (before any edge case).
-fn node_resources(plan: &NodePlan) -> (Value, Value) {
+/// The pool's capacity and allocatable as the kubelet reports them (before any edge case). A
+/// node whose GPUs DRA manages reports none, but the scheduler sees its devices as
+/// `nvidia.com/gpu` (KEP-5004's extended resource backed by devices): `scheduler_view` says
+/// which of the two to give.
+fn node_resources(plan: &NodePlan, scheduler_view: bool) -> (Value, Value) {
     let pool = plan.pool;
     let mut capacity = json!({"cpu": pool.capacity_cpu, "ephemeral-storage": "83873772Ki", "hugepages-1Gi": "0", "hugepages-2Mi": pool.hugepages_2mi, "memory": pool.capacity_memory, "pods": pool.pods});
     let mut allocatable = json!({"cpu": pool.allocatable_cpu, "ephemeral-storage": "76224326324", "hugepages-1Gi": "0", "hugepages-2Mi": pool.hugepages_2mi, "memory": pool.allocatable_memory, "pods": pool.pods});
-    if pool.gpus > 0 {
-        capacity["nvidia.com/gpu"] = json!(pool.gpus.to_string());
-        allocatable["nvidia.com/gpu"] = json!(pool.gpus.to_string());
+    let gpus = match plan.dra_gpus {
+        0 => pool.gpus,
+        dra if scheduler_view => dra,
+        _ => 0,
+    };
+    if gpus > 0 {
+        capacity["nvidia.com/gpu"] = json!(gpus.to_string());
+        allocatable["nvidia.com/gpu"] = json!(gpus.to_string());
     }
     (capacity, allocatable)
 }
@@ -86,7 +94,7 @@ fn node_resources(plan: &NodePlan) -> (Value, Value) {
 /// taints, cordon, capacity and allocatable): the same pieces `render_node` assembles.
 pub(super) fn node_for_placement(plan: &NodePlan, index: usize) -> Value {
     let (taints, unschedulable) = node_taints(plan, "");
-    let (capacity, allocatable) = node_resources(plan);
+    let (capacity, allocatable) = node_resources(plan, true);
     json!({
         "metadata": {"name": plan.name, "labels": node_labels(plan, index)},
         "spec": {"taints": taints, "unschedulable": unschedulable},
@@ -123,7 +131,7 @@ pub(super) fn render_node(plan: &NodePlan, index: usize, seed: u64, rv: u64) -> 
     if !taints.is_empty() {
         spec["taints"] = Value::Array(taints);
     }
-    let (capacity, mut allocatable) = node_resources(plan);
+    let (capacity, mut allocatable) = node_resources(plan, false);
     // An allocatable that shrank after its pods were placed (a kubelet restarted with a larger
     // system reservation): the one way a real node shows more cpu requested than allocatable.
     if let Some(cpu) = &plan.shrunk_allocatable_cpu {

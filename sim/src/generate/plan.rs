@@ -34,6 +34,9 @@ const FORCED_VARIANTS: [Variant; 8] = [
     Variant::CrashLoop,
 ];
 
+/// GPUs of a node whose GPUs Dynamic Resource Allocation manages.
+pub(super) const DRA_GPUS_PER_NODE: u64 = 8;
+
 /// Name and InternalIP of node `i`, AWS-style.
 pub(super) fn node_name(i: usize) -> (String, String) {
     let a = i / 250 % 256;
@@ -47,7 +50,8 @@ pub(super) fn node_name(i: usize) -> (String, String) {
 
 /// `count` nodes: control planes first (none, one or three), then every worker pool once,
 /// then pools by weight; one cordoned and one NotReady node early on, then about 1% of each;
-/// 1 % of the nodes (at least one) edge cases, picked among the Ready general-pool nodes.
+/// 1 % of the nodes (at least one) edge cases, picked among the Ready general-pool nodes;
+/// every other GPU node has its GPUs (`DRA_GPUS_PER_NODE` of them) managed by DRA.
 pub(super) fn plan_nodes(count: usize, rng: &mut Rng) -> Vec<NodePlan> {
     let control_planes = match count {
         0..=3 => 0,
@@ -95,7 +99,15 @@ pub(super) fn plan_nodes(count: usize, rng: &mut Rng) -> Vec<NodePlan> {
             control_plane,
             edge: None,
             shrunk_allocatable_cpu: None,
+            dra_gpus: 0,
         });
+    }
+    // Every other GPU node (the first one included) has its GPUs managed by DRA; no draw, so
+    // the rest of the plan does not move.
+    for (k, node) in nodes.iter_mut().filter(|n| n.pool.gpus > 0).enumerate() {
+        if k % 2 == 0 {
+            node.dra_gpus = DRA_GPUS_PER_NODE;
+        }
     }
     let mut candidates: Vec<usize> = (0..nodes.len())
         .filter(|&n| {

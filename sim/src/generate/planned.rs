@@ -57,6 +57,9 @@ pub(super) struct NodePlan {
     pub(super) edge: Option<EdgeCase>,
     /// For `EdgeCase::AllocatableShrank`: the allocatable cpu the node reports now.
     pub(super) shrunk_allocatable_cpu: Option<String>,
+    /// GPUs managed by Dynamic Resource Allocation (0 = none): the node does not advertise
+    /// `nvidia.com/gpu` and publishes this many devices in a node-local ResourceSlice instead.
+    pub(super) dra_gpus: u64,
 }
 
 /// Pod status variants, applied to the first regular pods in this order (so a small cluster has
