@@ -81,6 +81,8 @@ fn main() {
     let options = AccountingOptions {
         pod_level_resources: true,
         use_status_resources: true,
+        pod_level_status: false,
+        max_of_sums: false,
     };
     let samples = 9;
     // INGEST_PROFILE=1: only the decode under test, many passes (for perf).

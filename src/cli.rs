@@ -145,6 +145,16 @@ pub struct Flags {
     #[argh(option, default = "String::from(\"auto\")")]
     pub in_place_pod_vertical_scaling: String,
 
+    /// scheduler feature gate InPlacePodLevelResourcesVerticalScaling (pod-level resize status in
+    /// accounting): auto (on for servers >= 1.36), on, off
+    #[argh(option, default = "String::from(\"auto\")")]
+    pub in_place_pod_level_resources_vertical_scaling: String,
+
+    /// the 1.37 resize rule, a pod's container total as max(sum of spec, sum of actuated, sum of
+    /// allocated) instead of a sum of per-container maxima: auto (on for servers >= 1.37), on, off
+    #[argh(option, default = "String::from(\"auto\")")]
+    pub status_max_of_sums: String,
+
     /// run leader election on a coordination.k8s.io Lease: every replica keeps its cache warm,
     /// only the leader publishes the binpacking series (standbys publish binpacking_leader_status 0)
     #[argh(switch)]
@@ -319,6 +329,8 @@ impl Config {
             "json" => LogFormat::Json,
             other => return Err(usage("--log-format", other, "expected text or json")),
         };
+        let [pod_level_resources, in_place_resize, pod_level_resize, max_of_sums] =
+            parse_gates(flags)?;
         Ok(Config {
             kubeconfig: flags.kubeconfig.as_ref().map(PathBuf::from),
             metrics_addr: parse_listen_addr(&flags.metrics_addr)
@@ -345,11 +357,10 @@ impl Config {
             list_page_size: (flags.list_page_size > 0).then_some(flags.list_page_size),
             streaming_list: flags.streaming_list,
             resync_period: (!resync.is_zero()).then_some(resync),
-            pod_level_resources: parse_gate("--pod-level-resources", &flags.pod_level_resources)?,
-            in_place_resize: parse_gate(
-                "--in-place-pod-vertical-scaling",
-                &flags.in_place_pod_vertical_scaling,
-            )?,
+            pod_level_resources,
+            in_place_resize,
+            pod_level_resize,
+            max_of_sums,
             http_workers: flags.http_workers,
             web_config_file: match flags.web_config_file.as_deref() {
                 Some("") => return Err(usage("--web-config-file", "", "must name a file")),
@@ -409,6 +420,23 @@ fn usage(flag: &str, value: &str, reason: &str) -> Error {
         value: value.to_owned(),
         reason: reason.to_owned(),
     }
+}
+
+/// The accounting gates: `--pod-level-resources`, `--in-place-pod-vertical-scaling`,
+/// `--in-place-pod-level-resources-vertical-scaling`, `--status-max-of-sums`, in that order.
+fn parse_gates(flags: &Flags) -> Result<[Gate; 4], Error> {
+    Ok([
+        parse_gate("--pod-level-resources", &flags.pod_level_resources)?,
+        parse_gate(
+            "--in-place-pod-vertical-scaling",
+            &flags.in_place_pod_vertical_scaling,
+        )?,
+        parse_gate(
+            "--in-place-pod-level-resources-vertical-scaling",
+            &flags.in_place_pod_level_resources_vertical_scaling,
+        )?,
+        parse_gate("--status-max-of-sums", &flags.status_max_of_sums)?,
+    ])
 }
 
 fn parse_gate(flag: &str, value: &str) -> Result<Gate, Error> {
@@ -749,6 +777,12 @@ mod tests {
                 "--pod-level-resources",
                 "maybe",
             ),
+            (
+                &["--in-place-pod-level-resources-vertical-scaling", "yes"],
+                "--in-place-pod-level-resources-vertical-scaling",
+                "yes",
+            ),
+            (&["--status-max-of-sums", "1"], "--status-max-of-sums", "1"),
             (&["--http-workers", "0"], "--http-workers", "0"),
             (&["--shape", "x=gpu=1"], "--shape", "x=gpu=1"),
             (&["--shape", "average=cpu=1"], "--shape", "average=cpu=1"),
@@ -874,5 +908,23 @@ mod tests {
         assert!(Gate::Auto.resolve(None, 34));
         assert!(Gate::On.resolve(Some(20), 34));
         assert!(!Gate::Off.resolve(Some(40), 34));
+        // The 1.36 and 1.37 switches (InPlacePodLevelResourcesVerticalScaling, max of sums).
+        assert!(!Gate::Auto.resolve(Some(35), 36) && Gate::Auto.resolve(Some(36), 36));
+        assert!(!Gate::Auto.resolve(Some(36), 37) && Gate::Auto.resolve(Some(37), 37));
+        let config = config(&[
+            "--in-place-pod-level-resources-vertical-scaling",
+            "off",
+            "--status-max-of-sums",
+            "on",
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                config.pod_level_resize,
+                config.max_of_sums,
+                config.in_place_resize
+            ),
+            (Gate::Off, Gate::On, Gate::Auto)
+        );
     }
 }

@@ -33,8 +33,7 @@ impl Gate {
         match self {
             Gate::On => true,
             Gate::Off => false,
-            // An unknown version is treated as current: both gates are on in every supported
-            // release from 1.34 on.
+            // An unknown version is treated as current (1.37): every gate is on.
             Gate::Auto => server_minor.is_none_or(|minor| minor >= on_since_minor),
         }
     }
@@ -81,6 +80,10 @@ pub struct Config {
     pub pod_level_resources: Gate,
     /// InPlacePodVerticalScaling gate.
     pub in_place_resize: Gate,
+    /// InPlacePodLevelResourcesVerticalScaling gate (pod-level resize status, 1.36+).
+    pub pod_level_resize: Gate,
+    /// The 1.37 resize rule: max of the spec, actuated and allocated sums.
+    pub max_of_sums: Gate,
     /// HTTP worker threads.
     pub http_workers: usize,
     /// Web configuration file (TLS, basic auth), read at start and whenever it changes.

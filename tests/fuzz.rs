@@ -165,10 +165,20 @@ fn decode_pod(bytes: &[u8], tracked: &TrackedResources) {
             AccountingOptions {
                 pod_level_resources: true,
                 use_status_resources: true,
+                pod_level_status: false,
+                max_of_sums: false,
+            },
+            AccountingOptions {
+                pod_level_resources: true,
+                use_status_resources: true,
+                pod_level_status: true,
+                max_of_sums: true,
             },
             AccountingOptions {
                 pod_level_resources: false,
                 use_status_resources: false,
+                pod_level_status: false,
+                max_of_sums: false,
             },
         ] {
             let _ = records::pod_record(&pod, tracked, options);
@@ -253,6 +263,8 @@ fn hundreds_of_containers_and_huge_values_saturate_without_panicking() {
         AccountingOptions {
             pod_level_resources: true,
             use_status_resources: true,
+            pod_level_status: false,
+            max_of_sums: false,
         },
     )
     .unwrap();

@@ -75,6 +75,8 @@ impl Accounting {
             options: AccountingOptions {
                 pod_level_resources: true,
                 use_status_resources: true,
+                pod_level_status: false,
+                max_of_sums: false,
             },
         })
     }

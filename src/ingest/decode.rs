@@ -245,7 +245,7 @@ impl<'de> Visitor<'de> for SpecVisitor {
                         path: "spec.resources",
                         bad,
                     })? {
-                        spec.pod_requests = r.requests.boxed();
+                        spec.pod_requests = r.requests.and_then(ResourceList::boxed);
                         spec.pod_limits = r.limits.boxed();
                     }
                 }
@@ -351,7 +351,7 @@ impl<'de> Visitor<'de> for ContainerSeed<'_> {
                             bad: &mut *self.bad,
                         })?
                         .unwrap_or_default();
-                    c.requests = r.requests;
+                    c.requests = r.requests.unwrap_or_default();
                     c.limits = r.limits;
                 }
                 ContainerKey::Other => {
@@ -371,10 +371,11 @@ field_keys! {
     }
 }
 
-/// The requests and limits of a `resources` object.
+/// The requests and limits of a `resources` object; `requests` is `None` when absent or `null`
+/// (the 1.37 resize rule tells that from empty).
 #[derive(Default)]
 struct Requirements {
-    requests: ResourceList,
+    requests: Option<ResourceList>,
     limits: ResourceList,
 }
 
@@ -390,6 +391,8 @@ impl ResourcesSeed<'_> {
         match (self.path, list) {
             ("spec.resources", "requests") => "spec.resources.requests",
             ("spec.resources", _) => "spec.resources.limits",
+            ("status.resources", "requests") => "status.resources.requests",
+            ("status.resources", _) => "status.resources.limits",
             (_, "requests") => "resources.requests",
             _ => "resources.limits",
         }
@@ -418,12 +421,10 @@ impl<'de> Visitor<'de> for ResourcesSeed<'_> {
             match key {
                 ResourcesKey::Requests => {
                     first_time(&mut seen[0], "requests")?;
-                    out.requests = map
-                        .next_value_seed(ListSeed {
-                            path: self.list_path("requests"),
-                            bad: &mut *self.bad,
-                        })?
-                        .unwrap_or_default();
+                    out.requests = map.next_value_seed(ListSeed {
+                        path: self.list_path("requests"),
+                        bad: &mut *self.bad,
+                    })?;
                 }
                 ResourcesKey::Limits => {
                     first_time(&mut seen[1], "limits")?;
@@ -556,6 +557,8 @@ field_keys! {
         Conditions = b"conditions",
         ContainerStatuses = b"containerStatuses",
         InitContainerStatuses = b"initContainerStatuses",
+        Resources = b"resources",
+        AllocatedResources = b"allocatedResources",
     }
 }
 
@@ -576,7 +579,7 @@ impl<'de> Visitor<'de> for StatusVisitor {
     null_is_empty!('de, PodStatusInput::default(), deserialize_map);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PodStatusInput, A::Error> {
         let mut status = PodStatusInput::default();
-        let mut seen = [false; 4];
+        let mut seen = [false; 6];
         while let Some(key) = map.next_key::<StatusKey>()? {
             let bad = &mut status.bad_quantities;
             match key {
@@ -602,6 +605,26 @@ impl<'de> Visitor<'de> for StatusVisitor {
                             list: "status.initContainerStatuses",
                             bad,
                         })?;
+                }
+                StatusKey::Resources => {
+                    first_time(&mut seen[4], "resources")?;
+                    if let Some(r) = map.next_value_seed(ResourcesSeed {
+                        path: "status.resources",
+                        bad,
+                    })? {
+                        let pod_level = status.pod_level.get_or_insert_with(Box::default);
+                        pod_level.resources_present = true;
+                        pod_level.requests = r.requests;
+                    }
+                }
+                StatusKey::AllocatedResources => {
+                    first_time(&mut seen[5], "allocatedResources")?;
+                    if let Some(list) = map.next_value_seed(ListSeed {
+                        path: "status.allocatedResources",
+                        bad,
+                    })? {
+                        status.pod_level.get_or_insert_with(Box::default).allocated = Some(list);
+                    }
                 }
                 StatusKey::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -785,16 +808,15 @@ impl<'de> Visitor<'de> for ContainerStatusSeed<'_> {
                     })?;
                     s.resources_present = r.is_some();
                     let r = r.unwrap_or_default();
-                    s.requests.merge_max(r.requests);
+                    s.requests = r.requests;
                     s.limits = r.limits;
                 }
                 ContainerStatusKey::AllocatedResources => {
                     first_time(&mut seen[2], "allocatedResources")?;
-                    let allocated = map.next_value_seed(ListSeed {
+                    s.allocated = map.next_value_seed(ListSeed {
                         path: "allocatedResources",
                         bad: &mut *self.bad,
                     })?;
-                    s.requests.merge_max(allocated.unwrap_or_default());
                 }
                 ContainerStatusKey::Other => {
                     map.next_value::<IgnoredAny>()?;

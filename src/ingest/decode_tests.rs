@@ -176,7 +176,8 @@ fn null_names_and_lists_are_absent() {
         [1000]
     );
     assert!(status.container_statuses[0].resources_present);
-    assert!(status.container_statuses[0].requests.is_empty());
+    assert_eq!(status.container_statuses[0].requests, None);
+    assert_eq!(status.container_statuses[0].allocated, None);
 }
 
 #[test]

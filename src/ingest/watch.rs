@@ -124,10 +124,13 @@ impl Gates<'_> {
         }
         log::warn!(
             "accounting gates changed with the api server version={}: pod_level_resources={} \
-             in_place_pod_vertical_scaling={}; every pod is accounted again",
+             in_place_pod_vertical_scaling={} in_place_pod_level_resources_vertical_scaling={} \
+             status_max_of_sums={}; every pod is accounted again",
             info.git_version,
             options.pod_level_resources,
-            options.use_status_resources
+            options.use_status_resources,
+            options.pod_level_status,
+            options.max_of_sums
         );
         true
     }
@@ -156,6 +159,8 @@ fn gates_for(
     AccountingOptions {
         pod_level_resources: config.pod_level_resources.resolve(minor, 34),
         use_status_resources: config.in_place_resize.resolve(minor, 33),
+        pod_level_status: config.pod_level_resize.resolve(minor, 36),
+        max_of_sums: config.max_of_sums.resolve(minor, 37),
     }
 }
 
@@ -184,9 +189,12 @@ async fn discover_gates(client: &Client, config: &Config, cache: &Cache) -> Acco
     };
     let options = gates_for(config, &info);
     log::info!(
-        "accounting gates pod_level_resources={} in_place_pod_vertical_scaling={}",
+        "accounting gates pod_level_resources={} in_place_pod_vertical_scaling={} \
+         in_place_pod_level_resources_vertical_scaling={} status_max_of_sums={}",
         options.pod_level_resources,
-        options.use_status_resources
+        options.use_status_resources,
+        options.pod_level_status,
+        options.max_of_sums
     );
     options
 }

@@ -87,14 +87,28 @@ pub struct PodSpecInput {
 pub struct ContainerStatusInput {
     /// `name`, matched against the spec's containers.
     pub name: ContainerName,
-    /// Whether `resources` is present (even empty): without it the status is not consulted.
+    /// Whether `resources` is present (even empty): without it 1.33–1.36 do not consult the
+    /// status.
     pub resources_present: bool,
-    /// Keywise maximum of `resources.requests` (what the kubelet applied) and
-    /// `allocatedResources` (what it admitted): the only way the resize rule reads them, so one
-    /// list is kept instead of two.
-    pub requests: ResourceList,
+    /// `resources.requests` (what the kubelet applied); `None` when absent or `null`.
+    pub requests: Option<ResourceList>,
+    /// `allocatedResources` (what the kubelet admitted); `None` when absent or `null`.
+    pub allocated: Option<ResourceList>,
     /// `resources.limits` (what the kubelet applied).
     pub limits: ResourceList,
+}
+
+/// The pod-level `status.resources.requests` and `status.allocatedResources` (KEP-5419, filled
+/// by kubelets with `InPlacePodLevelResourcesVerticalScaling`, 1.36+): the applied and admitted
+/// pod totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodLevelStatus {
+    /// Whether `resources` is present (even without `requests`).
+    pub resources_present: bool,
+    /// `resources.requests`; `None` when absent or `null`.
+    pub requests: Option<ResourceList>,
+    /// `allocatedResources`; `None` when absent or `null`.
+    pub allocated: Option<ResourceList>,
 }
 
 /// The parts of a Pod's `status` that accounting reads; every other field is skipped unread.
@@ -108,6 +122,9 @@ pub struct PodStatusInput {
     pub container_statuses: Vec<ContainerStatusInput>,
     /// `initContainerStatuses`.
     pub init_container_statuses: Vec<ContainerStatusInput>,
+    /// Pod-level `resources` / `allocatedResources`; `None` when both are absent. Boxed: only
+    /// pods on 1.36+ kubelets carry them.
+    pub pod_level: Option<Box<PodLevelStatus>>,
     /// Quantities skipped while decoding, in document order.
     pub bad_quantities: Vec<BadQuantity>,
 }
@@ -135,13 +152,20 @@ pub struct NodeStatusInput {
     pub bad_quantities: Vec<BadQuantity>,
 }
 
-/// The kube-scheduler feature gates that change accounting.
+/// The kube-scheduler feature gates (and release rules) that change accounting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)]
 pub struct AccountingOptions {
     /// `PodLevelResources`: honour `spec.resources.requests` (on by default from 1.34).
     pub pod_level_resources: bool,
     /// `InPlacePodVerticalScaling`: consult container statuses (on by default from 1.33).
     pub use_status_resources: bool,
+    /// `InPlacePodLevelResourcesVerticalScaling`: consult the pod-level status (on by default
+    /// from 1.36; `docs/ACCOUNTING.md` §16).
+    pub pod_level_status: bool,
+    /// The 1.37 rule: with status use, the container total is the maximum of the spec, actuated
+    /// and allocated sums instead of a sum of per-container maxima (§16).
+    pub max_of_sums: bool,
 }
 
 /// Whether kube-scheduler holds the pod on a node: `nodeName` is set and the phase is not
@@ -352,6 +376,7 @@ pub fn explain(
             let mut line = format!("{name}={}{unit}", scheduler_units(name, d.nanos));
             match d.source {
                 Source::PodLevel => line.push_str(" from pod-level requests"),
+                Source::PodStatus => line.push_str(" from pod-level status"),
                 Source::InitContainer(index) => {
                     line.push_str(" from spec.initContainers[");
                     line.push_str(&index.to_string());
@@ -372,7 +397,11 @@ pub fn explain(
         })
         .collect();
     if opts.use_status_resources && status.resize_infeasible {
-        parts.push("resize infeasible: spec ignored where status has resources".to_owned());
+        parts.push(if opts.max_of_sums {
+            "resize infeasible: spec ignored".to_owned()
+        } else {
+            "resize infeasible: spec ignored where status has resources".to_owned()
+        });
     }
     parts.join("; ")
 }
@@ -388,14 +417,17 @@ fn scheduler_units(name: &ResourceName, nanos: i128) -> u64 {
 }
 
 /// What set a resource's pod total.
+#[derive(Clone, Copy)]
 enum Source {
     /// Regular containers plus sidecars (also when nothing was requested).
     Containers,
     /// A regular init container (plus the sidecars started before it), by index: names are
     /// kept only as hashes.
     InitContainer(usize),
-    /// `spec.resources.requests`.
+    /// `spec.resources.requests` (or, from 1.36, the pod-level status).
     PodLevel,
+    /// The pod-level status totals standing for the containers' (1.37).
+    PodStatus,
 }
 
 /// One resource's exact pod total and how it came about.
@@ -407,8 +439,8 @@ struct Derivation {
     status_changed: bool,
 }
 
-/// `PodRequests` (component-helpers, 1.33–1.35) for a single resource. Every step is keywise, so
-/// resources are independent and a missing key is 0 (`docs/ACCOUNTING.md` §2 steps 1–7).
+/// `PodRequests` (component-helpers, 1.33–1.37) for a single resource. Every step is keywise, so
+/// resources are independent and a missing key is 0 (`docs/ACCOUNTING.md` §2 steps 1–7, §16).
 fn derive(
     spec: &PodSpecInput,
     status: &PodStatusInput,
@@ -417,33 +449,69 @@ fn derive(
 ) -> Derivation {
     let infeasible = opts.use_status_resources && status.resize_infeasible;
     let mut status_changed = false;
-    let mut effective = |c: &ContainerInput, status_allowed: bool| {
-        let from_spec = c.requests.nanos(name);
-        let Some(cs) = (opts.use_status_resources && status_allowed)
-            .then(|| status.container_status(c.name))
-            .flatten()
-            .filter(|cs| cs.resources_present)
-        else {
-            return from_spec;
-        };
-        let from_status = cs.requests.nanos(name);
-        let nanos = if infeasible {
-            from_status
-        } else {
-            from_spec.max(from_status)
-        };
-        status_changed |= nanos != from_spec;
-        nanos
+    let (mut nanos, mut source) = if opts.use_status_resources && opts.max_of_sums {
+        let (nanos, source, changed) = max_of_sums(spec, status, name, opts, infeasible);
+        status_changed = changed;
+        (nanos, source)
+    } else {
+        // 1.33–1.36: each container's max(spec, actual, allocated), where its status has
+        // `resources` and it is a regular container or a sidecar.
+        aggregate(spec, |c, status_allowed| {
+            let from_spec = c.requests.nanos(name);
+            let Some(cs) = (opts.use_status_resources && status_allowed)
+                .then(|| status.container_status(c.name))
+                .flatten()
+                .filter(|cs| cs.resources_present)
+            else {
+                return from_spec;
+            };
+            let from_status =
+                listed(cs.requests.as_ref(), name).max(listed(cs.allocated.as_ref(), name));
+            let nanos = if infeasible {
+                from_status
+            } else {
+                from_spec.max(from_status)
+            };
+            status_changed |= nanos != from_spec;
+            nanos
+        })
     };
 
+    if opts.pod_level_resources && name.is_supported_at_pod_level() {
+        if let Some(pod_level) = pod_level_request(spec, status, name, opts, infeasible) {
+            (nanos, source) = (pod_level, Source::PodLevel);
+        }
+    }
+    let overhead_nanos = spec.overhead.as_ref().map_or(0, |l| l.nanos(name));
+    Derivation {
+        nanos: nanos.saturating_add(overhead_nanos),
+        source,
+        overhead_nanos,
+        status_changed,
+    }
+}
+
+/// A list's value for `name`; an absent list or key is 0.
+fn listed(list: Option<&ResourceList>, name: &ResourceName) -> i128 {
+    list.map_or(0, |l| l.nanos(name))
+}
+
+/// `aggregateContainerResourcesByFn` for one resource: regular containers and sidecars summed,
+/// then the larger of that and the init peak (a regular init container plus the sidecars
+/// declared before it). `value` gets each container and whether it is a regular container or a
+/// sidecar.
+fn aggregate(
+    spec: &PodSpecInput,
+    mut value: impl FnMut(&ContainerInput, bool) -> i128,
+) -> (i128, Source) {
     let mut total = spec
         .containers
         .iter()
-        .fold(0_i128, |sum, c| sum.saturating_add(effective(c, true)));
+        .fold(0_i128, |sum, c| sum.saturating_add(value(c, true)));
     let mut sidecars = 0_i128;
     let mut init_peak: Option<(i128, usize)> = None;
     for (index, init) in spec.init_containers.iter().enumerate() {
-        let nanos = effective(init, init.restart_policy_always);
+        let nanos = value(init, init.restart_policy_always);
         let candidate = if init.restart_policy_always {
             total = total.saturating_add(nanos);
             sidecars = sidecars.saturating_add(nanos);
@@ -455,23 +523,115 @@ fn derive(
             init_peak = Some((candidate, index));
         }
     }
-    let (mut nanos, mut source) = match init_peak {
+    match init_peak {
         Some((peak, init)) if peak > total => (peak, Source::InitContainer(init)),
         _ => (total, Source::Containers),
-    };
+    }
+}
 
-    if opts.pod_level_resources && name.is_supported_at_pod_level() {
-        if let Some(pod_level) = spec.pod_requests.as_ref().and_then(|l| l.get(name)) {
-            (nanos, source) = (pod_level, Source::PodLevel);
+/// The 1.37 container total with status use (`AggregateContainerRequests`): max(Σ spec,
+/// Σ actuated, Σ allocated), each Σ by [`aggregate`] with the status of every container (init
+/// containers too), or the pod-level status totals when `pod_level_status` is on and the kubelet
+/// reported both. Infeasible: the spec sum is left out, and so is the spec fallback of a
+/// container without status. Returns the total, its source and whether status moved it.
+fn max_of_sums(
+    spec: &PodSpecInput,
+    status: &PodStatusInput,
+    name: &ResourceName,
+    opts: AccountingOptions,
+    infeasible: bool,
+) -> (i128, Source, bool) {
+    let (spec_total, spec_source) = aggregate(spec, |c, _| c.requests.nanos(name));
+    let pod_totals = status
+        .pod_level
+        .as_deref()
+        .filter(|_| opts.pod_level_status)
+        .and_then(|p| Some((p.requests.as_ref()?, p.allocated.as_ref()?)));
+    let (actuated, allocated) = if let Some((actuated, allocated)) = pod_totals {
+        (
+            (actuated.nanos(name), Source::PodStatus),
+            (allocated.nanos(name), Source::PodStatus),
+        )
+    } else {
+        let from_spec = |c: &ContainerInput| {
+            if infeasible {
+                0
+            } else {
+                c.requests.nanos(name)
+            }
+        };
+        // containerAllocatedRequests: allocatedResources, else the spec.
+        let allocated = aggregate(spec, |c, _| {
+            match status
+                .container_status(c.name)
+                .and_then(|cs| cs.allocated.as_ref())
+            {
+                Some(list) => list.nanos(name),
+                None => from_spec(c),
+            }
+        });
+        // containerActuatedRequests: resources.requests, else allocatedResources, else the spec.
+        let actuated = aggregate(spec, |c, _| {
+            match status
+                .container_status(c.name)
+                .and_then(|cs| cs.requests.as_ref().or(cs.allocated.as_ref()))
+            {
+                Some(list) => list.nanos(name),
+                None => from_spec(c),
+            }
+        });
+        (actuated, allocated)
+    };
+    let mut best = if infeasible {
+        actuated
+    } else {
+        (spec_total, spec_source)
+    };
+    for candidate in [actuated, allocated] {
+        if candidate.0 > best.0 {
+            best = candidate;
         }
     }
-    let overhead_nanos = spec.overhead.as_ref().map_or(0, |l| l.nanos(name));
-    Derivation {
-        nanos: nanos.saturating_add(overhead_nanos),
-        source,
-        overhead_nanos,
-        status_changed,
+    (best.0, best.1, best.0 != spec_total)
+}
+
+/// The pod-level request for a supported key, when `IsPodLevelRequestsSet`:
+/// `spec.resources.requests`, or with the pod-level status (1.36+) the maximum of it,
+/// `status.resources.requests` and `status.allocatedResources`, both less the overhead (clamped
+/// at 0; it is added back once), the spec left out when the resize is infeasible. `None` leaves
+/// the container total.
+fn pod_level_request(
+    spec: &PodSpecInput,
+    status: &PodStatusInput,
+    name: &ResourceName,
+    opts: AccountingOptions,
+    infeasible: bool,
+) -> Option<i128> {
+    let requests = spec.pod_requests.as_deref()?;
+    if !requests.iter().any(|(n, _)| n.is_supported_at_pod_level()) {
+        return None;
     }
+    let from_spec = requests.get(name);
+    let Some(pod_status) = status
+        .pod_level
+        .as_deref()
+        .filter(|_| opts.pod_level_status && opts.use_status_resources)
+    else {
+        return from_spec;
+    };
+    let overhead = spec.overhead.as_ref().map_or(0, |l| l.nanos(name));
+    let less_overhead = |list: Option<&ResourceList>| {
+        list.and_then(|l| l.get(name))
+            .map(|v| v.saturating_sub(overhead).max(0))
+    };
+    [
+        from_spec.filter(|_| !infeasible),
+        less_overhead(pod_status.requests.as_ref()),
+        less_overhead(pod_status.allocated.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
 }
 
 // Decoding: visitors fill the input types straight from the JSON, so a pod costs one `Vec` per

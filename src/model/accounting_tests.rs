@@ -1,8 +1,9 @@
-//! The accounting rule on every vector of `tests/fixtures/accounting-vectors.json` and on
-//! hand-made pods.
+//! The accounting rule on every vector of `tests/fixtures/accounting-vectors.json` and
+//! `accounting-vectors-137.json` (under each Kubernetes version a vector lists) and on hand-made
+//! pods.
 
 use super::*;
-use crate::model::resources::TrackedResources;
+use crate::model::resources::{ResourceList, ResourceName, TrackedResources};
 use serde_json::{json, Value};
 
 const VECTORS: &str = include_str!(concat!(
@@ -10,10 +11,34 @@ const VECTORS: &str = include_str!(concat!(
     "/tests/fixtures/accounting-vectors.json"
 ));
 
+const VECTORS_137: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/accounting-vectors-137.json"
+));
+
+/// The 1.34/1.35 defaults, the options most tests assume.
 pub(crate) const ALL_GATES: AccountingOptions = AccountingOptions {
     pod_level_resources: true,
     use_status_resources: true,
+    pod_level_status: false,
+    max_of_sums: false,
 };
+
+/// The minor versions a vector without `versions` holds for.
+const VERSIONS: [&str; 5] = ["1.33", "1.34", "1.35", "1.36", "1.37"];
+
+/// The defaults of a minor version (as `gates_for` resolves `auto`), overridden by the vector's
+/// `gates`.
+fn options_for(version: &str, gates: &Value) -> AccountingOptions {
+    let minor: u32 = version.strip_prefix("1.").unwrap().parse().unwrap();
+    let gate = |key: &str, since: u32| gates.get(key).map_or(minor >= since, |on| on == true);
+    AccountingOptions {
+        pod_level_resources: gate("PodLevelResources", 34),
+        use_status_resources: gate("InPlacePodVerticalScaling", 33),
+        pod_level_status: gate("InPlacePodLevelResourcesVerticalScaling", 36),
+        max_of_sums: gate("MaxOfSums", 37),
+    }
+}
 
 pub(crate) fn tracked(names: &[&str]) -> TrackedResources {
     TrackedResources::new(names).unwrap()
@@ -92,13 +117,27 @@ fn compare(
     }
 }
 
+/// The vector under every version it lists, each problem prefixed with the version.
 fn check_pod_vector(vector: &Value) -> Vec<String> {
+    let versions: Vec<&str> = vector.get("versions").map_or(VERSIONS.to_vec(), |v| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect()
+    });
+    versions
+        .into_iter()
+        .flat_map(|version| {
+            check_pod_vector_under(vector, options_for(version, &vector["gates"]))
+                .into_iter()
+                .map(move |p| format!("{version}: {p}"))
+        })
+        .collect()
+}
+
+fn check_pod_vector_under(vector: &Value, opts: AccountingOptions) -> Vec<String> {
     let mut problems = Vec::new();
-    let gate = |key: &str| vector["gates"].get(key).is_none_or(|on| on == true);
-    let opts = AccountingOptions {
-        pod_level_resources: gate("PodLevelResources"),
-        use_status_resources: gate("InPlacePodVerticalScaling"),
-    };
     let t = tracked_for(vector);
     let pods_at = t.index_of("pods").unwrap();
     let node_name = vector["node"]["name"].as_str().unwrap();
@@ -171,11 +210,10 @@ fn check_pod_vector(vector: &Value) -> Vec<String> {
     problems
 }
 
-#[test]
-fn every_pod_vector_matches_kube_scheduler() {
-    let vectors: Value = serde_json::from_str(VECTORS).unwrap();
+fn check_vector_file(text: &str, count: usize) {
+    let vectors: Value = serde_json::from_str(text).unwrap();
     let vectors = vectors["pod_vectors"].as_array().unwrap();
-    assert_eq!(vectors.len(), 41);
+    assert_eq!(vectors.len(), count);
     let failures: Vec<String> = vectors
         .iter()
         .flat_map(|v| {
@@ -194,6 +232,16 @@ fn every_pod_vector_matches_kube_scheduler() {
         "pod vectors failed:\n{}",
         failures.join("\n")
     );
+}
+
+#[test]
+fn every_pod_vector_matches_kube_scheduler_1_33_to_1_37() {
+    check_vector_file(VECTORS, 41);
+}
+
+#[test]
+fn every_1_36_and_1_37_vector_matches_kube_scheduler() {
+    check_vector_file(VECTORS_137, 17);
 }
 
 #[test]
@@ -438,6 +486,64 @@ fn explain_mentions_the_dominating_container() {
 }
 
 #[test]
+fn pod_level_status_is_kept_only_when_present() {
+    let (_, status) = decode(Value::Null, json!({"phase": "Running", "resources": null}));
+    assert_eq!(status.pod_level, None);
+    let (_, status) = decode(
+        Value::Null,
+        json!({
+            "resources": {"limits": {"cpu": "2"}},
+            "allocatedResources": {"cpu": "1", "memory": "x"},
+            "containerStatuses": [{"name": "a", "resources": {}, "allocatedResources": {}}],
+        }),
+    );
+    let pod_level = status.pod_level.as_deref().unwrap();
+    assert!(pod_level.resources_present && pod_level.requests.is_none());
+    assert_eq!(
+        pod_level
+            .allocated
+            .as_ref()
+            .map(|l| l.nanos(&ResourceName::Cpu)),
+        Some(1_000_000_000)
+    );
+    let cs = &status.container_statuses[0];
+    assert_eq!(
+        (
+            cs.requests.as_ref(),
+            cs.allocated.as_ref().map(ResourceList::is_empty)
+        ),
+        (None, Some(true))
+    );
+    let fields: Vec<&str> = status
+        .bad_quantities
+        .iter()
+        .map(|b| b.field.as_str())
+        .collect();
+    assert_eq!(fields, ["status.allocatedResources.memory"]);
+}
+
+#[test]
+fn explain_names_the_pod_level_status_on_1_37() {
+    let (spec, status) = decode(
+        json!({"containers": [{"name": "a", "resources": {"requests": {"cpu": "500m"}}}]}),
+        json!({"resources": {"requests": {"cpu": "1"}}, "allocatedResources": {"cpu": "1"}}),
+    );
+    let opts = AccountingOptions {
+        pod_level_status: true,
+        max_of_sums: true,
+        ..ALL_GATES
+    };
+    assert_eq!(
+        explain(&spec, &status, &tracked(&["cpu"]), opts),
+        "cpu=1000m from pod-level status (resize status)"
+    );
+    assert_eq!(
+        explain(&spec, &status, &tracked(&["cpu"]), ALL_GATES),
+        "cpu=500m from containers"
+    );
+}
+
+#[test]
 fn explain_flags_an_infeasible_resize() {
     let (spec, status) = decode(
         json!({"containers": [{"name": "a", "resources": {"requests": {"cpu": "8"}}}]}),
@@ -501,6 +607,7 @@ fn every_limit_vector_matches_pod_limits() {
         let opts = AccountingOptions {
             pod_level_resources: gates["PodLevelResources"].as_bool().unwrap_or(true),
             use_status_resources: gates["InPlacePodVerticalScaling"].as_bool().unwrap_or(true),
+            ..ALL_GATES
         };
         let (spec, status) = decode(v["pod"]["spec"].clone(), v["pod"]["status"].clone());
         assert!(spec.bad_quantities.is_empty() && status.bad_quantities.is_empty());

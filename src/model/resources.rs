@@ -204,18 +204,6 @@ impl ResourceList {
         self.get(name).unwrap_or(0)
     }
 
-    /// Keeps, per key, the larger of the two values (a key in one list only keeps its value).
-    pub(crate) fn merge_max(&mut self, other: ResourceList) {
-        if self.is_empty() {
-            *self = other;
-            return;
-        }
-        for (name, nanos) in other.iter() {
-            let max = self.get(name).map_or(nanos, |mine| mine.max(nanos));
-            self.insert(name.clone(), max);
-        }
-    }
-
     /// Boxed when not empty, for the rare lists kept out of line.
     pub(crate) fn boxed(self) -> Option<Box<ResourceList>> {
         (!self.is_empty()).then(|| Box::new(self))
