@@ -78,12 +78,16 @@ fn default_requests_from_limits(pod: &mut Value) {
 }
 
 fn scenario() -> Value {
+    scenario_of(&vectors())
+}
+
+fn scenario_of(vectors: &[Value]) -> Value {
     let mut items = Vec::new();
-    for v in vectors() {
-        let name = node_name(&v);
+    for v in vectors {
+        let name = node_name(v);
         items.push(json!({
             "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {"gates": gate_group(&v), "vector": v["id"]}},
+            "metadata": {"name": name, "labels": {"gates": gate_group(v), "vector": v["id"]}},
             "status": {"allocatable": v["node"]["allocatable"], "capacity": v["node"]["allocatable"]},
         }));
         for pod in v["pods"].as_array().unwrap() {
@@ -198,4 +202,87 @@ fn every_accounting_vector_matches_through_the_simulator_and_the_exporter() {
         }
     }
     assert_eq!(checked, vectors().len() * RESOURCES.len());
+}
+
+/// The 1.33–1.37 vectors (`tests/fixtures/accounting-vectors-137.json`): each lists the releases
+/// whose defaults it assumes.
+fn vectors_137() -> Vec<Value> {
+    let text = include_str!("fixtures/accounting-vectors-137.json");
+    let v: Value = serde_json::from_str(text).unwrap();
+    v["pod_vectors"].as_array().unwrap().clone()
+}
+
+/// The exporter flags a vector's explicit gates need beyond the version's defaults.
+fn gate_flags(vector: &Value) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    if vector["gates"]["InPlacePodLevelResourcesVerticalScaling"] == json!(false) {
+        flags.extend(["--in-place-pod-level-resources-vertical-scaling", "off"]);
+    }
+    flags
+}
+
+#[test]
+fn the_1_33_to_1_37_vectors_match_under_the_version_the_api_server_reports() {
+    let vectors = vectors_137();
+    let dir = TempDir::new("vectors-137");
+    let path = dir.path("scenario.json");
+    std::fs::write(&path, scenario_of(&vectors).to_string()).unwrap();
+    let sim = Sim::start(&["--scenario", path.to_str().unwrap(), "--no-dra"]);
+    let mut resources: Vec<&str> = RESOURCES.to_vec();
+    resources.push("deviceclass.resource.kubernetes.io/gpu.example.com");
+    let list = resources.join(",");
+    let mut checked = 0;
+    for minor in 33..=37 {
+        // `auto` follows the version the API server reports when the exporter starts.
+        sim.post(&format!("/version?minor={minor}"), "");
+        let version = format!("1.{minor}");
+        let applies = |v: &&Value| {
+            v["versions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(version.clone()))
+        };
+        let mut runs: Vec<Vec<&'static str>> = Vec::new();
+        for v in vectors.iter().filter(applies) {
+            if !runs.contains(&gate_flags(v)) {
+                runs.push(gate_flags(v));
+            }
+        }
+        for flags in runs {
+            let mut args = vec!["--resources", list.as_str()];
+            args.extend(flags.iter().copied());
+            let exporter = Exporter::start(&sim.kubeconfig, &args);
+            exporter.wait_ready(Duration::from_secs(60));
+            let m = exporter.metrics();
+            for v in vectors
+                .iter()
+                .filter(applies)
+                .filter(|v| gate_flags(v) == flags)
+            {
+                let node = node_name(v);
+                for r in &resources {
+                    let want = v["expected"]["node"]["allocated"]
+                        .get(*r)
+                        .map_or(0.0, |a| exported(r, a));
+                    let got = m.get(
+                        "binpacking_node_allocated",
+                        &[("node", &node), ("resource", r)],
+                    );
+                    assert_eq!(
+                        got,
+                        Some(want),
+                        "{} under {version} {flags:?}: {r}",
+                        v["id"]
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    // Every vector under every version it lists.
+    let runs: usize = vectors
+        .iter()
+        .map(|v| v["versions"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(checked, runs * resources.len());
 }

@@ -396,7 +396,7 @@ async fn probe_devices(client: &Client) -> Result<(), String> {
         match probe_devices_once(client).await {
             Ok(answer) => return answer,
             Err(err) => {
-                log::debug!("asking whether resource.k8s.io/v1 is served failed error={err}");
+                log::warn!("asking whether resource.k8s.io/v1 is served failed error={err}");
                 backoff.wait().await;
             }
         }
@@ -437,21 +437,21 @@ async fn probe_devices_once(client: &Client) -> Result<Result<(), String>, Strin
         (
             "resourceslices",
             Api::<SlimResourceSlice>::all(client.clone())
-                .list_metadata(&lp)
+                .list(&lp)
                 .await
                 .err(),
         ),
         (
             "resourceclaims",
             Api::<SlimResourceClaim>::all(client.clone())
-                .list_metadata(&lp)
+                .list(&lp)
                 .await
                 .err(),
         ),
         (
             "deviceclasses",
             Api::<SlimDeviceClass>::all(client.clone())
-                .list_metadata(&lp)
+                .list(&lp)
                 .await
                 .err(),
         ),

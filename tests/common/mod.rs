@@ -785,9 +785,14 @@ impl Pki {
 /// metrics lists for the usage figures): the independent computation the end-to-end tests
 /// compare the exporter with.
 pub fn independent_figures(input: &serde_json::Value, resources: &str) -> serde_json::Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/figures.py");
+    independent("figures.py", input, resources)
+}
+
+/// Runs `tests/independent/SCRIPT RESOURCES` on `input`; its JSON output.
+pub fn independent(script: &str, input: &serde_json::Value, resources: &str) -> serde_json::Value {
+    let script = format!("{}/tests/independent/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new("python3")
-        .args([script, resources])
+        .args([script.as_str(), resources])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
