@@ -92,18 +92,26 @@ struct Sim {
 }
 
 fn start_sim(nodes: usize, pods: usize, dir: &Path) -> Sim {
+    start_sim_with(nodes, pods, dir, &[])
+}
+
+fn start_sim_with(nodes: usize, pods: usize, dir: &Path, extra: &[&str]) -> Sim {
     let kubeconfig = dir.join(format!("kubeconfig-{nodes}-{pods}"));
     let started = Instant::now();
-    let (child, _, control) = spawn_sim(&[
+    let nodes_arg = nodes.to_string();
+    let pods_arg = pods.to_string();
+    let mut args = vec![
         "--nodes",
-        &nodes.to_string(),
+        &nodes_arg,
         "--pods",
-        &pods.to_string(),
+        &pods_arg,
         "--seed",
         "5",
         "--kubeconfig-out",
         kubeconfig.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let (child, _, control) = spawn_sim(&args);
     let load_seconds = started.elapsed().as_secs_f64();
     Sim {
         _proc: Proc { child },
@@ -445,6 +453,103 @@ fn run_scale(
     }
 }
 
+/// DRA at scale: 5,000 nodes × 8 GPUs (node-local slices, ~70 % allocated through claims) on the
+/// large cluster. The same simulator serves an exporter with the device families and one with
+/// `--disable-device-metrics`: the difference of their steady RSS per published device, and the
+/// scrape cost with the device families.
+struct DeviceRow {
+    devices: f64,
+    claims: f64,
+    with_mib: f64,
+    without_mib: f64,
+    ready_s: f64,
+    without_ready_s: f64,
+    plain_p50: f64,
+    plain_p99: f64,
+    gzip_p50: f64,
+    gzip_p99: f64,
+    changed_p50: f64,
+    changed_p99: f64,
+    without_plain_p50: f64,
+    without_plain_p99: f64,
+    plain_bytes: usize,
+    without_bytes: usize,
+}
+
+fn run_devices(dir: &Path, scrapes: usize) -> DeviceRow {
+    let sim = start_sim_with(5_000, 150_000, dir, &["--dra-devices-per-node", "8"]);
+    let gpu = ["--resources", "cpu,memory,nvidia.com/gpu"];
+    let mut without_args = gpu.to_vec();
+    without_args.push("--disable-device-metrics");
+    let started = Instant::now();
+    let without = start_exporter(&sim.kubeconfig, &without_args);
+    let without_ready_s = without.wait_ready(started, Duration::from_secs(300));
+    std::thread::sleep(Duration::from_secs(2));
+    let without_mib = without.proc.rss_mib();
+    let (without_plain, without_bytes) = without.scrapes(scrapes, "");
+    drop(without);
+    let started = Instant::now();
+    let with = start_exporter(&sim.kubeconfig, &gpu);
+    let ready_s = with.wait_ready(started, Duration::from_secs(300));
+    std::thread::sleep(Duration::from_secs(2));
+    let with_mib = with.proc.rss_mib();
+    let devices = with.sum_of(|l| l.starts_with("binpacking_cluster_devices{"));
+    let claims = with.sum_of(|l| l.starts_with("binpacking_cluster_resource_claims{"));
+    let (plain, plain_bytes) = with.scrapes(scrapes, "");
+    let (gz, _) = with.scrapes(scrapes, "Accept-Encoding: gzip\r\n");
+    let (changed, _) = with.changed_scrapes(&sim.control, scrapes, "Accept-Encoding: gzip\r\n");
+    DeviceRow {
+        devices,
+        claims,
+        with_mib,
+        without_mib,
+        ready_s,
+        without_ready_s,
+        plain_p50: pct(&plain, 0.5),
+        plain_p99: pct(&plain, 0.99),
+        gzip_p50: pct(&gz, 0.5),
+        gzip_p99: pct(&gz, 0.99),
+        changed_p50: pct(&changed, 0.5),
+        changed_p99: pct(&changed, 0.99),
+        without_plain_p50: pct(&without_plain, 0.5),
+        without_plain_p99: pct(&without_plain, 0.99),
+        plain_bytes,
+        without_bytes,
+    }
+}
+
+fn devices_markdown(md: &mut String, d: &DeviceRow) {
+    let _ = writeln!(md);
+    let _ = writeln!(
+        md,
+        "Devices (DRA), 5,000 nodes / 150,000 pods with 8 GPUs per node (`--dra-devices-per-node 8`: {:.0} devices published, {:.0} claims), resources cpu, memory, nvidia.com/gpu, one simulator for both exporters:",
+        d.devices, d.claims
+    );
+    let _ = writeln!(md);
+    let _ = writeln!(md, "| exporter | time to ready | steady RSS | scrape p50 / p99 | gzip p50 / p99 | changed state, gzip p50 / p99 | exposition |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| with the device families | {:.2} s | {:.1} MiB | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.0} KB |",
+        d.ready_s, d.with_mib, d.plain_p50, d.plain_p99, d.gzip_p50, d.gzip_p99, d.changed_p50, d.changed_p99,
+        d.plain_bytes as f64 / 1000.0
+    );
+    let _ =
+        writeln!(
+        md,
+        "| `--disable-device-metrics` | {:.2} s | {:.1} MiB | {:.1} / {:.1} ms | | | {:.0} KB |",
+        d.without_ready_s, d.without_mib, d.without_plain_p50, d.without_plain_p99,
+        d.without_bytes as f64 / 1000.0
+    );
+    let _ = writeln!(md);
+    let _ = writeln!(
+        md,
+        "- Devices: {:.0} bytes of steady RSS per published device (slices, claims and their figures: the difference of the two exporters' steady RSS over {:.0} devices).",
+        (d.with_mib - d.without_mib) * 1024.0 * 1024.0 / d.devices.max(1.0),
+        d.devices
+    );
+}
+
 /// kubectl-view-allocations on the same cluster: wall time and peak RSS to print its table.
 fn side_by_side(dir: &Path, nodes: usize, pods: usize) -> Option<(f64, f64, f64, f64)> {
     let tools = root().join("target/bench-tools");
@@ -525,7 +630,11 @@ fn main() {
         eprintln!("scale {name}: {nodes} nodes, {pods} pods …");
         rows.push(run_scale(name, nodes, pods, runs, scrapes, &dir));
     }
-    let side = if quick {
+    let devices = only.is_none_or(|o| o == "devices").then(|| {
+        eprintln!("devices: 5,000 nodes × 8 GPUs …");
+        run_devices(&dir, 100)
+    });
+    let side = if quick || only.is_some() {
         None
     } else {
         side_by_side(&dir, 5_000, 150_000)
@@ -579,6 +688,9 @@ fn main() {
             "- {}: time to ready {:.2} s = {:.1}× the {:.2} s a client that only reads needs to page through the same lists (limit 500, nodes and pods at once) from the same simulator.",
             r.scale, r.ready_s, r.ready_s / r.paging_s, r.paging_s
         );
+    }
+    if let Some(d) = &devices {
+        devices_markdown(&mut md, d);
     }
     if let Some((wall, peak, ours_wall, ours_peak)) = side {
         let _ = writeln!(md);

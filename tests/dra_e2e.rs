@@ -419,3 +419,55 @@ fn without_the_api_group_or_the_permission_the_exporter_runs_as_without_dra_and_
     assert_eq!(sync["devices"], "off");
     assert_eq!(sync["ready"], true);
 }
+
+#[test]
+fn once_lists_the_devices_as_the_metrics_count_them() {
+    let sim = Sim::start(&["--nodes", "30", "--pods", "600", "--seed", "4"]);
+    let once = |output: &str| {
+        let out = std::process::Command::new(common::exporter_bin())
+            .arg("--kubeconfig")
+            .arg(&sim.kubeconfig)
+            .args(["--once", "--resources", RESOURCES, "--output", output])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let exporter = Exporter::start(&sim.kubeconfig, &["--resources", RESOURCES]);
+    exporter.wait_ready(Duration::from_secs(60));
+    let m = exporter.metrics();
+    let json: Value = serde_json::from_str(&once("json")).unwrap();
+    let drivers = json["devices"]["drivers"].as_array().unwrap();
+    assert!(!drivers.is_empty());
+    for d in drivers {
+        let l = [("driver", d["driver"].as_str().unwrap())];
+        assert_eq!(
+            m.get("binpacking_cluster_devices", &l),
+            d["published"].as_f64()
+        );
+        assert_eq!(
+            m.get("binpacking_cluster_devices_allocated", &l),
+            d["allocated"].as_f64()
+        );
+    }
+    let table = once("table");
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("cluster gpu.nvidia.com"))
+        .unwrap_or_else(|| panic!("{table}"));
+    let published = m
+        .get(
+            "binpacking_cluster_devices",
+            &[("driver", "gpu.nvidia.com")],
+        )
+        .unwrap();
+    assert!(
+        line.split_whitespace().any(|w| w == published.to_string()),
+        "{line}"
+    );
+    assert!(table.contains("devices (DRA):"), "{table}");
+}

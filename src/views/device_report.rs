@@ -12,6 +12,12 @@ use crate::views::snapshot::{DeviceFigures, Snapshot};
 /// Columns of the device table right of the name: allocated, published, percentage.
 const NUMBERS: usize = 3 * 10;
 
+/// The device figures when there is something to show: DRA watched and some driver, class or
+/// claim present.
+pub fn shown(snapshot: &Snapshot) -> Option<&DeviceFigures> {
+    snapshot.devices.as_ref().filter(|d| !d.is_empty())
+}
+
 /// One row: what it is (a label), its count, and whether its published figure is known.
 pub struct Row {
     /// `cluster DRIVER`, `class NAME`, `pool DRIVER/POOL`, `node NAME DRIVER`.
@@ -87,7 +93,7 @@ pub fn percent(row: &Row) -> String {
 /// The device section of the `--once` table: empty without device figures. Every name whole; a
 /// name too long for its column stands on its own line, so lines stay within 80 columns.
 pub fn table(snapshot: &Snapshot) -> String {
-    let Some(devices) = &snapshot.devices else {
+    let Some(devices) = shown(snapshot) else {
         return String::new();
     };
     let rows = rows(snapshot, devices);
@@ -127,7 +133,7 @@ pub fn table(snapshot: &Snapshot) -> String {
 
 /// The devices for `--once --output json` (`null` without device figures).
 pub fn json(snapshot: &Snapshot) -> Value {
-    let Some(devices) = &snapshot.devices else {
+    let Some(devices) = shown(snapshot) else {
         return Value::Null;
     };
     let counts = |counts: &[(String, Count)], key: &str| -> Vec<Value> {

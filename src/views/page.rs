@@ -278,7 +278,7 @@ fn namespaces_section(out: &mut String, snap: &Snapshot, resources: &[&str]) {
 /// DRA devices (when watched): cluster-wide by driver and class, and shared pools, allocated
 /// against published; how many nodes publish devices.
 fn devices_section(out: &mut String, snap: &Snapshot) {
-    let Some(devices) = &snap.devices else {
+    let Some(devices) = device_report::shown(snap) else {
         return;
     };
     let _ = write!(

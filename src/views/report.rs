@@ -824,7 +824,7 @@ pub fn json(snapshot: &Snapshot, resources: &[String]) -> String {
             "resources": resources_json(&Figure::of_namespace(ns, resources)),
         })).collect::<Vec<_>>(),
     });
-    if snapshot.devices.is_some() {
+    if device_report::shown(snapshot).is_some() {
         doc["devices"] = device_report::json(snapshot);
     }
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();

@@ -420,6 +420,11 @@ pub struct DeviceFigures {
 }
 
 impl DeviceFigures {
+    /// No driver, class or claim: nothing to show (a cluster that serves DRA without using it).
+    pub fn is_empty(&self) -> bool {
+        self.cluster.drivers.is_empty() && self.classes.is_empty() && self.claims == (0, 0)
+    }
+
     /// Joins the ledger to the snapshot's nodes (sorted by name) and groups: devices of nodes the
     /// exporter does not track (`--node-selector`, not yet listed) are left out.
     fn take(devices: &DeviceState, nodes: &[NodeFigures], groups: &[GroupFigures]) -> Self {
