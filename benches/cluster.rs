@@ -139,11 +139,15 @@ fn start_exporter(kubeconfig: &Path, extra: &[&str]) -> Exporter {
         .args([
             "--metrics-addr",
             &addr,
-            "--resources",
-            "cpu,memory",
             "--label-group",
             "topology.kubernetes.io/zone",
         ])
+        // cpu and memory unless the caller names the resources.
+        .args(if extra.contains(&"--resources") {
+            &[][..]
+        } else {
+            &["--resources", "cpu,memory"][..]
+        })
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -474,6 +478,9 @@ struct DeviceRow {
     without_plain_p99: f64,
     plain_bytes: usize,
     without_bytes: usize,
+    /// With 32 devices per node: devices published and steady RSS (the marginal cost).
+    devices_32: f64,
+    with_32_mib: f64,
 }
 
 fn run_devices(dir: &Path, scrapes: usize) -> DeviceRow {
@@ -498,7 +505,18 @@ fn run_devices(dir: &Path, scrapes: usize) -> DeviceRow {
     let (plain, plain_bytes) = with.scrapes(scrapes, "");
     let (gz, _) = with.scrapes(scrapes, "Accept-Encoding: gzip\r\n");
     let (changed, _) = with.changed_scrapes(&sim.control, scrapes, "Accept-Encoding: gzip\r\n");
+    drop(with);
+    drop(sim);
+    // The same cluster with 32 devices per node: what one more device costs.
+    let sim = start_sim_with(5_000, 150_000, dir, &["--dra-devices-per-node", "32"]);
+    let with_32 = start_exporter(&sim.kubeconfig, &gpu);
+    with_32.wait_ready(Instant::now(), Duration::from_secs(300));
+    std::thread::sleep(Duration::from_secs(2));
+    let with_32_mib = with_32.proc.rss_mib();
+    let devices_32 = with_32.sum_of(|l| l.starts_with("binpacking_cluster_devices{"));
     DeviceRow {
+        devices_32,
+        with_32_mib,
         devices,
         claims,
         with_mib,
@@ -544,9 +562,12 @@ fn devices_markdown(md: &mut String, d: &DeviceRow) {
     let _ = writeln!(md);
     let _ = writeln!(
         md,
-        "- Devices: {:.0} bytes of steady RSS per published device (slices, claims and their figures: the difference of the two exporters' steady RSS over {:.0} devices).",
+        "- Devices: {:.0} bytes of steady RSS per published device with 8 per node (slices, claims and their figures over {:.0} devices: the difference of the two exporters' steady RSS), of which {:.0} bytes per device and the rest per slice, claim and node: with 32 devices per node ({:.0} devices) steady RSS is {:.1} MiB.",
         (d.with_mib - d.without_mib) * 1024.0 * 1024.0 / d.devices.max(1.0),
-        d.devices
+        d.devices,
+        (d.with_32_mib - d.with_mib) * 1024.0 * 1024.0 / (d.devices_32 - d.devices).max(1.0),
+        d.devices_32,
+        d.with_32_mib
     );
 }
 

@@ -155,17 +155,17 @@ fn add_devices(s: &mut ClusterState, resources: &[String]) {
     d.apply_class("nic", &class("device.driver == 'nic.example.com'", None));
     d.apply_claim(
         "web/a-gpu",
-        claim("gpu.example.com", "node-a", "dev-0", "gpu.example.com"),
+        &claim("gpu.example.com", "node-a", "dev-0", "gpu.example.com"),
     );
     d.apply_claim(
         "ml/big",
-        claim("gpu.example.com", "node-a", "dev-3", "big-gpu"),
+        &claim("gpu.example.com", "node-a", "dev-3", "big-gpu"),
     );
     d.apply_claim(
         "web/nic",
-        claim("nic.example.com", "rack-1", "dev-5", "nic"),
+        &claim("nic.example.com", "rack-1", "dev-5", "nic"),
     );
-    d.apply_claim("web/waiting", ClaimInput::default());
+    d.apply_claim("web/waiting", &ClaimInput::default());
     s.settle();
 }
 

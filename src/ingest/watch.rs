@@ -341,9 +341,9 @@ async fn watch_claims(client: &Client, config: &Config, cache: &Cache) {
         let d = state.devices_mut();
         match event {
             Event::Init => d.begin_claim_relist(),
-            Event::InitApply(c) => d.relist_claim(&c.key(), c.input()),
+            Event::InitApply(c) => d.relist_claim(&c.key(), &c.input()),
             Event::InitDone => d.finish_claim_relist(),
-            Event::Apply(c) => d.apply_claim(&c.key(), c.input()),
+            Event::Apply(c) => d.apply_claim(&c.key(), &c.input()),
             Event::Delete(c) => d.delete_claim(&c.key()),
         }
         d.object_counts().1 as u64

@@ -169,7 +169,27 @@ fn driver_term(term: &str) -> Option<&str> {
     (!inner.is_empty() && !inner.contains(['"', '\'', '\\'])).then_some(inner)
 }
 
-/// A stored slice: 24 bytes plus its devices' names (a few dozen bytes per device).
+/// Names packed into one allocation, each followed by a NUL (Kubernetes names never hold one):
+/// a device costs its name's bytes and one more, not a pointer, a length and an allocation.
+#[derive(Debug, Default)]
+struct Packed(Box<str>);
+
+impl Packed {
+    fn new<'a>(names: impl Iterator<Item = &'a str>) -> Packed {
+        let mut text = String::new();
+        for name in names {
+            text.push_str(name);
+            text.push('\0');
+        }
+        Packed(text.into_boxed_str())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split_terminator('\0')
+    }
+}
+
+/// A stored slice: its driver, pool, generation, node and packed device names.
 #[derive(Debug)]
 struct SliceRecord {
     driver: Id,
@@ -177,25 +197,29 @@ struct SliceRecord {
     generation: i64,
     /// The node of a node-local slice.
     node: Option<Box<str>>,
-    devices: Box<[Box<str>]>,
+    devices: Packed,
     /// With per-device node selection: each device's node (None: shared).
     device_nodes: Option<Box<[Option<Box<str>>]>>,
 }
 
-/// A stored allocation result.
+/// A stored allocation result (its device name is in the claim's packed names).
 #[derive(Debug, PartialEq, Eq)]
 struct ResultRecord {
     driver: Id,
     pool: Id,
-    device: Box<str>,
-    class: Option<Id>,
+    /// [`NO_CLASS`] when the request named none.
+    class: Id,
 }
 
-/// A stored claim.
+/// A result's class when its request named none.
+const NO_CLASS: Id = Id::MAX;
+
+/// A stored claim: 12 bytes per result plus the results' packed device names.
 #[derive(Debug)]
 struct ClaimRecord {
     allocated: bool,
     results: Box<[ResultRecord]>,
+    devices: Packed,
 }
 
 /// A stored class.
@@ -260,11 +284,21 @@ impl Count {
     }
 }
 
-/// The devices of one place by driver and by class (ids, in id order).
+/// The devices of one place by driver and by class (ids; a place has few of each, so a vector
+/// searched linearly beats a map in memory and time).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Place {
-    drivers: BTreeMap<Id, Count>,
-    classes: BTreeMap<Id, Count>,
+    drivers: Vec<(Id, Count)>,
+    classes: Vec<(Id, Count)>,
+}
+
+/// The count of `id` in a place's list, added when missing.
+fn count_of(list: &mut Vec<(Id, Count)>, id: Id) -> &mut Count {
+    let at = list.iter().position(|(i, _)| *i == id).unwrap_or_else(|| {
+        list.push((id, Count::default()));
+        list.len() - 1
+    });
+    &mut list[at].1
 }
 
 /// The device figures, recomputed when a record changes.
@@ -378,28 +412,27 @@ impl DeviceState {
             pool: self.pools.id(&input.pool),
             generation: input.generation,
             node,
-            devices: input
-                .devices
-                .into_iter()
-                .map(|d| d.name.into_boxed_str())
-                .collect(),
+            devices: Packed::new(input.devices.iter().map(|d| d.name.as_str())),
             device_nodes,
         }
     }
 
-    fn claim_record(&mut self, input: ClaimInput) -> ClaimRecord {
+    fn claim_record(&mut self, input: &ClaimInput) -> ClaimRecord {
         ClaimRecord {
             allocated: input.allocated,
             results: input
                 .results
-                .into_iter()
+                .iter()
                 .map(|r| ResultRecord {
                     driver: self.drivers.id(&r.driver),
                     pool: self.pools.id(&r.pool),
-                    device: r.device.into_boxed_str(),
-                    class: r.class.map(|c| self.class_names.id(&c)),
+                    class: r
+                        .class
+                        .as_deref()
+                        .map_or(NO_CLASS, |c| self.class_names.id(c)),
                 })
                 .collect(),
+            devices: Packed::new(input.results.iter().map(|r| r.device.as_str())),
         }
     }
 
@@ -441,7 +474,7 @@ impl DeviceState {
     }
 
     /// A claim was added or modified (`key` = namespace/name).
-    pub fn apply_claim(&mut self, key: &str, input: ClaimInput) {
+    pub fn apply_claim(&mut self, key: &str, input: &ClaimInput) {
         let record = self.claim_record(input);
         self.claims.apply(key, record);
         self.dirty = true;
@@ -459,7 +492,7 @@ impl DeviceState {
     }
 
     /// A claim of a re-list.
-    pub fn relist_claim(&mut self, key: &str, input: ClaimInput) {
+    pub fn relist_claim(&mut self, key: &str, input: &ClaimInput) {
         let record = self.claim_record(input);
         self.claims.relist(key, record);
     }
@@ -502,10 +535,12 @@ impl DeviceState {
         self.listed(2);
     }
 
-    /// Recomputes the figures if a record changed since the last call; returns whether it did.
-    /// O(devices + allocation results).
+    /// Recomputes the figures if a record changed since the last call and every list completed;
+    /// returns whether it did. O(devices + allocation results).
     pub fn settle(&mut self) -> bool {
-        if !self.dirty {
+        // Before every list completed nothing is published: one computation at the end of the
+        // initial lists, not one per batch of them.
+        if !self.dirty || !self.synced() {
             return false;
         }
         self.dirty = false;
@@ -535,10 +570,9 @@ impl DeviceState {
                 continue;
             }
             claims_allocated += 1;
-            for r in &claim.results {
-                allocated
-                    .entry((r.driver, r.pool, &r.device))
-                    .or_insert(r.class);
+            for (r, device) in claim.results.iter().zip(claim.devices.iter()) {
+                let class = (r.class != NO_CLASS).then_some(r.class);
+                allocated.entry((r.driver, r.pool, device)).or_insert(class);
             }
         }
         // Resolved classes by the driver they select.
@@ -560,7 +594,7 @@ impl DeviceState {
                 continue;
             }
             for (i, device) in slice.devices.iter().enumerate() {
-                let key = (slice.driver, slice.pool, &**device);
+                let key = (slice.driver, slice.pool, device);
                 // A device published twice (a broken driver) counts once.
                 if !counted.insert(key) {
                     continue;
@@ -576,7 +610,7 @@ impl DeviceState {
                 };
                 let holder = allocated.get(&key);
                 let is_allocated = u64::from(holder.is_some());
-                let by_driver = place.drivers.entry(slice.driver).or_default();
+                let by_driver = count_of(&mut place.drivers, slice.driver);
                 by_driver.published += 1;
                 by_driver.allocated += is_allocated;
                 for &(class, selection) in &classes {
@@ -586,11 +620,11 @@ impl DeviceState {
                         Selection::Nothing | Selection::Unresolved => false,
                     };
                     if selects {
-                        place.classes.entry(class).or_default().published += 1;
+                        count_of(&mut place.classes, class).published += 1;
                     }
                 }
                 if let Some(Some(class)) = holder {
-                    place.classes.entry(*class).or_default().allocated += 1;
+                    count_of(&mut place.classes, *class).allocated += 1;
                 }
             }
         }
@@ -648,8 +682,8 @@ impl DeviceState {
             .iter()
             .map(|&(r, class)| {
                 let published = place
-                    .and_then(|p| p.classes.get(&class))
-                    .map_or(0, |c| c.published);
+                    .and_then(|p| p.classes.iter().find(|(id, _)| *id == class))
+                    .map_or(0, |(_, c)| c.published);
                 (r, published)
             })
             .collect()
@@ -712,13 +746,13 @@ impl DeviceState {
         let mut drivers: Vec<(String, Count)> = place
             .drivers
             .iter()
-            .map(|(&d, &c)| (self.drivers.name(d).to_owned(), c))
+            .map(|&(d, c)| (self.drivers.name(d).to_owned(), c))
             .collect();
         drivers.sort_by(|a, b| a.0.cmp(&b.0));
         let mut classes: Vec<(String, Count)> = place
             .classes
             .iter()
-            .map(|(&k, &c)| (self.class_names.name(k).to_owned(), c))
+            .map(|&(k, c)| (self.class_names.name(k).to_owned(), c))
             .collect();
         classes.sort_by(|a, b| a.0.cmp(&b.0));
         PlaceDevices { drivers, classes }
@@ -772,6 +806,18 @@ mod tests {
         }
     }
 
+    /// A ledger whose three watches completed their (empty) first lists.
+    fn listed(tracked: Vec<String>) -> DeviceState {
+        let mut s = DeviceState::new(tracked);
+        s.begin_slice_relist();
+        s.finish_slice_relist();
+        s.begin_claim_relist();
+        s.finish_claim_relist();
+        s.begin_class_relist();
+        s.finish_class_relist();
+        s
+    }
+
     fn count(published: u64, allocated: u64) -> Count {
         Count {
             published,
@@ -811,16 +857,16 @@ mod tests {
 
     #[test]
     fn node_local_and_shared_devices_count_published_and_allocated_once() {
-        let mut s = DeviceState::new(vec![]);
+        let mut s = listed(vec![]);
         s.apply_slice("a-gpu", slice("gpu", "a", 1, Some("a"), 4));
         s.apply_slice("rack-1", slice("nic", "rack", 1, None, 3));
-        s.apply_claim("ns/c1", claim(&[("gpu", "a", "dev-0", Some("gpu-class"))]));
+        s.apply_claim("ns/c1", &claim(&[("gpu", "a", "dev-0", Some("gpu-class"))]));
         // The same device in two claims (a shareable device): counted once.
-        s.apply_claim("ns/c2", claim(&[("gpu", "a", "dev-0", Some("gpu-class"))]));
-        s.apply_claim("ns/c3", claim(&[("nic", "rack", "dev-2", None)]));
+        s.apply_claim("ns/c2", &claim(&[("gpu", "a", "dev-0", Some("gpu-class"))]));
+        s.apply_claim("ns/c3", &claim(&[("nic", "rack", "dev-2", None)]));
         // A device no slice publishes: not counted.
-        s.apply_claim("ns/c4", claim(&[("gpu", "a", "dev-9", None)]));
-        s.apply_claim("ns/pending", ClaimInput::default());
+        s.apply_claim("ns/c4", &claim(&[("gpu", "a", "dev-9", None)]));
+        s.apply_claim("ns/pending", &ClaimInput::default());
         assert!(s.settle());
         assert!(!s.settle(), "nothing changed since");
         let a = s.node("a").unwrap();
@@ -841,8 +887,24 @@ mod tests {
     }
 
     #[test]
-    fn only_the_newest_generation_of_a_pool_counts() {
+    fn nothing_is_computed_before_the_three_first_lists_complete() {
         let mut s = DeviceState::new(vec![]);
+        s.begin_slice_relist();
+        s.relist_slice("a", slice("gpu", "a", 1, Some("a"), 4));
+        s.finish_slice_relist();
+        s.begin_claim_relist();
+        s.finish_claim_relist();
+        assert!(!s.synced() && !s.settle(), "classes not listed yet");
+        assert!(s.node("a").is_none());
+        s.begin_class_relist();
+        s.finish_class_relist();
+        assert!(s.synced() && s.settle());
+        assert_eq!(s.node("a").unwrap().drivers[0].1, count(4, 0));
+    }
+
+    #[test]
+    fn only_the_newest_generation_of_a_pool_counts() {
+        let mut s = listed(vec![]);
         s.apply_slice("old", slice("gpu", "a", 1, Some("a"), 4));
         s.apply_slice("new", slice("gpu", "a", 2, Some("a"), 6));
         s.settle();
@@ -854,7 +916,7 @@ mod tests {
 
     #[test]
     fn resolved_classes_count_what_they_select_unresolved_only_what_they_allocated() {
-        let mut s = DeviceState::new(vec![]);
+        let mut s = listed(vec![]);
         s.apply_slice("a-gpu", slice("gpu", "a", 1, Some("a"), 2));
         s.apply_slice("a-nic", slice("nic", "a-nic", 1, Some("a"), 1));
         s.apply_class("gpu", &class("device.driver == \"gpu\"", None));
@@ -866,7 +928,7 @@ mod tests {
                 None,
             ),
         );
-        s.apply_claim("ns/c", claim(&[("gpu", "a", "dev-1", Some("big-gpu"))]));
+        s.apply_claim("ns/c", &claim(&[("gpu", "a", "dev-1", Some("big-gpu"))]));
         s.settle();
         let a = s.node("a").unwrap();
         assert_eq!(
@@ -886,7 +948,7 @@ mod tests {
 
     #[test]
     fn per_device_node_selection_puts_each_device_where_it_says() {
-        let mut s = DeviceState::new(vec![]);
+        let mut s = listed(vec![]);
         let input = SliceInput {
             driver: "d".into(),
             pool: "p".into(),
@@ -917,7 +979,7 @@ mod tests {
             "deviceclass.resource.kubernetes.io/nic".to_owned(),
             "example.com/fpga".to_owned(),
         ];
-        let mut s = DeviceState::new(tracked);
+        let mut s = listed(tracked);
         s.apply_slice("a-gpu", slice("gpu", "a", 1, Some("a"), 8));
         s.apply_slice("a-nic", slice("nic", "a-nic", 1, Some("a"), 2));
         s.apply_class(
@@ -937,7 +999,7 @@ mod tests {
 
     #[test]
     fn a_relist_replaces_the_records_and_keeps_them_until_it_completes() {
-        let mut s = DeviceState::new(vec![]);
+        let mut s = listed(vec![]);
         s.apply_slice("gone", slice("gpu", "a", 1, Some("a"), 4));
         s.settle();
         s.begin_slice_relist();
@@ -946,12 +1008,6 @@ mod tests {
         assert!(s.node("a").is_some(), "kept while the re-list runs");
         s.finish_slice_relist();
         s.settle();
-        assert!(!s.synced(), "claims and classes not listed yet");
-        s.begin_claim_relist();
-        s.finish_claim_relist();
-        s.begin_class_relist();
-        s.finish_class_relist();
-        assert!(s.synced());
         assert!(s.node("a").is_none());
         assert_eq!(s.node("b").unwrap().drivers[0].1, count(2, 0));
         assert_eq!(s.object_counts(), (1, 0, 0));
