@@ -536,6 +536,69 @@ fn run_devices(dir: &Path, scrapes: usize) -> DeviceRow {
     }
 }
 
+/// Issue #18's targets that this run measures, each with its measured figure, the figure it is
+/// compared against (both from this run where the target is a ratio) and whether it holds. The
+/// ingest-to-skip-floor ratio and the glibc build's ratio come from their own benchmarks
+/// (`scripts/bench.sh` prints them beside).
+fn targets_markdown(md: &mut String, rows: &[Row]) {
+    let edge = rows.iter().find(|r| r.scale == "edge");
+    let large = rows.iter().find(|r| r.scale == "large");
+    let mut lines: Vec<(String, String, bool)> = Vec::new();
+    if let Some(l) = large {
+        let ratio = l.ready_s / l.paging_s;
+        lines.push((
+            "time to ready at 5,000 / 150,000 ≤ 2× a read-only paging client".into(),
+            format!("{:.2} s / {:.2} s = {ratio:.1}×", l.ready_s, l.paging_s),
+            ratio <= 2.0,
+        ));
+        lines.push((
+            "scrape p99 at 5,000 nodes, plain ≤ 8 ms".into(),
+            format!("{:.1} ms", l.scrape_p99),
+            l.scrape_p99 <= 8.0,
+        ));
+        lines.push((
+            "scrape p99 at 5,000 nodes, gzip ≤ 12 ms".into(),
+            format!("{:.1} ms", l.gzip_p99),
+            l.gzip_p99 <= 12.0,
+        ));
+        if let Some(e) = edge {
+            let per_pod = (l.steady_mib - e.steady_mib) * 1024.0 * 1024.0 / l.pods as f64;
+            lines.push((
+                "steady RSS per cached pod ≤ 120 B (large above edge)".into(),
+                format!("{per_pod:.0} B"),
+                per_pod <= 120.0,
+            ));
+        }
+    }
+    if let Some(e) = edge {
+        lines.push((
+            "edge steady RSS ≤ 4.5 MiB".into(),
+            format!("{:.1} MiB", e.steady_mib),
+            e.steady_mib <= 4.5,
+        ));
+        lines.push((
+            "edge idle CPU 0".into(),
+            format!("{:.2} %", e.idle_cpu_pct),
+            e.idle_cpu_pct < 0.01,
+        ));
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(md);
+    let _ = writeln!(md, "Targets (issue #18) measured by this run:");
+    let _ = writeln!(md);
+    let _ = writeln!(md, "| target | measured | met |");
+    let _ = writeln!(md, "|---|---|---|");
+    for (target, measured, met) in lines {
+        let _ = writeln!(
+            md,
+            "| {target} | {measured} | {} |",
+            if met { "yes" } else { "**no**" }
+        );
+    }
+}
+
 fn devices_markdown(md: &mut String, d: &DeviceRow) {
     let _ = writeln!(md);
     let _ = writeln!(
@@ -710,6 +773,7 @@ fn main() {
             r.scale, r.ready_s, r.ready_s / r.paging_s, r.paging_s
         );
     }
+    targets_markdown(&mut md, &rows);
     if let Some(d) = &devices {
         devices_markdown(&mut md, d);
     }

@@ -387,16 +387,29 @@ async fn watch_classes(client: &Client, config: &Config, cache: &Cache) {
     .await;
 }
 
+/// Attempts at asking whether the DRA objects can be watched before running without them
+/// (about half a minute with the backoff): readiness waits for the answer, and a broken
+/// `resource.k8s.io` must not hold the node and pod figures back for ever.
+const PROBE_ATTEMPTS: u32 = 5;
+
 /// Whether the DRA objects can be watched: `Err` with the warning to log when the API group is
-/// not served (404) or a list is forbidden (403). Other failures are retried with backoff (the
-/// API server being unreachable says nothing about DRA).
+/// not served (404), a list is forbidden (403), or the question found no answer in
+/// [`PROBE_ATTEMPTS`] (other failures are retried with backoff).
 async fn probe_devices(client: &Client) -> Result<(), String> {
     let mut backoff = Backoff::default();
+    let mut attempt = 1;
     loop {
         match probe_devices_once(client).await {
             Ok(answer) => return answer,
+            Err(err) if attempt >= PROBE_ATTEMPTS => {
+                return Err(format!(
+                    "devices: no answer whether resource.k8s.io/v1 is served after {attempt} \
+                     attempts ({err}); no device figures until the exporter restarts"
+                ));
+            }
             Err(err) => {
                 log::warn!("asking whether resource.k8s.io/v1 is served failed error={err}");
+                attempt += 1;
                 backoff.wait().await;
             }
         }
@@ -433,26 +446,30 @@ async fn probe_devices_once(client: &Client) -> Result<Result<(), String>, Strin
         Err(err) => return Err(error_chain(&err)),
     }
     let lp = kube::api::ListParams::default().limit(1);
+    let deadline = |e: tokio::time::error::Elapsed| format!("timed out ({e})");
+    let slices = Api::<SlimResourceSlice>::all(client.clone());
+    let claims = Api::<SlimResourceClaim>::all(client.clone());
+    let classes = Api::<SlimDeviceClass>::all(client.clone());
     let checks = [
         (
             "resourceslices",
-            Api::<SlimResourceSlice>::all(client.clone())
-                .list(&lp)
+            tokio::time::timeout(VERSION_TIMEOUT, slices.list(&lp))
                 .await
+                .map_err(deadline)?
                 .err(),
         ),
         (
             "resourceclaims",
-            Api::<SlimResourceClaim>::all(client.clone())
-                .list(&lp)
+            tokio::time::timeout(VERSION_TIMEOUT, claims.list(&lp))
                 .await
+                .map_err(deadline)?
                 .err(),
         ),
         (
             "deviceclasses",
-            Api::<SlimDeviceClass>::all(client.clone())
-                .list(&lp)
+            tokio::time::timeout(VERSION_TIMEOUT, classes.list(&lp))
                 .await
+                .map_err(deadline)?
                 .err(),
         ),
     ];
