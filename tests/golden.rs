@@ -105,6 +105,7 @@ fn add_devices(s: &mut ClusterState, resources: &[String]) {
             .map(|i| DeviceInput {
                 name: format!("dev-{i}"),
                 node: None,
+                attributes: Vec::new(),
             })
             .collect(),
     };
@@ -120,6 +121,7 @@ fn add_devices(s: &mut ClusterState, resources: &[String]) {
     let class = |expression: &str, extended: Option<&str>| ClassInput {
         selectors: vec![expression.into()],
         extended_resource: extended.map(Into::into),
+        created: None,
     };
     let d = s.devices_mut();
     // Each watch's first list completed (empty; the figures are published only then).

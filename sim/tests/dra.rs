@@ -62,7 +62,12 @@ fn dra_objects_list_page_get_and_watch_like_pods() {
     assert_eq!(classes["apiVersion"], "resource.k8s.io/v1");
     assert_eq!(
         names(&classes),
-        ["/gpu-a100-80gb", "/gpu.nvidia.com", "/nic.example.com"]
+        [
+            "/gpu-a100-80gb",
+            "/gpu-large-memory",
+            "/gpu.nvidia.com",
+            "/nic.example.com"
+        ]
     );
     let gpu = sim.get_json(&format!("{DRA}/deviceclasses/gpu.nvidia.com"));
     assert_eq!(gpu["spec"]["extendedResourceName"], "nvidia.com/gpu");

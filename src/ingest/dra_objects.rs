@@ -4,15 +4,17 @@
 //! the edge. They implement `kube::Resource` so kube-runtime's watcher lists and watches them.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::core::{ClusterResourceScope, NamespaceResourceScope};
 use kube::Resource;
 use serde::{Deserialize, Deserializer};
 
 use crate::ingest::objects::slim_resource;
 use crate::model::devices::{
-    ClaimInput, ClassInput, DeviceInput, ResultInput, SliceInput, SliceScope,
+    attribute_key, AttributeValue, ClaimInput, ClassInput, DeviceInput, ResultInput, SliceInput,
+    SliceScope,
 };
 
 /// The API group and version watched.
@@ -20,7 +22,7 @@ pub const GROUP: &str = "resource.k8s.io";
 /// The version of [`GROUP`] watched (GA since Kubernetes 1.34).
 pub const VERSION: &str = "v1";
 
-/// Name, namespace and resourceVersion only.
+/// Name, namespace, resourceVersion and creationTimestamp only.
 fn light_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     #[derive(Deserialize, Default)]
     #[serde(default, rename_all = "camelCase")]
@@ -28,12 +30,14 @@ fn light_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
         name: Option<String>,
         namespace: Option<String>,
         resource_version: Option<String>,
+        creation_timestamp: Option<Time>,
     }
     let light = Option::<Light>::deserialize(d)?.unwrap_or_default();
     Ok(ObjectMeta {
         name: light.name,
         namespace: light.namespace,
         resource_version: light.resource_version,
+        creation_timestamp: light.creation_timestamp,
         ..ObjectMeta::default()
     })
 }
@@ -89,7 +93,7 @@ pub struct SlicePool {
     pub generation: i64,
 }
 
-/// One device: its name and, with per-device node selection, its node.
+/// One device: its name, attributes and, with per-device node selection, its node.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct SliceDevice {
@@ -98,6 +102,37 @@ pub struct SliceDevice {
     pub name: String,
     /// `nodeName`.
     pub node_name: Option<String>,
+    /// `attributes` (kept only as keys in the record).
+    #[serde(deserialize_with = "null_default")]
+    pub attributes: BTreeMap<String, Attribute>,
+}
+
+/// One attribute's value: exactly one of its fields is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Attribute {
+    /// `string`.
+    pub string: Option<String>,
+    /// `bool`.
+    pub bool: Option<bool>,
+    /// `int`.
+    pub int: Option<i64>,
+    /// `version`.
+    pub version: Option<String>,
+}
+
+impl Attribute {
+    fn value(self) -> Option<AttributeValue> {
+        if let Some(v) = self.string {
+            Some(AttributeValue::String(v))
+        } else if let Some(v) = self.bool {
+            Some(AttributeValue::Bool(v))
+        } else if let Some(v) = self.int {
+            Some(AttributeValue::Int(v))
+        } else {
+            self.version.map(AttributeValue::Version)
+        }
+    }
 }
 
 /// A ResourceClaim reduced to its requests' classes and its allocation results.
@@ -261,22 +296,29 @@ impl SlimResourceSlice {
             _ if per_device => SliceScope::PerDevice,
             _ => SliceScope::Shared,
         };
+        let driver = spec.driver;
+        let devices = spec
+            .devices
+            .into_iter()
+            .map(|d| DeviceInput {
+                attributes: d
+                    .attributes
+                    .into_iter()
+                    .filter_map(|(name, a)| Some(attribute_key(&driver, &name, &a.value()?)))
+                    .collect(),
+                name: d.name,
+                node: if per_device {
+                    d.node_name.filter(|n| !n.is_empty())
+                } else {
+                    None
+                },
+            })
+            .collect();
         let input = SliceInput {
-            driver: spec.driver,
+            driver,
             pool: spec.pool.name,
             generation: spec.pool.generation,
-            devices: spec
-                .devices
-                .into_iter()
-                .map(|d| DeviceInput {
-                    name: d.name,
-                    node: if per_device {
-                        d.node_name.filter(|n| !n.is_empty())
-                    } else {
-                        None
-                    },
-                })
-                .collect(),
+            devices,
             scope,
         };
         (name, input)
@@ -360,6 +402,11 @@ impl SlimDeviceClass {
                 .extended_resource_name
                 .clone()
                 .filter(|n| !n.is_empty()),
+            created: self
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.as_second()),
         }
     }
 }

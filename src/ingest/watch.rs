@@ -388,9 +388,9 @@ async fn watch_classes(client: &Client, config: &Config, cache: &Cache) {
 }
 
 /// Attempts at asking whether the DRA objects can be watched before running without them
-/// (about half a minute with the backoff): readiness waits for the answer, and a broken
+/// (one to three minutes with the backoff): readiness waits for the answer, and a broken
 /// `resource.k8s.io` must not hold the node and pod figures back for ever.
-const PROBE_ATTEMPTS: u32 = 5;
+const PROBE_ATTEMPTS: u32 = 8;
 
 /// Whether the DRA objects can be watched: `Err` with the warning to log when the API group is
 /// not served (404), a list is forbidden (403), or the question found no answer in
@@ -579,6 +579,19 @@ async fn run_watch<K, W>(
                     .with_label_values(&[resource, reason])
                     .inc();
                 let message = describe(kind, &err);
+                if reason == "forbidden"
+                    && WatchKind::DEVICES.contains(&kind)
+                    && !cache.health.watch(kind).synced()
+                {
+                    // E.g. list granted but not watch (a streaming list is a watch): the probe
+                    // could not tell. Run without devices rather than never become ready.
+                    log::warn!(
+                        "devices: {message}; no device figures until the exporter restarts \
+                         (grant list and watch: manifests/dra/clusterrole.yaml)"
+                    );
+                    cache.health.set_device_watch(DeviceWatch::Off);
+                    return;
+                }
                 log::warn!("watch failed resource={resource} error={message}");
                 cache.health.failed(kind, message);
                 if relist {

@@ -74,6 +74,8 @@ pub struct DeviceInput {
     pub name: String,
     /// With [`SliceScope::PerDevice`]: the device's `nodeName` (None: shared).
     pub node: Option<String>,
+    /// The keys of its attributes ([`attribute_key`]).
+    pub attributes: Vec<u32>,
 }
 
 /// A ResourceSlice, as decoded.
@@ -120,53 +122,142 @@ pub struct ClassInput {
     pub selectors: Vec<String>,
     /// `spec.extendedResourceName`.
     pub extended_resource: Option<String>,
+    /// `metadata.creationTimestamp`, Unix seconds: of several classes naming one extended
+    /// resource, the newest backs it.
+    pub created: Option<i64>,
+}
+
+/// A device attribute's value (`attributes.<name>.{string,bool,int,version}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeValue {
+    /// `string`.
+    String(String),
+    /// `bool`.
+    Bool(bool),
+    /// `int`.
+    Int(i64),
+    /// `version` (compared in CEL through `semver(…)`, which is not resolved here).
+    Version(String),
+}
+
+/// The 32-bit key of an attribute and its value (FNV-1a over the fully qualified name, the kind
+/// and the value): a device keeps the keys of its attributes, a resolved selector term is one
+/// key, and a device matches when it holds the key. Two different pairs share a key with
+/// probability 2⁻³² per comparison. An unqualified name is in the driver's domain, as the API
+/// defines it.
+#[must_use]
+pub fn attribute_key(driver: &str, name: &str, value: &AttributeValue) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            hash ^= u32::from(*b);
+            hash = hash.wrapping_mul(0x0100_0193);
+        }
+    };
+    if !name.contains('/') {
+        feed(driver.as_bytes());
+        feed(b"/");
+    }
+    feed(name.as_bytes());
+    match value {
+        AttributeValue::String(v) => {
+            feed(b"\0s\0");
+            feed(v.as_bytes());
+        }
+        AttributeValue::Bool(v) => feed(if *v { b"\0b\0true" } else { b"\0b\0false" }),
+        AttributeValue::Int(v) => {
+            feed(b"\0i\0");
+            feed(v.to_string().as_bytes());
+        }
+        AttributeValue::Version(v) => {
+            feed(b"\0v\0");
+            feed(v.as_bytes());
+        }
+    }
+    hash
 }
 
 /// Which devices a class selects, as far as it is resolved here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
-    /// Every device (no selectors).
-    All,
-    /// The devices of one driver.
-    Driver(Id),
+    /// The devices of one driver (or any), holding every attribute key listed.
+    Match {
+        /// The driver every `device.driver == "…"` term names; `None`: any.
+        driver: Option<Id>,
+        /// Keys of the `device.attributes["D"].N == literal` terms.
+        attributes: Box<[u32]>,
+    },
     /// None (contradicting driver terms).
     Nothing,
-    /// A selector beyond `device.driver == "…"`.
+    /// A selector beyond driver and attribute equality.
     Unresolved,
 }
 
-/// Resolves a class's CEL selectors: each must be `device.driver == "NAME"` terms joined by
-/// `&&` (either quote, either side); anything else is [`Selection::Unresolved`].
+/// One resolved term of a selector.
+enum Term<'a> {
+    Driver(&'a str),
+    Attribute(u32),
+}
+
+/// Resolves a class's CEL selectors: each must be terms joined by `&&` (either quote, either
+/// side of `==`) of `device.driver == "NAME"` or `device.attributes["DOMAIN"].NAME == LITERAL`
+/// (a string, `true`/`false` or an integer); anything else is [`Selection::Unresolved`].
 fn resolve(selectors: &[String], drivers: &mut Names) -> Selection {
     let mut driver: Option<&str> = None;
+    let mut attributes = Vec::new();
     for expression in selectors {
         for term in expression.split("&&") {
-            let Some(name) = driver_term(term) else {
-                return Selection::Unresolved;
-            };
-            match driver {
-                Some(d) if d != name => return Selection::Nothing,
-                _ => driver = Some(name),
+            match selector_term(term) {
+                Some(Term::Driver(name)) => match driver {
+                    Some(d) if d != name => return Selection::Nothing,
+                    _ => driver = Some(name),
+                },
+                Some(Term::Attribute(key)) => attributes.push(key),
+                None => return Selection::Unresolved,
             }
         }
     }
-    driver.map_or(Selection::All, |d| Selection::Driver(drivers.id(d)))
+    Selection::Match {
+        driver: driver.map(|d| drivers.id(d)),
+        attributes: attributes.into_boxed_slice(),
+    }
 }
 
-/// `device.driver == "NAME"` (or reversed) → NAME.
-fn driver_term(term: &str) -> Option<&str> {
-    let (left, right) = term.split_once("==")?;
-    let (left, right) = (left.trim(), right.trim());
-    let literal = if left == "device.driver" {
-        right
-    } else if right == "device.driver" {
-        left
-    } else {
-        return None;
-    };
+/// A quoted string literal's contents (no escapes inside).
+fn quoted(literal: &str) -> Option<&str> {
     let quote = literal.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let inner = literal.strip_prefix(quote)?.strip_suffix(quote)?;
-    (!inner.is_empty() && !inner.contains(['"', '\'', '\\'])).then_some(inner)
+    (!inner.contains(['"', '\'', '\\'])).then_some(inner)
+}
+
+/// `device.driver == "NAME"` or `device.attributes["DOMAIN"].NAME == LITERAL` (either side).
+fn selector_term(term: &str) -> Option<Term<'_>> {
+    let (left, right) = term.split_once("==")?;
+    let (left, right) = (left.trim(), right.trim());
+    let (field, literal) = if left.starts_with("device.") {
+        (left, right)
+    } else {
+        (right, left)
+    };
+    if field == "device.driver" {
+        return quoted(literal).filter(|d| !d.is_empty()).map(Term::Driver);
+    }
+    let rest = field.strip_prefix("device.attributes[")?;
+    let (domain, name) = rest.split_once("].")?;
+    let domain = quoted(domain).filter(|d| !d.is_empty())?;
+    let simple = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if name.is_empty() || !name.chars().all(simple) {
+        return None;
+    }
+    let value = if let Some(text) = quoted(literal) {
+        AttributeValue::String(text.to_owned())
+    } else if literal == "true" || literal == "false" {
+        AttributeValue::Bool(literal == "true")
+    } else {
+        AttributeValue::Int(literal.parse().ok()?)
+    };
+    let qualified = format!("{domain}/{name}");
+    Some(Term::Attribute(attribute_key("", &qualified, &value)))
 }
 
 /// Names packed into one allocation, each followed by a NUL (Kubernetes names never hold one):
@@ -200,6 +291,22 @@ struct SliceRecord {
     devices: Packed,
     /// With per-device node selection: each device's node (None: shared).
     device_nodes: Option<Box<[Option<Box<str>>]>>,
+    /// Every device's attribute keys, one after the other; `attribute_ends[i]` ends device i's.
+    attributes: Box<[u32]>,
+    attribute_ends: Box<[u32]>,
+}
+
+impl SliceRecord {
+    /// Device `i`'s attribute keys.
+    fn attributes_of(&self, i: usize) -> &[u32] {
+        let start = if i == 0 {
+            0
+        } else {
+            self.attribute_ends.get(i - 1).copied().unwrap_or(0) as usize
+        };
+        let end = self.attribute_ends.get(i).copied().unwrap_or(0) as usize;
+        self.attributes.get(start..end).unwrap_or_default()
+    }
 }
 
 /// A stored allocation result (its device name is in the claim's packed names).
@@ -227,6 +334,7 @@ struct ClaimRecord {
 struct ClassRecord {
     selection: Selection,
     extended_resource: Option<Box<str>>,
+    created: i64,
 }
 
 /// Objects of one kind by key, with the buffer of a re-list (kube's `Init`…`InitDone`).
@@ -414,6 +522,19 @@ impl DeviceState {
             node,
             devices: Packed::new(input.devices.iter().map(|d| d.name.as_str())),
             device_nodes,
+            attributes: input
+                .devices
+                .iter()
+                .flat_map(|d| d.attributes.iter().copied())
+                .collect(),
+            attribute_ends: input
+                .devices
+                .iter()
+                .scan(0u32, |end, d| {
+                    *end += u32::try_from(d.attributes.len()).unwrap_or(u32::MAX);
+                    Some(*end)
+                })
+                .collect(),
         }
     }
 
@@ -440,6 +561,7 @@ impl DeviceState {
         ClassRecord {
             selection: resolve(&input.selectors, &mut self.drivers),
             extended_resource: input.extended_resource.as_deref().map(Box::from),
+            created: input.created.unwrap_or(i64::MIN),
         }
     }
 
@@ -557,10 +679,10 @@ impl DeviceState {
                 .or_insert(slice.generation);
             *g = (*g).max(slice.generation);
         }
-        // Allocated devices, each once, with the class of the first claim naming it (in key order,
-        // so the choice does not depend on hashing).
+        // Allocated devices, each once, with the class of the first claim naming it with a class
+        // (by namespace, then name, so the choice does not depend on hashing).
         let mut claim_keys: Vec<&Box<str>> = self.claims.current.keys().collect();
-        claim_keys.sort_unstable();
+        claim_keys.sort_unstable_by_key(|k| k.split_once('/'));
         let mut allocated: HashMap<(Id, Id, &str), Option<Id>> = HashMap::new();
         let (mut claims_allocated, mut claims_pending) = (0, 0);
         for key in claim_keys {
@@ -572,15 +694,18 @@ impl DeviceState {
             claims_allocated += 1;
             for (r, device) in claim.results.iter().zip(claim.devices.iter()) {
                 let class = (r.class != NO_CLASS).then_some(r.class);
-                allocated.entry((r.driver, r.pool, device)).or_insert(class);
+                let holder = allocated.entry((r.driver, r.pool, device)).or_insert(class);
+                if holder.is_none() {
+                    *holder = class;
+                }
             }
         }
         // Resolved classes by the driver they select.
-        let mut classes: Vec<(Id, Selection)> = self
+        let mut classes: Vec<(Id, &Selection)> = self
             .classes
             .current
             .iter()
-            .filter_map(|(name, c)| Some((self.class_names.get(name)?, c.selection)))
+            .filter_map(|(name, c)| Some((self.class_names.get(name)?, &c.selection)))
             .collect();
         classes.sort_unstable_by_key(|(id, _)| *id);
         let mut figures = Figures {
@@ -613,10 +738,16 @@ impl DeviceState {
                 let by_driver = count_of(&mut place.drivers, slice.driver);
                 by_driver.published += 1;
                 by_driver.allocated += is_allocated;
+                let attributes = slice.attributes_of(i);
                 for &(class, selection) in &classes {
                     let selects = match selection {
-                        Selection::All => true,
-                        Selection::Driver(d) => d == slice.driver,
+                        Selection::Match {
+                            driver,
+                            attributes: wanted,
+                        } => {
+                            driver.is_none_or(|d| d == slice.driver)
+                                && wanted.iter().all(|k| attributes.contains(k))
+                        }
                         Selection::Nothing | Selection::Unresolved => false,
                     };
                     if selects {
@@ -647,9 +778,9 @@ impl DeviceState {
                 })
                 .map(|(name, c)| (&**name, c))
                 .collect();
-            // Several classes naming one resource: the scheduler uses the oldest; without
-            // creation times here, the first by name (documented).
-            by_class.sort_unstable_by_key(|(name, _)| *name);
+            // Several classes naming one resource: the API picks the most recently created,
+            // and of those created at once the first by name.
+            by_class.sort_unstable_by(|(a, x), (b, y)| y.created.cmp(&x.created).then(a.cmp(b)));
             if let Some((name, class)) = by_class.first() {
                 if class.selection != Selection::Unresolved {
                     if let Some(id) = self.class_names.get(name) {
@@ -779,6 +910,7 @@ mod tests {
                 .map(|i| DeviceInput {
                     name: format!("dev-{i}"),
                     node: None,
+                    attributes: Vec::new(),
                 })
                 .collect(),
         }
@@ -803,6 +935,7 @@ mod tests {
         ClassInput {
             selectors: vec![expression.into()],
             extended_resource: extended.map(str::to_owned),
+            created: None,
         }
     }
 
@@ -826,23 +959,60 @@ mod tests {
     }
 
     #[test]
-    fn only_driver_equality_selectors_resolve() {
+    fn driver_and_attribute_equality_selectors_resolve_and_nothing_else() {
         let mut names = Names::default();
         let gpu = names.id("gpu.example.com");
+        let matching = |driver: Option<Id>, attributes: &[u32]| Selection::Match {
+            driver,
+            attributes: attributes.into(),
+        };
+        let string = |v: &str| AttributeValue::String(v.into());
+        let model = attribute_key("", "gpu.example.com/model", &string("A100"));
+        // An unqualified attribute of a device is in its driver's domain: the same key.
+        assert_eq!(
+            model,
+            attribute_key("gpu.example.com", "model", &string("A100"))
+        );
         let cases: &[(&[&str], Selection)] = &[
-            (&[], Selection::All),
-            (&["device.driver == \"gpu.example.com\""], Selection::Driver(gpu)),
-            (&["'gpu.example.com'==device.driver"], Selection::Driver(gpu)),
+            (&[], matching(None, &[])),
+            (
+                &["device.driver == \"gpu.example.com\""],
+                matching(Some(gpu), &[]),
+            ),
+            (&["'gpu.example.com'==device.driver"], matching(Some(gpu), &[])),
             (
                 &["device.driver == 'gpu.example.com' && device.driver == \"gpu.example.com\""],
-                Selection::Driver(gpu),
+                matching(Some(gpu), &[]),
             ),
             (
                 &["device.driver == \"a\"", "device.driver == \"b\""],
                 Selection::Nothing,
             ),
+            // The NVIDIA driver's own class.
             (
-                &["device.driver == \"gpu.example.com\" && device.attributes[\"gpu.example.com\"].model == \"A100\""],
+                &["device.driver == 'gpu.example.com' && device.attributes['gpu.example.com'].model == 'A100'"],
+                matching(Some(gpu), &[model]),
+            ),
+            (
+                &["device.attributes[\"gpu.example.com\"].shared == true"],
+                matching(
+                    None,
+                    &[attribute_key("", "gpu.example.com/shared", &AttributeValue::Bool(true))],
+                ),
+            ),
+            (
+                &["device.attributes[\"gpu.example.com\"].index == 3"],
+                matching(
+                    None,
+                    &[attribute_key("", "gpu.example.com/index", &AttributeValue::Int(3))],
+                ),
+            ),
+            (
+                &["device.capacity['gpu.example.com'].memory.compareTo(quantity('40Gi')) >= 0"],
+                Selection::Unresolved,
+            ),
+            (
+                &["device.attributes['gpu.example.com'].driverVersion == semver('1.2.3')"],
                 Selection::Unresolved,
             ),
             (&["device.driver != \"x\""], Selection::Unresolved),
@@ -853,6 +1023,35 @@ mod tests {
             let selectors: Vec<String> = selectors.iter().map(|s| (*s).to_owned()).collect();
             assert_eq!(resolve(&selectors, &mut names), *want, "{selectors:?}");
         }
+    }
+
+    #[test]
+    fn an_attribute_selector_counts_the_devices_holding_that_value() {
+        let mut s = listed(vec!["nvidia.com/gpu".into()]);
+        let mut input = slice("gpu.example.com", "a", 1, Some("a"), 3);
+        let kind = |v: &str| AttributeValue::String(v.into());
+        input.devices[0].attributes = vec![attribute_key("gpu.example.com", "type", &kind("gpu"))];
+        input.devices[1].attributes = vec![attribute_key("gpu.example.com", "type", &kind("mig"))];
+        input.devices[2].attributes = vec![attribute_key(
+            "gpu.example.com",
+            "gpu.example.com/type",
+            &kind("gpu"),
+        )];
+        s.apply_slice("a", input);
+        s.apply_class(
+            "gpu",
+            &class(
+                "device.driver == 'gpu.example.com' && device.attributes['gpu.example.com'].type == 'gpu'",
+                Some("nvidia.com/gpu"),
+            ),
+        );
+        s.settle();
+        assert_eq!(
+            s.node("a").unwrap().classes,
+            [("gpu".to_owned(), count(2, 0))]
+        );
+        assert_eq!(s.extended_allocatable("a"), [(0, 2)]);
+        assert!(s.classes()[0].resolved);
     }
 
     #[test]
@@ -958,10 +1157,12 @@ mod tests {
                 DeviceInput {
                     name: "x".into(),
                     node: Some("n1".into()),
+                    attributes: Vec::new(),
                 },
                 DeviceInput {
                     name: "y".into(),
                     node: None,
+                    attributes: Vec::new(),
                 },
             ],
         };
@@ -989,12 +1190,40 @@ mod tests {
         s.apply_class("nic", &class("device.driver == 'nic'", None));
         s.apply_class(
             "fpga",
-            &class("device.attributes['x'].y == 1", Some("example.com/fpga")),
+            &class(
+                "device.capacity['x'].y.compareTo(quantity('1')) > 0",
+                Some("example.com/fpga"),
+            ),
         );
         s.settle();
         assert_eq!(s.extended_allocatable("a"), [(1, 8), (2, 2)]);
         assert_eq!(s.extended_allocatable("b"), [(1, 0), (2, 0)]);
         assert!(s.backs_resources());
+    }
+
+    #[test]
+    fn of_several_classes_backing_one_resource_the_newest_counts_then_the_first_by_name() {
+        let mut s = listed(vec!["nvidia.com/gpu".into()]);
+        s.apply_slice("a-old", slice("old.example.com", "a", 1, Some("a"), 2));
+        s.apply_slice("a-new", slice("new.example.com", "a-new", 1, Some("a"), 6));
+        let backing = |driver: &str, created| ClassInput {
+            created,
+            ..class(
+                &format!("device.driver == '{driver}'"),
+                Some("nvidia.com/gpu"),
+            )
+        };
+        s.apply_class("z-new", &backing("new.example.com", Some(2_000)));
+        s.apply_class("a-old", &backing("old.example.com", Some(1_000)));
+        s.settle();
+        assert_eq!(s.extended_allocatable("a"), [(0, 6)], "the newer class");
+        s.apply_class("b-same-time", &backing("old.example.com", Some(2_000)));
+        s.settle();
+        assert_eq!(
+            s.extended_allocatable("a"),
+            [(0, 2)],
+            "same time: first by name"
+        );
     }
 
     #[test]

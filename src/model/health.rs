@@ -224,12 +224,20 @@ impl Health {
         lock(&self.server_version).clone()
     }
 
-    /// Seconds since a watch last heard from the API server (the stalest of the two); time since
+    /// Seconds since a watch last heard from the API server (the stalest of those readiness waits
+    /// for: nodes, pods and, when watched, the DRA objects); time since
     /// start for a watch that never heard anything.
     pub fn cache_age(&self) -> Duration {
         let now = self.now_ms();
         let age = |w: &WatchStatus| now.saturating_sub(w.last_activity_ms.load(Ordering::Relaxed));
-        Duration::from_millis(age(&self.nodes).max(age(&self.pods)))
+        // Every watch the figures depend on: nodes, pods and, when watched, the DRA objects.
+        let stalest = self
+            .required()
+            .into_iter()
+            .map(|k| age(self.watch(k)))
+            .max()
+            .unwrap_or(0);
+        Duration::from_millis(stalest)
     }
 
     /// Seconds since one watch last heard from the API server.

@@ -921,7 +921,7 @@ pub static CLASS_DEVICES: DeviceFamilies = DeviceFamilies {
         name: "binpacking_device_class_devices",
         kind: Kind::Gauge,
         labels: &["device_class"],
-        help: "published DRA devices the DeviceClass selects (only classes whose selectors are resolved: none, or device.driver == \"NAME\"; a device may count for several classes) (cluster-wide)",
+        help: "published DRA devices the DeviceClass selects (only classes whose selectors the exporter resolves: device.driver and device.attributes equality; a device may count for several classes) (cluster-wide)",
     },
     allocated: Family {
         name: "binpacking_device_class_devices_allocated",
@@ -938,7 +938,7 @@ pub static NODE_CLASS_DEVICES: DeviceFamilies = DeviceFamilies {
         name: "binpacking_node_device_class_devices",
         kind: Kind::Gauge,
         labels: &["node", "device_class"],
-        help: "published DRA devices the DeviceClass selects (only classes whose selectors are resolved: none, or device.driver == \"NAME\"; a device may count for several classes) (per node: node-local devices)",
+        help: "published DRA devices the DeviceClass selects (only classes whose selectors the exporter resolves: device.driver and device.attributes equality; a device may count for several classes) (per node: node-local devices)",
     },
     allocated: Family {
         name: "binpacking_node_device_class_devices_allocated",

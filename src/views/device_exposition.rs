@@ -25,7 +25,12 @@ struct Place<'a> {
 /// Appends the device families of `snapshot` (nothing without device figures or when
 /// `families.devices` is off). `label_groups`: whether label groups are configured.
 pub fn encode(snapshot: &Snapshot, families: Families, label_groups: bool, out: &mut Vec<u8>) {
-    let Some(devices) = snapshot.devices.as_ref().filter(|_| families.devices) else {
+    // A cluster that serves DRA without using it gets exactly the bytes it got before.
+    let Some(devices) = snapshot
+        .devices
+        .as_ref()
+        .filter(|d| families.devices && !d.is_empty())
+    else {
         return;
     };
     let cluster = [Place {
@@ -133,10 +138,18 @@ fn write_scope(
     published: impl Fn(&str) -> bool,
 ) {
     let series = |out: &mut Vec<u8>, family: &Family, value: &dyn Fn(&mut Vec<u8>, Count)| {
+        let wanted = |name: &str| family.name == families.allocated.name || published(name);
+        // A family without a series is not announced either.
+        if !places
+            .iter()
+            .any(|p| p.counts.iter().any(|(name, _)| wanted(name)))
+        {
+            return;
+        }
         header(out, family);
         for place in places {
             for (name, count) in place.counts {
-                if family.name == families.allocated.name || published(name) {
+                if wanted(name) {
                     series_start(out, family, &place.labels, label, name);
                     value(out, *count);
                     out.push(b'\n');
@@ -183,6 +196,9 @@ fn write_classes(out: &mut Vec<u8>, devices: &DeviceFigures) {
         resolved.contains(class)
     });
     let info = &catalogue::DEVICE_CLASS_INFO;
+    if devices.classes.is_empty() {
+        return;
+    }
     header(out, info);
     for class in &devices.classes {
         let mut labels = String::from("device_class=\"");

@@ -150,7 +150,12 @@ pub fn json(snapshot: &Snapshot) -> Value {
             "resolved": c.resolved,
             "extended_resource": c.extended_resource,
         })).collect::<Vec<_>>(),
-        "class_devices": counts(&devices.cluster.classes, "device_class"),
+        "class_devices": devices.cluster.classes.iter().map(|(name, c)| {
+            // An unresolved class's published devices are unknown, not 0.
+            let resolved = devices.classes.iter().any(|k| k.name == *name && k.resolved);
+            json!({"device_class": name, "published": resolved.then_some(c.published),
+                   "allocated": c.allocated})
+        }).collect::<Vec<_>>(),
         "pools": devices.pools.iter().map(|(driver, pool, place)| json!({
             "driver": driver,
             "pool": pool,
@@ -258,5 +263,12 @@ mod tests {
         assert_eq!(v["drivers"][0]["published"], 8);
         assert_eq!(v["classes"][1]["extended_resource"], "nvidia.com/gpu");
         assert_eq!(v["nodes"][0]["devices"][0]["allocated"], 6);
+        assert_eq!(v["class_devices"][1]["device_class"], "big");
+        assert_eq!(
+            v["class_devices"][1]["published"],
+            Value::Null,
+            "unresolved: unknown"
+        );
+        assert_eq!(v["class_devices"][0]["published"], 8);
     }
 }

@@ -283,7 +283,7 @@ fn devices_section(out: &mut String, snap: &Snapshot) {
     };
     let _ = write!(
         out,
-        "<h2>Devices (DRA)</h2>\n<p class=\"muted\">{} nodes publish devices; claims: {} \
+        "<h2>Devices (DRA)</h2>\n<p class=\"muted\">nodes with devices: {}; claims: {} \
          allocated, {} pending</p>\n<table><tr><th>devices</th><th>allocated</th>\
          <th>published</th><th>used</th></tr>\n",
         devices.nodes.len(),

@@ -396,7 +396,10 @@ fn dra_allocatable(totals: &mut Totals, devices: Option<&DeviceState>, node: &st
     for (r, published) in devices.extended_allocatable(node) {
         if totals.allocatable[r] == 0 {
             totals.allocatable[r] = u128::from(published);
-            totals.capacity[r] = u128::from(published);
+            // A device plugin's capacity (its devices unhealthy: allocatable 0) stays.
+            if totals.capacity[r] == 0 {
+                totals.capacity[r] = u128::from(published);
+            }
         }
     }
 }

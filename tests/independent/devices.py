@@ -15,29 +15,78 @@ Prints JSON:
                                                 # do not advertise them
 """
 import json
+import os
 import re
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs"))
+import check_vectors as cv  # noqa: E402
+
 IMPLICIT = "deviceclass.resource.kubernetes.io/"
-TERM = re.compile(r"""^\s*(?:device\.driver\s*==\s*(["'])([^"'\\]+)\1|(["'])([^"'\\]+)\3\s*==\s*device\.driver)\s*$""")
+DRIVER = re.compile(r"""^\s*(?:device\.driver\s*==\s*(["'])([^"'\\]+)\1|(["'])([^"'\\]+)\3\s*==\s*device\.driver)\s*$""")
+ATTRIBUTE = re.compile(r"""^device\.attributes\[(["'])([^"'\\]+)\1\]\.([A-Za-z0-9_-]+)$""")
+LITERAL = re.compile(r"""^(?:(["'])([^"'\\]*)\1|(true|false)|(-?[0-9]+))$""")
+
+
+def attribute_term(term):
+    """device.attributes["D"].N == literal (either side) -> ("D/N", value) or None."""
+    if "==" not in term:
+        return None
+    left, right = (x.strip() for x in term.split("==", 1))
+    for field, literal in ((left, right), (right, left)):
+        m, lit = ATTRIBUTE.match(field), LITERAL.match(literal)
+        if m and lit:
+            if lit.group(1):
+                value = ("string", lit.group(2))
+            elif lit.group(3):
+                value = ("bool", lit.group(3) == "true")
+            else:
+                value = ("int", int(lit.group(4)))
+            return (m.group(2) + "/" + m.group(3), value)
+    return None
 
 
 def selection(cls):
-    """None: unresolved; "*": every device; "": nothing; else the one driver selected."""
-    driver = None
+    """None: unresolved; "": nothing; else (driver or None, [(qualified name, (kind, value))])."""
+    driver, attrs = None, []
     for sel in (cls.get("spec") or {}).get("selectors") or []:
         expression = ((sel or {}).get("cel") or {}).get("expression")
         if expression is None:
             return None
         for term in expression.split("&&"):
-            m = TERM.match(term)
-            if not m:
+            m = DRIVER.match(term)
+            if m:
+                name = m.group(2) or m.group(4)
+                if driver is not None and driver != name:
+                    return ""
+                driver = name
+                continue
+            a = attribute_term(term.strip())
+            if a is None:
                 return None
-            name = m.group(2) or m.group(4)
-            if driver is not None and driver != name:
-                return ""
-            driver = name
-    return "*" if driver is None else driver
+            attrs.append(a)
+    return (driver, attrs)
+
+
+def device_attributes(driver, device):
+    """{qualified name: (kind, value)}: an unqualified name is in the driver's domain."""
+    out = {}
+    for name, v in (device.get("attributes") or {}).items():
+        qualified = name if "/" in name else driver + "/" + name
+        for kind in ("string", "bool", "int", "version"):
+            if kind in v and v[kind] is not None:
+                out[qualified] = (kind, v[kind])
+                break
+    return out
+
+
+def selects(sel, driver, attributes):
+    if not sel:
+        return False
+    want_driver, want_attrs = sel
+    if want_driver is not None and want_driver != driver:
+        return False
+    return all(attributes.get(name) == value for name, value in want_attrs)
 
 
 def main():
@@ -73,7 +122,9 @@ def main():
                 cls = next((s.get("deviceClassName") for s in req.get("firstAvailable") or [] if s.get("name") == sub), None)
             else:
                 cls = (req.get("exactly") or {}).get("deviceClassName")
-            holder.setdefault((res["driver"], res["pool"], res["device"]), cls or None)
+            key = (res["driver"], res["pool"], res["device"])
+            if holder.get(key) is None:
+                holder[key] = cls or None
 
     resolved = {name: selection(c) for name, c in classes.items()}
     out_nodes, pools, seen = {}, {}, set()
@@ -100,8 +151,9 @@ def main():
                 place = pools.setdefault("/".join(key), {"drivers": {}, "classes": {}})
             is_allocated = dev in holder
             bump(place["drivers"], spec["driver"], is_allocated)
+            attrs = device_attributes(spec["driver"], d)
             for cname, sel in resolved.items():
-                if sel == "*" or (sel and sel == spec["driver"]):
+                if selects(sel, spec["driver"], attrs):
                     place["classes"].setdefault(cname, [0, 0])[0] += 1
             if is_allocated and holder[dev]:
                 place["classes"].setdefault(holder[dev], [0, 0])[1] += 1
@@ -123,13 +175,19 @@ def main():
 
     allocatable = {}
     for r in tracked:
+        # The most recently created class backs the resource; of those created at once, the
+        # first by name (DeviceClassSpec.extendedResourceName).
         backing = sorted(n for n, c in classes.items()
                          if (c.get("spec") or {}).get("extendedResourceName") == r or r == IMPLICIT + n)
+        backing.sort(key=lambda n: classes[n]["metadata"].get("creationTimestamp") or "", reverse=True)
         if not backing or resolved[backing[0]] is None:
             continue
         for name, node in nodes.items():
-            advertised = ((node.get("status") or {}).get("allocatable") or {}).get(r)
-            if advertised not in (None, "0"):
+            status = node.get("status") or {}
+            # Allocatable as the exporter reads it: allocatable, else capacity (section 8).
+            listed = status.get("allocatable") if status.get("allocatable") is not None else status.get("capacity")
+            advertised = (listed or {}).get(r)
+            if advertised is not None and cv.parse_quantity(advertised) > 0:
                 continue
             count = out_nodes.get(name, {"classes": {}})["classes"].get(backing[0], [0, 0])[0]
             allocatable.setdefault(name, {})[r] = count

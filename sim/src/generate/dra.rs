@@ -47,9 +47,10 @@ pub fn device_classes(created: &str, rng: &mut Rng) -> Vec<Value> {
             "spec": spec})
     };
     vec![
+        // The NVIDIA DRA driver's own class: its selector reads a device attribute.
         class(
             GPU_DRIVER,
-            "device.driver == \"gpu.nvidia.com\"",
+            "device.driver == 'gpu.nvidia.com' && device.attributes['gpu.nvidia.com'].type == 'gpu'",
             Some(GPU_RESOURCE),
             rng.uuid(),
         ),
@@ -62,6 +63,13 @@ pub fn device_classes(created: &str, rng: &mut Rng) -> Vec<Value> {
         class(
             "gpu-a100-80gb",
             "device.driver == \"gpu.nvidia.com\" && device.attributes[\"gpu.nvidia.com\"].productName == \"A100-80GB\"",
+            None,
+            rng.uuid(),
+        ),
+        // A selector the exporter cannot resolve (a quantity comparison).
+        class(
+            "gpu-large-memory",
+            "device.driver == 'gpu.nvidia.com' && device.capacity['gpu.nvidia.com'].memory.compareTo(quantity('40Gi')) >= 0",
             None,
             rng.uuid(),
         ),
@@ -82,7 +90,7 @@ pub fn node_slice(
     let devices: Vec<Value> = (0..devices)
         .map(|i| {
             json!({"name": format!("gpu-{i}"),
-                "attributes": {"index": {"int": i}, "productName": {"string": "NVIDIA A10G"},
+                "attributes": {"type": {"string": "gpu"}, "index": {"int": i}, "productName": {"string": "NVIDIA A10G"},
                     "driverVersion": {"version": "570.172.8"}, "uuid": {"string": format!("GPU-{}", rng.uuid())}},
                 "capacity": {"memory": {"value": "24Gi"}}})
         })

@@ -410,7 +410,7 @@ mod tests {
             let objects = generate_with(nodes, pods, 7, per_node).unwrap().objects;
             crate::invariants::check_dra(&objects).unwrap();
             let count = |k: Kind| objects.iter().filter(|o| o.kind == k).count();
-            assert_eq!(count(Kind::DeviceClass), 3);
+            assert_eq!(count(Kind::DeviceClass), 4);
             let claims: Vec<Value> = objects
                 .iter()
                 .filter(|o| o.kind == Kind::ResourceClaim)
