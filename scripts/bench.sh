@@ -23,6 +23,23 @@ image=$(scripts/image-size.sh x86_64)
 HOSTILE_EXPORTER_BIN="$PWD/target/x86_64-unknown-linux-musl/release/kube-cluster-binpacking-exporter" \
   HOSTILE_REPORT=target/bench-hostile.md cargo test --quiet --test http_hostile >/dev/null 2>&1 || true
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+# Issue #18's targets measured outside the cluster run's own table, from this run's outputs.
+floor_ratio() { grep -m1 'ratio to the floor' <<<"$1" | awk '{print $NF}'; }
+after_scrapes() { grep -o '^- large: .*after the scrapes RSS [0-9.]* MiB' "$1" | grep -o '[0-9.]* MiB$' | cut -d' ' -f1; }
+met() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "yes" : "**no**" }'; }
+targets() {
+  local small large static glibc
+  small=$(floor_ratio "$ingest"); large=$(floor_ratio "$ingest_large")
+  static=$(after_scrapes target/bench-cluster.md); glibc=$(after_scrapes target/bench-glibc.md)
+  echo "| target | measured | met |"
+  echo "|---|---|---|"
+  [ -n "$small" ] && echo "| ingest ≥ 2/3 of the serde_json skip floor, 15,000 pods | $small | $(met "$small" ">=" 0.667) |"
+  [ -n "$large" ] && echo "| ingest ≥ 2/3 of the serde_json skip floor, 150,000 pods | $large | $(met "$large" ">=" 0.667) |"
+  if [ -n "$static" ] && [ -n "$glibc" ]; then
+    r=$(awk -v g="$glibc" -v s="$static" 'BEGIN { printf "%.2f", g / s }')
+    echo "| glibc build ≤ 1.25× the static binary after scrapes, 5,000 / 150,000 | $glibc / $static MiB = ${r}× | $(met "$r" "<=" 1.25) |"
+  fi
+}
 {
   echo "# Benchmarks"
   echo
@@ -38,6 +55,10 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
   echo "## End to end"
   echo
   cat target/bench-cluster.md
+  echo
+  echo "Targets (issue #18) from the in-process benchmarks and the glibc run below:"
+  echo
+  targets
   echo
   echo "The glibc build (\`cargo build --release\`, as \`cargo install\` makes it), large scale, one run:"
   echo
