@@ -37,6 +37,10 @@ struct Names {
 }
 
 impl Names {
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+
     fn id(&mut self, name: &str) -> Id {
         if let Some(&id) = self.ids.get(name) {
             return id;
@@ -354,6 +358,13 @@ impl<T> Default for Keyed<T> {
 }
 
 impl<T> Keyed<T> {
+    /// Every record, stored and buffered by a re-list.
+    fn all_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.current
+            .values_mut()
+            .chain(self.relist.iter_mut().flat_map(HashMap::values_mut))
+    }
+
     fn begin(&mut self) {
         self.relist = Some(HashMap::new());
     }
@@ -670,7 +681,52 @@ impl DeviceState {
         true
     }
 
+    /// Names of drivers, pools and classes no record holds any more (node-local pools are named
+    /// after nodes, which come and go) are dropped: the interned names are rebuilt from the live
+    /// records once they outnumber what the records can hold by far. O(records), like
+    /// [`DeviceState::recompute`].
+    fn compact_names(&mut self) {
+        let live = 2 * (self.slices.current.len() + self.classes.current.len()) + 64;
+        if self.drivers.len() + self.pools.len() + self.class_names.len() <= live {
+            return;
+        }
+        let (old_drivers, old_pools, old_classes) = (
+            std::mem::take(&mut self.drivers),
+            std::mem::take(&mut self.pools),
+            std::mem::take(&mut self.class_names),
+        );
+        let (drivers, pools, classes) = (&mut self.drivers, &mut self.pools, &mut self.class_names);
+        for slice in self.slices.all_mut() {
+            slice.driver = drivers.id(old_drivers.name(slice.driver));
+            slice.pool = pools.id(old_pools.name(slice.pool));
+        }
+        for claim in self.claims.all_mut() {
+            for r in &mut claim.results {
+                r.driver = drivers.id(old_drivers.name(r.driver));
+                r.pool = pools.id(old_pools.name(r.pool));
+                if r.class != NO_CLASS {
+                    r.class = classes.id(old_classes.name(r.class));
+                }
+            }
+        }
+        let mut class_records: Vec<(&Box<str>, &mut ClassRecord)> =
+            self.classes.current.iter_mut().collect();
+        if let Some(relist) = self.classes.relist.as_mut() {
+            class_records.extend(relist.iter_mut());
+        }
+        for (name, class) in class_records {
+            classes.id(name);
+            if let Selection::Match {
+                driver: Some(d), ..
+            } = &mut class.selection
+            {
+                *d = drivers.id(old_drivers.name(*d));
+            }
+        }
+    }
+
     fn recompute(&mut self) {
+        self.compact_names();
         // The current generation of each pool.
         let mut generations: HashMap<(Id, Id), i64> = HashMap::new();
         for slice in self.slices.current.values() {
@@ -1224,6 +1280,33 @@ mod tests {
             [(0, 2)],
             "same time: first by name"
         );
+    }
+
+    #[test]
+    fn names_no_record_holds_are_dropped_and_the_figures_stay() {
+        let mut s = listed(vec![]);
+        s.apply_class("gpu", &class("device.driver == 'gpu'", None));
+        for i in 0..200 {
+            s.apply_slice(
+                &format!("s{i}"),
+                slice(
+                    "gpu",
+                    &format!("node-{i}"),
+                    1,
+                    Some(&format!("node-{i}")),
+                    2,
+                ),
+            );
+            s.settle();
+            s.delete_slice(&format!("s{i}"));
+        }
+        s.apply_slice("last", slice("gpu", "node-x", 1, Some("node-x"), 3));
+        s.apply_claim("ns/c", &claim(&[("gpu", "node-x", "dev-1", Some("gpu"))]));
+        s.settle();
+        assert!(s.pools.len() < 70, "{} pool names kept", s.pools.len());
+        let x = s.node("node-x").unwrap();
+        assert_eq!(x.drivers, [("gpu".to_owned(), count(3, 1))]);
+        assert_eq!(x.classes, [("gpu".to_owned(), count(3, 1))]);
     }
 
     #[test]
