@@ -759,11 +759,14 @@ fn main() {
             medium.scrape_p99, tenx.scrape_p99, (tenx.scrape_p99 / medium.scrape_p99 - 1.0) * 100.0
         );
     }
-    if let Some(large) = rows.iter().find(|r| r.scale == "large") {
+    if let (Some(large), Some(edge)) = (
+        rows.iter().find(|r| r.scale == "large"),
+        rows.iter().find(|r| r.scale == "edge"),
+    ) {
         let _ = writeln!(
             md,
             "- Large: {:.0} bytes of steady RSS per cached pod above the edge baseline.",
-            (large.steady_mib - rows[0].steady_mib) * 1024.0 * 1024.0 / large.pods as f64
+            (large.steady_mib - edge.steady_mib) * 1024.0 * 1024.0 / large.pods as f64
         );
     }
     for r in &rows {
