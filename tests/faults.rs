@@ -174,7 +174,9 @@ fn expired_relists(mode: &str) {
     sim.delete("/objects/nodes/node-b");
     sim.post(&format!("/faults/compact?mode={mode}"), "");
     eventually(&exporter, "node-a", Some(2.6), Duration::from_secs(30));
-    eventually(&exporter, "node-b", None, Duration::from_secs(5));
+    // The node watch re-lists on its own backoff (jittered, up to twice the step), which may come
+    // seconds after the pod watch's.
+    eventually(&exporter, "node-b", None, Duration::from_secs(30));
     let m = exporter.metrics();
     assert_eq!(
         m.get("binpacking_cluster_allocated", &[("resource", "cpu")]),
