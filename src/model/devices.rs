@@ -443,6 +443,13 @@ pub struct PlaceDevices {
 }
 
 impl PlaceDevices {
+    /// Every driver's devices together.
+    pub fn total(&self) -> Count {
+        let mut total = Count::default();
+        self.drivers.iter().for_each(|(_, c)| total.add(*c));
+        total
+    }
+
     /// Adds another place's counts (by name).
     pub fn add(&mut self, other: &PlaceDevices) {
         merge(&mut self.drivers, &other.drivers);

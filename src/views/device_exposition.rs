@@ -12,7 +12,9 @@ use crate::views::catalogue::{
     self, DeviceFamilies, Family, CLASS_DEVICES, CLUSTER_DEVICES, GROUP_DEVICES,
     NODE_CLASS_DEVICES, NODE_DEVICES, POOL_DEVICES,
 };
-use crate::views::exposition::{escape_into, header, write_int, write_ratio, Families};
+use crate::views::exposition::{
+    escape_into, group_labels, header, write_int, write_ratio, Families,
+};
 use crate::views::snapshot::{DeviceFigures, Snapshot};
 
 /// One place (the cluster, a pool, a group value, a node): its escaped label prefix (`node="x",`)
@@ -49,8 +51,7 @@ pub fn encode(snapshot: &Snapshot, families: Families, label_groups: bool, out: 
             let mut labels = String::from("driver=\"");
             escape_into(&mut labels, driver);
             labels.push_str("\",");
-            let mut count = Count::default();
-            place.drivers.iter().for_each(|(_, c)| count.add(*c));
+            let count = place.total();
             (labels, [(pool.clone(), count)])
         })
         .collect();
@@ -68,16 +69,9 @@ pub fn encode(snapshot: &Snapshot, families: Families, label_groups: bool, out: 
             .groups
             .iter()
             .zip(&devices.groups)
-            .map(|(g, place)| {
-                let mut labels = String::from("label_group=\"");
-                escape_into(&mut labels, &g.label_group);
-                labels.push_str("\",label_group_value=\"");
-                escape_into(&mut labels, &g.value);
-                labels.push_str("\",");
-                Place {
-                    labels,
-                    counts: &place.drivers,
-                }
+            .map(|(g, place)| Place {
+                labels: group_labels(&g.label_group, &g.value),
+                counts: &place.drivers,
             })
             .collect();
         write_scope(out, &GROUP_DEVICES, "driver", &groups, |_| true);

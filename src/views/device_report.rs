@@ -57,8 +57,7 @@ pub fn rows(snapshot: &Snapshot, devices: &DeviceFigures) -> Vec<Row> {
         });
     }
     for (driver, pool, place) in &devices.pools {
-        let mut count = Count::default();
-        place.drivers.iter().for_each(|(_, c)| count.add(*c));
+        let count = place.total();
         rows.push(Row {
             name: format!("pool {driver}/{pool}"),
             count,

@@ -224,11 +224,7 @@ pub fn encode(
             .iter()
             .enumerate()
             .map(|(i, g)| {
-                let mut labels = String::from("label_group=\"");
-                escape_into(&mut labels, &g.label_group);
-                labels.push_str("\",label_group_value=\"");
-                escape_into(&mut labels, &g.value);
-                labels.push_str("\",");
+                let labels = group_labels(&g.label_group, &g.value);
                 let room = capacity.and_then(|c| c.groups.get(i));
                 Item {
                     labels,
@@ -244,11 +240,8 @@ pub fn encode(
                 .group_namespaces
                 .iter()
                 .map(|g| {
-                    let mut labels = String::from("label_group=\"");
-                    escape_into(&mut labels, &g.label_group);
-                    labels.push_str("\",label_group_value=\"");
-                    escape_into(&mut labels, &g.value);
-                    labels.push_str("\",namespace=\"");
+                    let mut labels = group_labels(&g.label_group, &g.value);
+                    labels.push_str("namespace=\"");
                     escape_into(&mut labels, &g.namespace.name);
                     labels.push_str("\",");
                     (labels, &g.namespace)
@@ -725,6 +718,16 @@ fn write_float(out: &mut Vec<u8>, value: f64) {
     } else {
         put(out, zmij::Buffer::new().format_finite(value));
     }
+}
+
+/// `label_group="…",label_group_value="…",`: the escaped label prefix of a group value's series.
+pub(crate) fn group_labels(label_group: &str, value: &str) -> String {
+    let mut labels = String::from("label_group=\"");
+    escape_into(&mut labels, label_group);
+    labels.push_str("\",label_group_value=\"");
+    escape_into(&mut labels, value);
+    labels.push_str("\",");
+    labels
 }
 
 /// Escapes a label value: backslash, double quote and newline. Label values are escaped once

@@ -351,12 +351,7 @@ impl Snapshot {
     pub fn attach_usage(&mut self, table: &UsageTable) {
         let mut cluster = UsageTotals::default();
         let mut groups = vec![UsageTotals::default(); self.groups.len()];
-        let positions: std::collections::HashMap<(usize, &str), usize> = self
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| ((g.group, g.value.as_str()), i))
-            .collect();
+        let positions = group_positions(&self.groups);
         for node in &mut self.nodes {
             let usage = table
                 .nodes
@@ -385,6 +380,15 @@ impl Snapshot {
         }
         self.usage_newest = Some(table.newest);
     }
+}
+
+/// Each group's position by (label group, value): how a node's group values find their groups.
+fn group_positions(groups: &[GroupFigures]) -> HashMap<(usize, &str), usize> {
+    groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| ((g.group, g.value.as_str()), i))
+        .collect()
 }
 
 /// KEP-5004: a tracked extended resource backed by a DeviceClass gets, on a node whose
@@ -431,11 +435,7 @@ impl DeviceFigures {
     /// Joins the ledger to the snapshot's nodes (sorted by name) and groups: devices of nodes the
     /// exporter does not track (`--node-selector`, not yet listed) are left out.
     fn take(devices: &DeviceState, nodes: &[NodeFigures], groups: &[GroupFigures]) -> Self {
-        let positions: HashMap<(usize, &str), usize> = groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| ((g.group, g.value.as_str()), i))
-            .collect();
+        let positions = group_positions(groups);
         let mut figures = DeviceFigures {
             groups: vec![PlaceDevices::default(); groups.len()],
             classes: devices.classes(),
