@@ -921,6 +921,16 @@ pub(crate) mod tests {
         ))
     }
 
+    #[test]
+    fn a_pod_map_entry_is_28_bytes() {
+        // Key and record, no padding: the map holds one entry per cached pod (its buckets are a
+        // power of two at most 7/8 full, so this is ~50 of the bytes per pod).
+        assert_eq!(
+            std::mem::size_of::<(crate::model::pod_keys::PodKey, PodRecord)>(),
+            28
+        );
+    }
+
     fn allocated(state: &ClusterState, name: &str) -> Vec<u128> {
         let n = state.nodes().find(|n| n.name == name).expect("node");
         (0..state.resources())
