@@ -4,7 +4,6 @@ use http::{
     header::{AUTHORIZATION, InvalidHeaderValue},
 };
 use jiff::{SignedDuration, Timestamp};
-use jsonpath_rust::JsonPath;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::{
@@ -495,26 +494,61 @@ fn token_from_gcp_provider(provider: &AuthProviderConfig) -> Result<ProviderToke
     }
 }
 
+// PATCH(binpacking-exporter): the gcp auth provider's `token-key` / `expiry-key` are read with a
+// JSONPath subset (field names after `.`, `['quoted']` fields, `[N]` indexes) instead of
+// jsonpath-rust, which brought regex, aho-corasick and pest into the binary for this one legacy
+// lookup. The paths gcloud writes (`{.credential.access_token}`, `{.credential.token_expiry}`)
+// are covered; wildcards, filters, slices and recursive descent are refused with an error.
 fn extract_value(json: &serde_json::Value, context: &str, path: &str) -> Result<String, Error> {
     let path = {
         let p = path.trim_matches(|c| c == '"' || c == '{' || c == '}');
         if p.starts_with('$') {
-            p
+            p.to_owned()
         } else if p.starts_with('.') {
-            &format!("${p}")
+            format!("${p}")
         } else {
-            &format!("$.{p}")
+            format!("$.{p}")
         }
     };
-
-    let res = json.query(path).map_err(|err| {
+    let unsupported = || {
         Error::AuthExec(format!(
             "Failed to query {context:?} as a JsonPath: {path}\n
-             Error: {err}"
+             Error: only field names, ['field'] and [index] are supported"
         ))
-    })?;
+    };
+    let mut value = Some(json);
+    let mut rest = &path[1..];
+    while !rest.is_empty() {
+        let current = value.ok_or_else(|| {
+            Error::AuthExec(format!("Target {context:?} value {path:?} not found"))
+        })?;
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            let name = &after[..end];
+            if name.is_empty() || name == "*" {
+                return Err(unsupported());
+            }
+            value = current.get(name);
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']').ok_or_else(unsupported)?;
+            let inner = &after[..end];
+            let quoted = inner
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+                .or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')));
+            value = match (quoted, inner.parse::<usize>()) {
+                (Some(name), _) => current.get(name),
+                (None, Ok(index)) => current.get(index),
+                (None, Err(_)) => return Err(unsupported()),
+            };
+            rest = &after[end + 1..];
+        } else {
+            return Err(unsupported());
+        }
+    }
 
-    let Some(jval) = res.into_iter().next() else {
+    let Some(jval) = value else {
         return Err(Error::AuthExec(format!(
             "Target {context:?} value {path:?} not found"
         )));
@@ -684,6 +718,35 @@ mod test {
         );
         let config: Kubeconfig = serde_saphyr::from_str(&test_file).unwrap();
         config.auth_infos[0].auth_info.clone().unwrap()
+    }
+
+    // PATCH(binpacking-exporter): the JSONPath subset of `extract_value`.
+    #[test]
+    fn extract_value_reads_fields_quoted_fields_and_indexes() {
+        let json: serde_json::Value = serde_json::from_str(
+            r#"{"credential": {"access_token": "t", "token_expiry": "e", "a.b": "q"}, "list": [{"x": "0"}, {"x": "1"}]}"#,
+        )
+        .unwrap();
+        for (path, want) in [
+            ("{.credential.access_token}", "t"),
+            ("$.credential.token_expiry", "e"),
+            (".credential.access_token", "t"),
+            ("credential.access_token", "t"),
+            ("{.credential['a.b']}", "q"),
+            (r#"$["credential"]["access_token"]"#, "t"),
+            ("{.list[1].x}", "1"),
+        ] {
+            assert_eq!(extract_value(&json, "token-key", path).unwrap(), want, "{path}");
+        }
+        for path in ["{.credential.missing}", "{.list[5].x}", "{.nothing.deeper}"] {
+            let err = extract_value(&json, "token-key", path).unwrap_err().to_string();
+            assert!(err.contains("not found"), "{path}: {err}");
+        }
+        assert!(extract_value(&json, "token-key", "{.credential}").unwrap_err().to_string().contains("not a string"));
+        for path in ["{..access_token}", "{.list[*].x}", "{.list[?(@.x)]}", "{.credential.*}", "{.list[0:1]}"] {
+            let err = extract_value(&json, "token-key", path).unwrap_err().to_string();
+            assert!(err.contains("only field names"), "{path}: {err}");
+        }
     }
 
     fn cred_json(token: &str, expiry: &str) -> String {
