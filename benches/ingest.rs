@@ -1,7 +1,7 @@
 //! In-process ingest benchmark (Criterion-style: warm-up, repeated samples, median): recorded
 //! pod list pages from the cluster simulator, decoded and accounted the way the exporter does
-//! (slim types → compact records), against serde_json's skip-parse floor (`IgnoredAny`) on the
-//! same bytes. Prints MB/s per core for both and their ratio. Build it for the musl target
+//! (each pod accounted while it is decoded → compact records), against serde_json's skip-parse
+//! floor (`IgnoredAny`) on the same bytes. Prints MB/s per core for both and their ratio. Build it for the musl target
 //! (`make bench` does) to measure with the shipped binary's allocator.
 //!
 //! `cargo bench --bench ingest -- [PODS]` (default 15,000 pods; needs target/*/kube-sim).
@@ -15,8 +15,7 @@ mod common;
 
 use common::{http, spawn_sim};
 use kube::core::ObjectList;
-use kube_cluster_binpacking_exporter::ingest::objects::SlimPod;
-use kube_cluster_binpacking_exporter::ingest::records;
+use kube_cluster_binpacking_exporter::ingest::objects::{set_pod_accounting, SlimPod};
 use kube_cluster_binpacking_exporter::model::accounting::AccountingOptions;
 use kube_cluster_binpacking_exporter::model::resources::TrackedResources;
 use serde::de::IgnoredAny;
@@ -84,6 +83,8 @@ fn main() {
         pod_level_status: false,
         max_of_sums: false,
     };
+    // Pods are accounted while they are decoded, as on the exporter's watch thread.
+    set_pod_accounting(&tracked, options);
     let samples = 9;
     // INGEST_PROFILE=1: only the decode under test, many passes (for perf).
     if std::env::var_os("INGEST_PROFILE").is_some() {
@@ -93,9 +94,7 @@ fn main() {
                 black_box(
                     list.items
                         .iter()
-                        .filter_map(|p| {
-                            records::pod_record(p, &tracked, options).map(|f| (p.key(), f))
-                        })
+                        .filter_map(|p| p.facts.as_ref().map(|f| (p.key(), f)))
                         .count(),
                 );
             }
@@ -112,7 +111,7 @@ fn main() {
         let list: ObjectList<SlimPod> = serde_json::from_slice(page).unwrap();
         list.items
             .iter()
-            .filter_map(|p| records::pod_record(p, &tracked, options).map(|f| (p.key(), f)))
+            .filter_map(|p| p.facts.as_ref().map(|f| (p.key(), f)))
             .count()
     });
     let mb = bytes as f64 / 1e6;

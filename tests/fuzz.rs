@@ -16,8 +16,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Rng;
-use kube_cluster_binpacking_exporter::ingest::objects::{SlimNode, SlimPod};
-use kube_cluster_binpacking_exporter::ingest::records;
+use kube_cluster_binpacking_exporter::ingest::objects::{set_pod_accounting, SlimNode, SlimPod};
 use kube_cluster_binpacking_exporter::model::accounting::AccountingOptions;
 use kube_cluster_binpacking_exporter::model::quantity::{milli_ceil, parse_nanos, units_ceil};
 use kube_cluster_binpacking_exporter::model::resources::TrackedResources;
@@ -160,29 +159,29 @@ fn damage(v: &mut Value, rng: &mut Rng) {
 }
 
 fn decode_pod(bytes: &[u8], tracked: &TrackedResources) {
-    if let Ok(pod) = serde_json::from_slice::<SlimPod>(bytes) {
-        for options in [
-            AccountingOptions {
-                pod_level_resources: true,
-                use_status_resources: true,
-                pod_level_status: false,
-                max_of_sums: false,
-            },
-            AccountingOptions {
-                pod_level_resources: true,
-                use_status_resources: true,
-                pod_level_status: true,
-                max_of_sums: true,
-            },
-            AccountingOptions {
-                pod_level_resources: false,
-                use_status_resources: false,
-                pod_level_status: false,
-                max_of_sums: false,
-            },
-        ] {
-            let _ = records::pod_record(&pod, tracked, options);
-        }
+    // Pods are accounted while they are decoded: once under each set of gates.
+    for options in [
+        AccountingOptions {
+            pod_level_resources: true,
+            use_status_resources: true,
+            pod_level_status: false,
+            max_of_sums: false,
+        },
+        AccountingOptions {
+            pod_level_resources: true,
+            use_status_resources: true,
+            pod_level_status: true,
+            max_of_sums: true,
+        },
+        AccountingOptions {
+            pod_level_resources: false,
+            use_status_resources: false,
+            pod_level_status: false,
+            max_of_sums: false,
+        },
+    ] {
+        set_pod_accounting(tracked, options);
+        let _ = serde_json::from_slice::<SlimPod>(bytes);
     }
 }
 
@@ -256,9 +255,7 @@ fn hundreds_of_containers_and_huge_values_saturate_without_panicking() {
     let pod = json!({"metadata": {"name": "big", "namespace": "ns"},
         "spec": {"nodeName": "n", "containers": containers, "initContainers": containers}, "status": {"phase": "Running"}});
     let tracked = TrackedResources::new(["cpu", "memory", "nvidia.com/gpu", "pods"]).unwrap();
-    let decoded: SlimPod = serde_json::from_value(pod).unwrap();
-    let facts = records::pod_record(
-        &decoded,
+    set_pod_accounting(
         &tracked,
         AccountingOptions {
             pod_level_resources: true,
@@ -266,8 +263,9 @@ fn hundreds_of_containers_and_huge_values_saturate_without_panicking() {
             pod_level_status: false,
             max_of_sums: false,
         },
-    )
-    .unwrap();
+    );
+    let decoded: SlimPod = serde_json::from_value(pod).unwrap();
+    let facts = decoded.facts.unwrap();
     assert_eq!(facts.requests()[0], u64::MAX, "saturated, not wrapped");
     assert_eq!(facts.requests()[3], 1);
 }

@@ -7,7 +7,9 @@ use kube::api::{ListParams, WatchParams};
 use kube::{Api, Client};
 
 use crate::error::error_chain;
-use crate::ingest::objects::{SlimNode, SlimPod};
+use crate::ingest::objects::{set_pod_accounting, SlimNode, SlimPod};
+use crate::model::accounting::AccountingOptions;
+use crate::model::resources::TrackedResources;
 
 /// One step of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,11 @@ pub async fn run(client: Client, source: &str, server: &str) -> Vec<Step> {
     }
     let nodes: Api<SlimNode> = Api::all(client.clone());
     let pods: Api<SlimPod> = Api::all(client);
+    // Listed pods are decoded and accounted as the watch does it (a pod that cannot be decoded
+    // fails the step); the figures themselves are not shown, so any resources and gates do.
+    if let Ok(tracked) = TrackedResources::new(["cpu", "memory", "pods"]) {
+        set_pod_accounting(&tracked, AccountingOptions::ALL);
+    }
     steps.push(list_step(
         "list nodes",
         nodes.list(&ListParams::default().limit(1)).await,

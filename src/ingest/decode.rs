@@ -2,7 +2,9 @@
 //! (`model::accounting`): only the fields accounting reads survive, every other field is skipped
 //! unread, and a bad quantity is skipped and recorded instead of failing the object. Keys are
 //! compared as bytes (no UTF-8 check of every key), and container names are hashed as they are
-//! read.
+//! read. Pod spec and status decode into values the caller keeps between pods
+//! (`SpecSeed`, `StatusSeed`): their container lists are cleared and refilled, so decoding a
+//! pod allocates nothing for its containers.
 
 use std::fmt;
 
@@ -94,44 +96,6 @@ impl<'de> Deserialize<'de> for DecodedName {
     }
 }
 
-/// Collects list elements on the stack first, so the `Vec` is allocated once at its exact size:
-/// musl's allocator maps and unmaps whole groups of equal-sized blocks, and a `Vec` grown to
-/// capacity 4 for one container made the decode of a page of pods mostly `mmap`/`munmap`.
-struct ExactVec<T> {
-    head: [T; 8],
-    len: usize,
-    tail: Vec<T>,
-}
-
-impl<T: Default> Default for ExactVec<T> {
-    fn default() -> Self {
-        Self {
-            head: Default::default(),
-            len: 0,
-            tail: Vec::new(),
-        }
-    }
-}
-
-impl<T: Default> ExactVec<T> {
-    fn push(&mut self, value: T) {
-        match self.head.get_mut(self.len) {
-            Some(slot) => {
-                *slot = value;
-                self.len += 1;
-            }
-            None => self.tail.push(value),
-        }
-    }
-
-    fn into_vec(mut self) -> Vec<T> {
-        let mut out = Vec::with_capacity(self.len + self.tail.len());
-        out.extend(self.head[..self.len].iter_mut().map(std::mem::take));
-        out.append(&mut self.tail);
-        out
-    }
-}
-
 /// Declares the keys of interest of one JSON object as an enum (plus `Other`) decoded from the
 /// key's bytes: keys are only compared with ASCII names, so serde_json's UTF-8 check of every key
 /// at the levels decoded (about a tenth of the decode) is skipped. Escaped keys still unescape.
@@ -165,9 +129,10 @@ macro_rules! field_keys {
         }
     };
 }
+pub(crate) use field_keys;
 
 /// Fails on a field seen twice in one object.
-fn first_time<E: de::Error>(seen: &mut bool, field: &'static str) -> Result<(), E> {
+pub(crate) fn first_time<E: de::Error>(seen: &mut bool, field: &'static str) -> Result<(), E> {
     if std::mem::replace(seen, true) {
         return Err(E::duplicate_field(field));
     }
@@ -193,21 +158,33 @@ field_keys! {
 
 impl<'de> Deserialize<'de> for PodSpecInput {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_option(SpecVisitor)
+        let mut spec = PodSpecInput::default();
+        SpecSeed(&mut spec).deserialize(deserializer)?;
+        Ok(spec)
     }
 }
 
-struct SpecVisitor;
+/// Decodes a pod spec into `self.0`, which must be cleared ([`PodSpecInput::clear`]): its
+/// container lists keep their capacity from the pod before.
+pub(crate) struct SpecSeed<'a>(pub &'a mut PodSpecInput);
 
-impl<'de> Visitor<'de> for SpecVisitor {
-    type Value = PodSpecInput;
+impl<'de> DeserializeSeed<'de> for SpecSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SpecSeed<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a pod spec")
     }
-    null_is_empty!('de, PodSpecInput::default(), deserialize_map);
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PodSpecInput, A::Error> {
-        let mut spec = PodSpecInput::default();
+    null_is_empty!('de, (), deserialize_map);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let spec = self.0;
         let mut seen = [false; 5];
         while let Some(key) = map.next_key::<SpecKey>()? {
             let bad = &mut spec.bad_quantities;
@@ -218,16 +195,18 @@ impl<'de> Visitor<'de> for SpecVisitor {
                 }
                 SpecKey::Containers => {
                     first_time(&mut seen[1], "containers")?;
-                    spec.containers = map.next_value_seed(ContainersSeed {
+                    map.next_value_seed(ContainersSeed {
                         list: "spec.containers",
                         bad,
+                        out: &mut spec.containers,
                     })?;
                 }
                 SpecKey::InitContainers => {
                     first_time(&mut seen[2], "initContainers")?;
-                    spec.init_containers = map.next_value_seed(ContainersSeed {
+                    map.next_value_seed(ContainersSeed {
                         list: "spec.initContainers",
                         bad,
+                        out: &mut spec.init_containers,
                     })?;
                 }
                 SpecKey::Overhead => {
@@ -254,40 +233,40 @@ impl<'de> Visitor<'de> for SpecVisitor {
                 }
             }
         }
-        Ok(spec)
+        Ok(())
     }
 }
 
-/// `containers` or `initContainers`; `null` is empty.
+/// `containers` or `initContainers`, appended to `out`; `null` is empty.
 struct ContainersSeed<'b> {
     list: &'static str,
     bad: &'b mut Vec<BadQuantity>,
+    out: &'b mut Vec<ContainerInput>,
 }
 
 impl<'de> DeserializeSeed<'de> for ContainersSeed<'_> {
-    type Value = Vec<ContainerInput>;
+    type Value = ();
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_option(self)
     }
 }
 
 impl<'de> Visitor<'de> for ContainersSeed<'_> {
-    type Value = Vec<ContainerInput>;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of containers")
     }
-    null_is_empty!('de, Vec::new(), deserialize_seq);
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut containers = ExactVec::default();
+    null_is_empty!('de, (), deserialize_seq);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(c) = seq.next_element_seed(ContainerSeed {
             list: self.list,
             bad: &mut *self.bad,
         })? {
-            containers.push(c);
+            self.out.push(c);
         }
-        Ok(containers.into_vec())
+        Ok(())
     }
 }
 
@@ -564,21 +543,33 @@ field_keys! {
 
 impl<'de> Deserialize<'de> for PodStatusInput {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_option(StatusVisitor)
+        let mut status = PodStatusInput::default();
+        StatusSeed(&mut status).deserialize(deserializer)?;
+        Ok(status)
     }
 }
 
-struct StatusVisitor;
+/// Decodes a pod status into `self.0`, which must be cleared ([`PodStatusInput::clear`]): its
+/// container status lists keep their capacity from the pod before.
+pub(crate) struct StatusSeed<'a>(pub &'a mut PodStatusInput);
 
-impl<'de> Visitor<'de> for StatusVisitor {
-    type Value = PodStatusInput;
+impl<'de> DeserializeSeed<'de> for StatusSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StatusSeed<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a pod status")
     }
-    null_is_empty!('de, PodStatusInput::default(), deserialize_map);
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PodStatusInput, A::Error> {
-        let mut status = PodStatusInput::default();
+    null_is_empty!('de, (), deserialize_map);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let status = self.0;
         let mut seen = [false; 6];
         while let Some(key) = map.next_key::<StatusKey>()? {
             let bad = &mut status.bad_quantities;
@@ -593,18 +584,19 @@ impl<'de> Visitor<'de> for StatusVisitor {
                 }
                 StatusKey::ContainerStatuses => {
                     first_time(&mut seen[2], "containerStatuses")?;
-                    status.container_statuses = map.next_value_seed(ContainerStatusesSeed {
+                    map.next_value_seed(ContainerStatusesSeed {
                         list: "status.containerStatuses",
                         bad,
+                        out: &mut status.container_statuses,
                     })?;
                 }
                 StatusKey::InitContainerStatuses => {
                     first_time(&mut seen[3], "initContainerStatuses")?;
-                    status.init_container_statuses =
-                        map.next_value_seed(ContainerStatusesSeed {
-                            list: "status.initContainerStatuses",
-                            bad,
-                        })?;
+                    map.next_value_seed(ContainerStatusesSeed {
+                        list: "status.initContainerStatuses",
+                        bad,
+                        out: &mut status.init_container_statuses,
+                    })?;
                 }
                 StatusKey::Resources => {
                     first_time(&mut seen[4], "resources")?;
@@ -631,7 +623,7 @@ impl<'de> Visitor<'de> for StatusVisitor {
                 }
             }
         }
-        Ok(status)
+        Ok(())
     }
 }
 
@@ -727,36 +719,36 @@ impl<'de> Visitor<'de> for ResizeInfeasibleSeed {
     }
 }
 
-/// `containerStatuses` or `initContainerStatuses`; `null` is empty.
+/// `containerStatuses` or `initContainerStatuses`, appended to `out`; `null` is empty.
 struct ContainerStatusesSeed<'b> {
     list: &'static str,
     bad: &'b mut Vec<BadQuantity>,
+    out: &'b mut Vec<ContainerStatusInput>,
 }
 
 impl<'de> DeserializeSeed<'de> for ContainerStatusesSeed<'_> {
-    type Value = Vec<ContainerStatusInput>;
+    type Value = ();
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_option(self)
     }
 }
 
 impl<'de> Visitor<'de> for ContainerStatusesSeed<'_> {
-    type Value = Vec<ContainerStatusInput>;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of container statuses")
     }
-    null_is_empty!('de, Vec::new(), deserialize_seq);
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut statuses = ExactVec::default();
+    null_is_empty!('de, (), deserialize_seq);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(s) = seq.next_element_seed(ContainerStatusSeed {
             list: self.list,
             bad: &mut *self.bad,
         })? {
-            statuses.push(s);
+            self.out.push(s);
         }
-        Ok(statuses.into_vec())
+        Ok(())
     }
 }
 

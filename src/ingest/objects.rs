@@ -2,9 +2,11 @@
 //! exporter needs survive decoding (no managedFields, annotations, env, probes …), so a watch
 //! event costs a few small allocations instead of a whole k8s-openapi `Pod`. They implement
 //! `kube::Resource` so kube-runtime's watcher can list and watch them; they are converted into
-//! compact records at the edge and never stored.
+//! compact records at the edge and never stored. A pod is accounted while it is decoded: its spec
+//! and status go into inputs the decoding thread reuses, and only its figures leave the decoder.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -13,27 +15,177 @@ use kube::Resource;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::ingest::decode::null_is_empty;
-use crate::model::accounting::{NodeStatusInput, PodSpecInput, PodStatusInput};
-use crate::model::state::Owner;
+use crate::ingest::decode::{field_keys, first_time, null_is_empty, SpecSeed, StatusSeed};
+use crate::model::accounting::{
+    self, AccountingOptions, BadQuantity, NodeStatusInput, PodSpecInput, PodStatusInput,
+};
+use crate::model::resources::TrackedResources;
+use crate::model::state::{Owner, PodFacts};
 
 /// The annotation that marks the mirror pod of a static pod.
 const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
-// Defaults per field, not for the whole struct: a struct-level default builds a whole default
-// pod (and its key) before decoding each one.
-/// A Pod reduced to what accounting and the records need.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A Pod reduced to its record: accounted while it is decoded, under the accounting context of
+/// the decoding thread ([`set_pod_accounting`]). The spec and status are decoded into inputs
+/// the thread reuses for every pod, so a pod costs its key, resourceVersion, node name and
+/// figures, not a copy of its containers.
+#[derive(Debug, Clone)]
 pub struct SlimPod {
     /// `namespace/name`, resourceVersion and the owner class only.
-    #[serde(default, deserialize_with = "pod_meta")]
     pub metadata: PodMeta,
-    /// The spec fields accounting reads.
-    #[serde(default)]
-    pub spec: PodSpecInput,
-    /// The status fields accounting reads.
-    #[serde(default)]
-    pub status: PodStatusInput,
+    /// The record; `None` for a pod in a terminal phase (it counts nowhere).
+    pub facts: Option<PodFacts>,
+    /// Quantities skipped while decoding (spec, then status), in document order.
+    pub bad_quantities: Vec<BadQuantity>,
+    /// `accounting::explain` for the pod, made only while debug logging is on.
+    pub explanation: Option<String>,
+}
+
+/// What the pods decoded on a thread are accounted with: the tracked resources and the gates.
+struct PodAccounting {
+    tracked: TrackedResources,
+    options: AccountingOptions,
+}
+
+/// The inputs one pod is decoded into, reused for the next; and its figures before they are
+/// copied into the record.
+#[derive(Default)]
+struct PodScratch {
+    spec: PodSpecInput,
+    status: PodStatusInput,
+    requests: Vec<u64>,
+    limits: Vec<u64>,
+}
+
+thread_local! {
+    static ACCOUNTING: RefCell<Option<PodAccounting>> = const { RefCell::new(None) };
+    static SCRATCH: RefCell<PodScratch> = RefCell::new(PodScratch::default());
+}
+
+/// Sets how the pods decoded on this thread are accounted: the watch thread sets it before the
+/// pod watch starts and again when the gates change (the pod watch then lists again). A pod
+/// decoded on a thread without it fails to decode.
+pub fn set_pod_accounting(tracked: &TrackedResources, options: AccountingOptions) {
+    ACCOUNTING.with_borrow_mut(|a| {
+        *a = Some(PodAccounting {
+            tracked: tracked.clone(),
+            options,
+        });
+    });
+}
+
+impl<'de> Deserialize<'de> for SlimPod {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(PodVisitor)
+    }
+}
+
+field_keys! {
+    PodKey {
+        Metadata = b"metadata",
+        Spec = b"spec",
+        Status = b"status",
+    }
+}
+
+struct PodVisitor;
+
+impl<'de> Visitor<'de> for PodVisitor {
+    type Value = SlimPod;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a pod")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SlimPod, A::Error> {
+        ACCOUNTING.with_borrow(|accounting| {
+            let accounting = accounting.as_ref().ok_or_else(|| {
+                de::Error::custom(
+                    "pods are decoded only on a thread with an accounting context \
+                     (ingest::objects::set_pod_accounting)",
+                )
+            })?;
+            // A pod decoded inside another one's decode (never, with these types) gets
+            // inputs of its own instead of the shared ones.
+            SCRATCH.with(|shared| match shared.try_borrow_mut() {
+                Ok(mut scratch) => decode_pod(map, accounting, &mut scratch),
+                Err(_) => decode_pod(map, accounting, &mut PodScratch::default()),
+            })
+        })
+    }
+}
+
+/// Decodes one pod's fields into `scratch` and accounts it.
+fn decode_pod<'de, A: MapAccess<'de>>(
+    mut map: A,
+    accounting: &PodAccounting,
+    scratch: &mut PodScratch,
+) -> Result<SlimPod, A::Error> {
+    let PodScratch {
+        spec,
+        status,
+        requests,
+        limits,
+    } = scratch;
+    spec.clear();
+    status.clear();
+    let mut metadata = None;
+    let mut seen = [false; 3];
+    while let Some(key) = map.next_key::<PodKey>()? {
+        match key {
+            PodKey::Metadata => {
+                first_time(&mut seen[0], "metadata")?;
+                metadata = Some(map.next_value_seed(PodMetaSeed)?);
+            }
+            PodKey::Spec => {
+                first_time(&mut seen[1], "spec")?;
+                map.next_value_seed(SpecSeed(spec))?;
+            }
+            PodKey::Status => {
+                first_time(&mut seen[2], "status")?;
+                map.next_value_seed(StatusSeed(status))?;
+            }
+            PodKey::Other => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    let metadata = metadata.unwrap_or_default();
+    let (tracked, options) = (&accounting.tracked, accounting.options);
+    let explanation = (log::log_enabled!(log::Level::Debug) && !accounting::is_terminal(status))
+        .then(|| accounting::explain(spec, status, tracked, options));
+    let facts = (!accounting::is_terminal(status)).then(|| {
+        requests.clear();
+        limits.clear();
+        accounting::pod_requests_into(spec, status, tracked, options, requests);
+        let unlimited = accounting::pod_limits_into(spec, status, tracked, options, limits);
+        PodFacts::new(
+            spec.node_name.take().filter(|n| !n.is_empty()),
+            requests,
+            limits,
+            unlimited,
+            metadata.owner,
+        )
+    });
+    let mut bad_quantities = std::mem::take(&mut spec.bad_quantities);
+    bad_quantities.append(&mut status.bad_quantities);
+    Ok(SlimPod {
+        metadata,
+        facts,
+        bad_quantities,
+        explanation,
+    })
+}
+
+/// The pod's `metadata` (see [`pod_meta`]).
+struct PodMetaSeed;
+
+impl<'de> DeserializeSeed<'de> for PodMetaSeed {
+    type Value = PodMeta;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<PodMeta, D::Error> {
+        pod_meta(d)
+    }
 }
 
 /// Pod metadata kept: `namespace/name`, the kube `ObjectMeta` with only resourceVersion, and the
@@ -412,9 +564,133 @@ impl<'de> Visitor<'de> for Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::accounting::{pod_limits, pod_requests};
+    use serde_json::Value;
+
+    /// Accounting with every gate on, cpu, memory and pods: what the pod tests below decode
+    /// under.
+    fn accounting() {
+        let tracked = TrackedResources::new(["cpu", "memory", "pods"]).unwrap();
+        set_pod_accounting(&tracked, AccountingOptions::ALL);
+    }
+
+    /// Every pod of both vector files.
+    fn vector_pods() -> Vec<Value> {
+        [
+            include_str!("../../tests/fixtures/accounting-vectors.json"),
+            include_str!("../../tests/fixtures/accounting-vectors-137.json"),
+        ]
+        .into_iter()
+        .flat_map(|text| {
+            let file: Value = serde_json::from_str(text).unwrap();
+            file["pod_vectors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|v| v["pods"].as_array().unwrap().clone())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+    }
+
+    #[test]
+    fn pods_decoded_one_after_another_get_the_records_of_pods_decoded_alone() {
+        let pods = vector_pods();
+        assert!(pods.len() > 50, "{} pods", pods.len());
+        let tracked = TrackedResources::new([
+            "cpu",
+            "memory",
+            "ephemeral-storage",
+            "pods",
+            "hugepages-2Mi",
+            "nvidia.com/gpu",
+            "example.com/foo",
+        ])
+        .unwrap();
+        let mut checked = 0;
+        // Every combination of the four gates; the pods forwards and backwards, so each is
+        // decoded after larger and smaller ones into the same reused inputs.
+        for gates in 0..16u8 {
+            let options = AccountingOptions {
+                pod_level_resources: gates & 1 != 0,
+                use_status_resources: gates & 2 != 0,
+                pod_level_status: gates & 4 != 0,
+                max_of_sums: gates & 8 != 0,
+            };
+            set_pod_accounting(&tracked, options);
+            for pod in pods.iter().chain(pods.iter().rev()) {
+                let text = serde_json::to_vec(pod).unwrap();
+                let decoded: SlimPod = serde_json::from_slice(&text).unwrap();
+                let spec: PodSpecInput = serde_json::from_value(pod["spec"].clone()).unwrap();
+                let status: PodStatusInput = serde_json::from_value(pod["status"].clone()).unwrap();
+                let alone = (!accounting::is_terminal(&status)).then(|| {
+                    let (limits, unlimited) = pod_limits(&spec, &status, &tracked, options);
+                    PodFacts::new(
+                        spec.node_name.clone().filter(|n| !n.is_empty()),
+                        &pod_requests(&spec, &status, &tracked, options),
+                        &limits,
+                        unlimited,
+                        decoded.metadata.owner,
+                    )
+                });
+                assert_eq!(decoded.facts, alone, "gates {gates:04b}: {pod}");
+                let bad: Vec<_> = spec
+                    .bad_quantities
+                    .iter()
+                    .chain(&status.bad_quantities)
+                    .cloned()
+                    .collect();
+                assert_eq!(decoded.bad_quantities, bad, "{pod}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 16 * 2 * pods.len());
+    }
+
+    #[test]
+    fn a_pod_decoded_after_a_bigger_one_keeps_nothing_of_it() {
+        accounting();
+        let big: SlimPod = serde_json::from_str(
+            r#"{"metadata":{"name":"big","namespace":"ns"},"spec":{"nodeName":"n1",
+            "overhead":{"cpu":"1"},"resources":{"requests":{"cpu":"9"}},
+            "containers":[{"name":"a","resources":{"requests":{"cpu":"2","memory":"1Gi"}}},
+                          {"name":"b","resources":{"requests":{"cpu":"3","memory":"x"}}}],
+            "initContainers":[{"name":"i","resources":{"requests":{"cpu":"7"}}}]},
+            "status":{"phase":"Running","containerStatuses":[{"name":"a","resources":{"requests":{"cpu":"4"}}}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(big.bad_quantities.len(), 1, "memory \"x\"");
+        let small: SlimPod = serde_json::from_str(
+            r#"{"metadata":{"name":"small","namespace":"ns"},"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"100m"}}}]}}"#,
+        )
+        .unwrap();
+        let facts = small.facts.unwrap();
+        assert_eq!(facts.node, None, "not bound: no node name left over");
+        assert_eq!(facts.requests(), [100, 0, 1]);
+        assert!(small.bad_quantities.is_empty());
+    }
+
+    #[test]
+    fn terminal_pods_have_no_record_and_pods_need_an_accounting_context() {
+        accounting();
+        let done: SlimPod = serde_json::from_str(
+            r#"{"metadata":{"name":"p","namespace":"ns"},"spec":{"nodeName":"n"},"status":{"phase":"Succeeded"}}"#,
+        )
+        .unwrap();
+        assert!(done.facts.is_none());
+        let err = std::thread::spawn(|| {
+            serde_json::from_str::<SlimPod>(r#"{"metadata":{"name":"p"}}"#)
+                .unwrap_err()
+                .to_string()
+        })
+        .join()
+        .unwrap();
+        assert!(err.contains("accounting context"), "{err}");
+    }
 
     #[test]
     fn pod_metadata_keeps_only_identity_and_owner() {
+        accounting();
         let pod: SlimPod = serde_json::from_str(
             r#"{"kind":"Pod","apiVersion":"v1","metadata":{"name":"p","namespace":"ns",
             "resourceVersion":"42","labels":{"a":"b"},"annotations":{"x":"y"},
@@ -436,6 +712,7 @@ mod tests {
 
     #[test]
     fn pod_key_is_namespace_slash_name_whatever_the_encoding() {
+        accounting();
         let cases = [
             (r#"{"metadata":{"name":"p","namespace":"ns"}}"#, "ns/p"),
             (r#"{"metadata":{"n\u0061me":"p","namespace":"ns"}}"#, "ns/p"),
@@ -463,6 +740,7 @@ mod tests {
 
     #[test]
     fn mirror_pods_are_static_whatever_the_order_of_fields() {
+        accounting();
         for meta in [
             r#"{"annotations":{"kubernetes.io/config.mirror":"abc"},"ownerReferences":[{"kind":"Node","controller":true}]}"#,
             r#"{"ownerReferences":[{"kind":"ReplicaSet","controller":true}],"annotations":{"kubernetes.io/config.mirror":"abc"}}"#,

@@ -1,36 +1,16 @@
 //! Kubernetes objects become compact records here, pods and nodes alike, the moment their watch
-//! event arrives: a pod's request vector by the scheduler's rule, a node's allocatable, capacity,
-//! pod slots and the label values its groups need. Bad quantities are counted and logged once
+//! event arrives: a pod's request vector by the scheduler's rule (computed while the pod is
+//! decoded, `ingest::objects`), a node's allocatable, capacity, pod slots and the label values
+//! its groups need. Bad quantities are counted and logged once
 //! per object and field. Nothing else keeps an object.
 
 use std::collections::HashSet;
 
 use crate::cache::Cache;
 use crate::ingest::objects::{SlimNode, SlimPod};
-use crate::model::accounting::{self, AccountingOptions, BadQuantity};
+use crate::model::accounting::{self, BadQuantity};
 use crate::model::quantity::QuantityError;
-use crate::model::resources::TrackedResources;
 use crate::model::state::{NodeRecord, PodFacts};
-
-/// The compact record of a pod: `None` when it counts nowhere (Succeeded or Failed).
-pub fn pod_record(
-    pod: &SlimPod,
-    tracked: &TrackedResources,
-    options: AccountingOptions,
-) -> Option<PodFacts> {
-    if accounting::is_terminal(&pod.status) {
-        return None;
-    }
-    let requests = accounting::pod_requests(&pod.spec, &pod.status, tracked, options);
-    let (limits, unlimited) = accounting::pod_limits(&pod.spec, &pod.status, tracked, options);
-    Some(PodFacts::new(
-        pod.spec.node_name.clone().filter(|n| !n.is_empty()),
-        &requests,
-        &limits,
-        unlimited,
-        pod.metadata.owner,
-    ))
-}
 
 /// Objects whose bad quantities were already logged, so each is logged once (bounded).
 #[derive(Default)]
@@ -46,20 +26,10 @@ impl Warned {
     }
 }
 
-/// Converts a pod into its record at the edge, logging (once) and counting its bad quantities:
-/// `None` when it counts nowhere (terminal).
-pub fn pod_facts(
-    pod: &SlimPod,
-    cache: &Cache,
-    options: AccountingOptions,
-    warned: &mut Warned,
-) -> Option<PodFacts> {
-    let bad = pod
-        .spec
-        .bad_quantities
-        .iter()
-        .chain(&pod.status.bad_quantities);
-    for b in bad {
+/// Takes a pod's record (made while it was decoded, `ingest::objects`), logging (once) and
+/// counting its bad quantities: `None` when it counts nowhere (terminal).
+pub fn pod_facts(pod: &mut SlimPod, cache: &Cache, warned: &mut Warned) -> Option<PodFacts> {
+    for b in &pod.bad_quantities {
         cache
             .metrics
             .bad_quantities
@@ -76,16 +46,15 @@ pub fn pod_facts(
             );
         }
     }
-    let facts = pod_record(pod, &cache.resources, options);
-    if facts.is_none() {
-        log::debug!("pod not counted: terminal phase pod={}", pod.key());
-    } else if log::log_enabled!(log::Level::Debug) {
-        let node = pod.spec.node_name.as_deref().unwrap_or("<unbound>");
-        log::debug!(
-            "pod accounted pod={} node={node} {}",
+    let facts = pod.facts.take();
+    match (&facts, &pod.explanation) {
+        (None, _) => log::debug!("pod not counted: terminal phase pod={}", pod.key()),
+        (Some(f), Some(explanation)) => log::debug!(
+            "pod accounted pod={} node={} {explanation}",
             pod.key(),
-            accounting::explain(&pod.spec, &pod.status, &cache.resources, options)
-        );
+            f.node.as_deref().unwrap_or("<unbound>"),
+        ),
+        (Some(_), None) => {}
     }
     facts
 }

@@ -18,7 +18,7 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::error::error_chain;
 use crate::ingest::dra_objects::{SlimDeviceClass, SlimResourceClaim, SlimResourceSlice};
-use crate::ingest::objects::{SlimNode, SlimPod};
+use crate::ingest::objects::{set_pod_accounting, SlimNode, SlimPod};
 use crate::ingest::records::{node_record, pod_facts, Warned};
 use crate::ingest::usage;
 use crate::model::accounting::AccountingOptions;
@@ -122,6 +122,8 @@ impl Gates<'_> {
         if before == options {
             return false;
         }
+        // Pods decoded from now on (the pod watch lists again) are accounted under the new gates.
+        set_pod_accounting(&self.cache.resources, options);
         log::warn!(
             "accounting gates changed with the api server version={}: pod_level_resources={} \
              in_place_pod_vertical_scaling={} in_place_pod_level_resources_vertical_scaling={} \
@@ -215,8 +217,8 @@ async fn watch_pods(client: Client, config: &Config, cache: &Cache, gates: &Gate
     let api: Api<SlimPod> = Api::all(client);
     let wc = watcher_config(config).fields(POD_FIELD_SELECTOR);
     let mut warned = Warned::default();
-    let convert =
-        |pod: &SlimPod, warned: &mut Warned| pod_facts(pod, cache, gates.options.get(), warned);
+    // Pods are accounted while they are decoded, on this thread (`ingest::objects`).
+    set_pod_accounting(&cache.resources, gates.options.get());
     run_watch(
         api,
         wc,
@@ -226,9 +228,15 @@ async fn watch_pods(client: Client, config: &Config, cache: &Cache, gates: &Gate
         |state, event, warned: &mut Warned| {
             match event {
                 Event::Init => state.begin_pod_relist(),
-                Event::InitApply(pod) => state.relist_pod(pod.key(), convert(&pod, warned)),
+                Event::InitApply(mut pod) => {
+                    let facts = pod_facts(&mut pod, cache, warned);
+                    state.relist_pod(pod.key(), facts);
+                }
                 Event::InitDone => state.finish_pod_relist(),
-                Event::Apply(pod) => state.apply_pod(pod.key(), convert(&pod, warned)),
+                Event::Apply(mut pod) => {
+                    let facts = pod_facts(&mut pod, cache, warned);
+                    state.apply_pod(pod.key(), facts);
+                }
                 Event::Delete(pod) => state.delete_pod(pod.key()),
             }
             state.pod_count() as u64

@@ -129,7 +129,48 @@ pub struct PodStatusInput {
     pub bad_quantities: Vec<BadQuantity>,
 }
 
+impl PodSpecInput {
+    /// Empties every field, keeping the container lists' capacity (a decoder reuses one value
+    /// for every pod).
+    pub fn clear(&mut self) {
+        let PodSpecInput {
+            node_name,
+            containers,
+            init_containers,
+            overhead,
+            pod_requests,
+            pod_limits,
+            bad_quantities,
+        } = self;
+        *node_name = None;
+        containers.clear();
+        init_containers.clear();
+        *overhead = None;
+        *pod_requests = None;
+        *pod_limits = None;
+        bad_quantities.clear();
+    }
+}
+
 impl PodStatusInput {
+    /// Empties every field, keeping the container status lists' capacity.
+    pub fn clear(&mut self) {
+        let PodStatusInput {
+            phase,
+            resize_infeasible,
+            container_statuses,
+            init_container_statuses,
+            pod_level,
+            bad_quantities,
+        } = self;
+        *phase = None;
+        *resize_infeasible = false;
+        container_statuses.clear();
+        init_container_statuses.clear();
+        *pod_level = None;
+        bad_quantities.clear();
+    }
+
     /// The status the helper's name-keyed map would hold: init statuses are inserted last.
     fn container_status(&self, name: ContainerName) -> Option<&ContainerStatusInput> {
         let named = |s: &&ContainerStatusInput| s.name == name;
@@ -168,6 +209,16 @@ pub struct AccountingOptions {
     pub max_of_sums: bool,
 }
 
+impl AccountingOptions {
+    /// Every gate on: the rules of Kubernetes 1.37.
+    pub const ALL: AccountingOptions = AccountingOptions {
+        pod_level_resources: true,
+        use_status_resources: true,
+        pod_level_status: true,
+        max_of_sums: true,
+    };
+}
+
 /// Whether kube-scheduler holds the pod on a node: `nodeName` is set and the phase is not
 /// terminal (terminating and `Unknown` pods still count).
 #[must_use]
@@ -193,14 +244,23 @@ pub fn pod_requests(
     tracked: &TrackedResources,
     opts: AccountingOptions,
 ) -> Box<[u64]> {
-    tracked
-        .names()
-        .iter()
-        .map(|name| match name {
-            ResourceName::Pods => 1,
-            _ => scheduler_units(name, derive(spec, status, name, opts).nanos),
-        })
-        .collect()
+    let mut out = Vec::with_capacity(tracked.names().len());
+    pod_requests_into(spec, status, tracked, opts, &mut out);
+    out.into_boxed_slice()
+}
+
+/// [`pod_requests`] appended to `out` (a decoder reuses one vector for every pod).
+pub fn pod_requests_into(
+    spec: &PodSpecInput,
+    status: &PodStatusInput,
+    tracked: &TrackedResources,
+    opts: AccountingOptions,
+    out: &mut Vec<u64>,
+) {
+    out.extend(tracked.names().iter().map(|name| match name {
+        ResourceName::Pods => 1,
+        _ => scheduler_units(name, derive(spec, status, name, opts).nanos),
+    }));
 }
 
 /// A pod's limits per tracked resource in report order (scheduler units; 0 where no container
@@ -215,23 +275,31 @@ pub fn pod_limits(
     tracked: &TrackedResources,
     opts: AccountingOptions,
 ) -> (Box<[u64]>, u32) {
+    let mut limits = Vec::with_capacity(tracked.names().len());
+    let unlimited = pod_limits_into(spec, status, tracked, opts, &mut limits);
+    (limits.into_boxed_slice(), unlimited)
+}
+
+/// [`pod_limits`] appended to `out`; returns the unlimited mask.
+pub fn pod_limits_into(
+    spec: &PodSpecInput,
+    status: &PodStatusInput,
+    tracked: &TrackedResources,
+    opts: AccountingOptions,
+    out: &mut Vec<u64>,
+) -> u32 {
     let mut unlimited = 0u32;
-    let limits = tracked
-        .names()
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            if *name == ResourceName::Pods {
-                return 0;
-            }
-            let (nanos, open) = derive_limit(spec, status, name, opts);
-            if open && i < UNLIMITED_BITS {
-                unlimited |= 1 << i;
-            }
-            scheduler_units(name, nanos.unwrap_or(0))
-        })
-        .collect();
-    (limits, unlimited)
+    out.extend(tracked.names().iter().enumerate().map(|(i, name)| {
+        if *name == ResourceName::Pods {
+            return 0;
+        }
+        let (nanos, open) = derive_limit(spec, status, name, opts);
+        if open && i < UNLIMITED_BITS {
+            unlimited |= 1 << i;
+        }
+        scheduler_units(name, nanos.unwrap_or(0))
+    }));
+    unlimited
 }
 
 /// How many tracked resources the unlimited mask of [`pod_limits`] covers.
