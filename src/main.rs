@@ -246,7 +246,13 @@ fn run_once(
     runtime.block_on(async {
         let _ = tokio::time::timeout(
             config.sync_timeout,
-            watch::run(kube_client, config.clone(), cache.clone(), synced),
+            // Boxed: the watches' future is large (clippy::large_futures).
+            Box::pin(watch::run(
+                kube_client,
+                config.clone(),
+                cache.clone(),
+                synced,
+            )),
         )
         .await;
     });

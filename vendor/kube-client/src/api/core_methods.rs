@@ -227,7 +227,8 @@ where
         }
         .map_err(Error::BuildRequest)?;
         req.extensions_mut().insert("list");
-        self.client.request::<ObjectList<K>>(req).await
+        // PATCH(binpacking-exporter): list pages reuse their body buffer (`Client::request_list`).
+        self.client.request_list::<K>(req).await
     }
 
     /// Get a list of resources that contains only their metadata as
