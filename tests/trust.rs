@@ -127,6 +127,17 @@ fn allocated(m: &Metrics, node: &str, resource: &str) -> Option<f64> {
 
 #[test]
 fn a_control_plane_upgrade_turns_pod_level_resources_on_within_one_relist() {
+    upgrade_within_one_relist(&[]);
+}
+
+/// A streaming list delivers its first pods with `Init`, before the gates are read again: they
+/// are decoded (and accounted) under the old gates, so the watch lists once more.
+#[test]
+fn a_control_plane_upgrade_turns_pod_level_resources_on_with_streaming_lists() {
+    upgrade_within_one_relist(&["--streaming-list"]);
+}
+
+fn upgrade_within_one_relist(flags: &[&str]) {
     let (before, after) = pod_level_vectors();
     assert_eq!(before["pods"], after["pods"], "V13 and V15 share their pod");
     let node = &before["node"];
@@ -144,7 +155,9 @@ fn a_control_plane_upgrade_turns_pod_level_resources_on_within_one_relist() {
     std::fs::write(&path, scenario.to_string()).unwrap();
     let sim = Sim::start(&["--scenario", path.to_str().unwrap()]);
     sim.post("/version?minor=33", "");
-    let exporter = Exporter::start(&sim.kubeconfig, &["--resources", "cpu,memory"]);
+    let mut args = vec!["--resources", "cpu,memory"];
+    args.extend_from_slice(flags);
+    let exporter = Exporter::start(&sim.kubeconfig, &args);
     exporter.wait_ready(Duration::from_secs(30));
     let name = node["name"].as_str().unwrap();
     let expect = |vector: &Value| {

@@ -57,6 +57,9 @@ struct PodScratch {
     limits: Vec<u64>,
 }
 
+/// The most containers per list the reused inputs keep room for between pods.
+const SCRATCH_CONTAINERS: usize = 64;
+
 thread_local! {
     static ACCOUNTING: RefCell<Option<PodAccounting>> = const { RefCell::new(None) };
     static SCRATCH: RefCell<PodScratch> = RefCell::new(PodScratch::default());
@@ -152,7 +155,12 @@ fn decode_pod<'de, A: MapAccess<'de>>(
     }
     let metadata = metadata.unwrap_or_default();
     let (tracked, options) = (&accounting.tracked, accounting.options);
-    let explanation = (log::log_enabled!(log::Level::Debug) && !accounting::is_terminal(status))
+    // The explanation is logged by `ingest::records` (its target decides).
+    let explained = log::log_enabled!(
+        target: concat!(env!("CARGO_CRATE_NAME"), "::ingest::records"),
+        log::Level::Debug
+    );
+    let explanation = (explained && !accounting::is_terminal(status))
         .then(|| accounting::explain(spec, status, tracked, options));
     let facts = (!accounting::is_terminal(status)).then(|| {
         requests.clear();
@@ -169,6 +177,14 @@ fn decode_pod<'de, A: MapAccess<'de>>(
     });
     let mut bad_quantities = std::mem::take(&mut spec.bad_quantities);
     bad_quantities.append(&mut status.bad_quantities);
+    // Nothing of the pod stays on the thread, and a pod with hundreds of containers does not
+    // leave lists that size behind.
+    spec.clear();
+    status.clear();
+    spec.containers.shrink_to(SCRATCH_CONTAINERS);
+    spec.init_containers.shrink_to(SCRATCH_CONTAINERS);
+    status.container_statuses.shrink_to(SCRATCH_CONTAINERS);
+    status.init_container_statuses.shrink_to(SCRATCH_CONTAINERS);
     Ok(SlimPod {
         metadata,
         facts,
@@ -668,6 +684,33 @@ mod tests {
         assert_eq!(facts.node, None, "not bound: no node name left over");
         assert_eq!(facts.requests(), [100, 0, 1]);
         assert!(small.bad_quantities.is_empty());
+    }
+
+    #[test]
+    fn a_pod_with_hundreds_of_containers_leaves_no_large_lists_on_the_thread() {
+        accounting();
+        let containers: Vec<Value> = (0..300)
+            .map(|i| serde_json::json!({"name": format!("c{i}"), "resources": {"requests": {"cpu": "1m"}}}))
+            .collect();
+        let pod = serde_json::json!({"metadata": {"name": "wide", "namespace": "ns"},
+            "spec": {"nodeName": "n", "containers": containers, "initContainers": containers},
+            "status": {"containerStatuses": containers}});
+        let decoded: SlimPod = serde_json::from_value(pod).unwrap();
+        assert_eq!(
+            decoded.facts.unwrap().requests()[0],
+            300,
+            "the sum of 300 × 1m"
+        );
+        SCRATCH.with_borrow(|s| {
+            for capacity in [
+                s.spec.containers.capacity(),
+                s.spec.init_containers.capacity(),
+                s.status.container_statuses.capacity(),
+            ] {
+                assert!(capacity <= SCRATCH_CONTAINERS, "{capacity}");
+            }
+            assert!(s.spec.node_name.is_none() && s.spec.containers.is_empty());
+        });
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub const POD_FIELD_SELECTOR: &str = "status.phase!=Succeeded,status.phase!=Fail
 /// Events applied under one write lock, to keep lock traffic low during big lists.
 const BATCH: usize = 256;
 
-/// Runs the watches until `shutdown` completes.
+/// Runs the watches until `shutdown` completes. Must run on a current-thread runtime: pods are
+/// accounted while they are decoded, under a context set on the decoding thread
+/// (`ingest::objects::set_pod_accounting`).
 pub async fn run(
     client: Client,
     config: Arc<Config>,
@@ -135,6 +137,21 @@ impl Gates<'_> {
             options.max_of_sums
         );
         true
+    }
+
+    /// At the start of a (re-)list (`Init` in `batch`) reads the version again. Pods are
+    /// accounted as they are decoded: when the gates changed and this batch already holds pods
+    /// decoded under the old ones (a streaming list delivers its first objects with `Init`), the
+    /// watch lists again under the new ones.
+    async fn refresh_at_list<K, E>(&self, batch: &[Result<Event<K>, E>]) {
+        if batch.iter().any(|e| matches!(e, Ok(Event::Init)))
+            && self.refresh().await
+            && batch
+                .iter()
+                .any(|e| matches!(e, Ok(Event::InitApply(_) | Event::Apply(_))))
+        {
+            self.restart.notify_one();
+        }
     }
 
     /// Reads the version every [`VERSION_POLL`]; a change restarts the pod watch.
@@ -541,9 +558,7 @@ async fn run_watch<K, W>(
             };
             let Some(batch) = batch else { break 'events };
             if let Some(g) = gates {
-                if batch.iter().any(|e| matches!(e, Ok(Event::Init))) {
-                    g.refresh().await;
-                }
+                g.refresh_at_list(&batch).await;
             }
             let mut errors = Vec::new();
             {

@@ -532,7 +532,7 @@ fn extract_value(json: &serde_json::Value, context: &str, path: &str) -> Result<
             rest = &after[end..];
         } else if let Some(after) = rest.strip_prefix('[') {
             let end = after.find(']').ok_or_else(unsupported)?;
-            let inner = &after[..end];
+            let inner = after[..end].trim();
             let quoted = inner
                 .strip_prefix('\'')
                 .and_then(|s| s.strip_suffix('\''))
@@ -735,6 +735,7 @@ mod test {
             ("{.credential['a.b']}", "q"),
             (r#"$["credential"]["access_token"]"#, "t"),
             ("{.list[1].x}", "1"),
+            ("{.credential[ 'access_token' ]}", "t"),
         ] {
             assert_eq!(extract_value(&json, "token-key", path).unwrap(), want, "{path}");
         }
