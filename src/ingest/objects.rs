@@ -111,14 +111,34 @@ impl<'de> Visitor<'de> for PodVisitor {
             // A pod decoded inside another one's decode (never, with these types) gets
             // inputs of its own instead of the shared ones.
             SCRATCH.with(|shared| match shared.try_borrow_mut() {
-                Ok(mut scratch) => decode_pod(map, accounting, &mut scratch),
+                Ok(mut scratch) => {
+                    let pod = decode_pod(map, accounting, &mut scratch);
+                    // Whether it decoded or not, nothing of the pod stays on the thread.
+                    scratch.reset();
+                    pod
+                }
                 Err(_) => decode_pod(map, accounting, &mut PodScratch::default()),
             })
         })
     }
 }
 
-/// Decodes one pod's fields into `scratch` and accounts it.
+impl PodScratch {
+    /// Empties the inputs for the next pod; a pod with hundreds of containers does not leave
+    /// lists that size behind.
+    fn reset(&mut self) {
+        self.spec.clear();
+        self.status.clear();
+        self.spec.containers.shrink_to(SCRATCH_CONTAINERS);
+        self.spec.init_containers.shrink_to(SCRATCH_CONTAINERS);
+        self.status.container_statuses.shrink_to(SCRATCH_CONTAINERS);
+        self.status
+            .init_container_statuses
+            .shrink_to(SCRATCH_CONTAINERS);
+    }
+}
+
+/// Decodes one pod's fields into `scratch` (empty: [`PodScratch::reset`]) and accounts it.
 fn decode_pod<'de, A: MapAccess<'de>>(
     mut map: A,
     accounting: &PodAccounting,
@@ -130,8 +150,6 @@ fn decode_pod<'de, A: MapAccess<'de>>(
         requests,
         limits,
     } = scratch;
-    spec.clear();
-    status.clear();
     let mut metadata = None;
     let mut seen = [false; 3];
     while let Some(key) = map.next_key::<PodKey>()? {
@@ -160,9 +178,10 @@ fn decode_pod<'de, A: MapAccess<'de>>(
         target: concat!(env!("CARGO_CRATE_NAME"), "::ingest::records"),
         log::Level::Debug
     );
-    let explanation = (explained && !accounting::is_terminal(status))
-        .then(|| accounting::explain(spec, status, tracked, options));
-    let facts = (!accounting::is_terminal(status)).then(|| {
+    let counted = !accounting::is_terminal(status);
+    let explanation =
+        (explained && counted).then(|| accounting::explain(spec, status, tracked, options));
+    let facts = counted.then(|| {
         requests.clear();
         limits.clear();
         accounting::pod_requests_into(spec, status, tracked, options, requests);
@@ -177,14 +196,6 @@ fn decode_pod<'de, A: MapAccess<'de>>(
     });
     let mut bad_quantities = std::mem::take(&mut spec.bad_quantities);
     bad_quantities.append(&mut status.bad_quantities);
-    // Nothing of the pod stays on the thread, and a pod with hundreds of containers does not
-    // leave lists that size behind.
-    spec.clear();
-    status.clear();
-    spec.containers.shrink_to(SCRATCH_CONTAINERS);
-    spec.init_containers.shrink_to(SCRATCH_CONTAINERS);
-    status.container_statuses.shrink_to(SCRATCH_CONTAINERS);
-    status.init_container_statuses.shrink_to(SCRATCH_CONTAINERS);
     Ok(SlimPod {
         metadata,
         facts,

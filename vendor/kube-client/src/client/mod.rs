@@ -35,9 +35,18 @@ use crate::{Config, Error, Result, api::WatchEvent, config::Kubeconfig};
 const MAX_PREALLOCATED_BODY: usize = 64 << 20;
 
 /// PATCH(binpacking-exporter): how many list page bodies a thread keeps for the pages that
-/// follow (`Client::request_list`): one per list running at once (the exporter lists nodes and
-/// pods together).
+/// follow (`Client::request_list`), shared by the lists running at once (the exporter lists
+/// nodes and pods together).
 const SPARE_LIST_BODIES: usize = 2;
+
+/// PATCH(binpacking-exporter): a response body decoded as JSON (`Client::request` and
+/// `Client::request_list`); the body is logged when it does not decode.
+fn decode_json<T: DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        tracing::warn!("{}, {:?}", text, e);
+        Error::SerdeError(e)
+    })
+}
 
 thread_local! {
     /// PATCH(binpacking-exporter): body buffers of list pages that more pages followed.
@@ -300,11 +309,7 @@ impl Client {
         T: DeserializeOwned,
     {
         let text = self.request_text(request).await?;
-
-        serde_json::from_str(&text).map_err(|e| {
-            tracing::warn!("{}, {:?}", text, e);
-            Error::SerdeError(e)
-        })
+        decode_json(&text)
     }
 
     /// PATCH(binpacking-exporter): `request` for one page of a list. While more pages follow
@@ -321,10 +326,7 @@ impl Client {
         bytes.clear();
         self.read_body(request, &mut bytes).await?;
         let text = String::from_utf8(bytes).map_err(Error::FromUtf8)?;
-        let list: kube_core::object::ObjectList<K> = serde_json::from_str(&text).map_err(|e| {
-            tracing::warn!("{}, {:?}", text, e);
-            Error::SerdeError(e)
-        })?;
+        let list: kube_core::object::ObjectList<K> = decode_json(&text)?;
         let more = list.metadata.continue_.as_deref().is_some_and(|c| !c.is_empty());
         LIST_BODIES.with_borrow_mut(|spare| {
             if !more {
