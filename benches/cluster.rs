@@ -562,7 +562,7 @@ fn targets_markdown(md: &mut String, rows: &[Row]) {
             l.gzip_p99 <= 12.0,
         ));
         if let Some(e) = edge {
-            let per_pod = (l.steady_mib - e.steady_mib) * 1024.0 * 1024.0 / l.pods as f64;
+            let per_pod = bytes_per(l.steady_mib - e.steady_mib, l.pods as f64);
             lines.push((
                 "steady RSS per cached pod ≤ 120 B (large above edge)".into(),
                 format!("{per_pod:.0} B"),
@@ -626,9 +626,9 @@ fn devices_markdown(md: &mut String, d: &DeviceRow) {
     let _ = writeln!(
         md,
         "- Devices: {:.0} bytes of steady RSS per published device with 8 per node (slices, claims and their figures over {:.0} devices: the difference of the two exporters' steady RSS), of which {:.0} bytes per device and the rest per slice, claim and node: with 32 devices per node ({:.0} devices) steady RSS is {:.1} MiB.",
-        (d.with_mib - d.without_mib) * 1024.0 * 1024.0 / d.devices.max(1.0),
+        bytes_per(d.with_mib - d.without_mib, d.devices.max(1.0)),
         d.devices,
-        (d.with_32_mib - d.with_mib) * 1024.0 * 1024.0 / (d.devices_32 - d.devices).max(1.0),
+        bytes_per(d.with_32_mib - d.with_mib, (d.devices_32 - d.devices).max(1.0)),
         d.devices_32,
         d.with_32_mib
     );
@@ -682,6 +682,11 @@ fn side_by_side(dir: &Path, nodes: usize, pods: usize) -> Option<(f64, f64, f64,
     let ours_wall = started.elapsed().as_secs_f64();
     let ours_peak = exporter.proc.peak_mib();
     Some((wall, peak_kib / 1024.0, ours_wall, ours_peak))
+}
+
+/// Bytes per item of a difference in MiB.
+fn bytes_per(mib: f64, items: f64) -> f64 {
+    mib * 1024.0 * 1024.0 / items
 }
 
 fn main() {
@@ -766,7 +771,7 @@ fn main() {
         let _ = writeln!(
             md,
             "- Large: {:.0} bytes of steady RSS per cached pod above the edge baseline.",
-            (large.steady_mib - edge.steady_mib) * 1024.0 * 1024.0 / large.pods as f64
+            bytes_per(large.steady_mib - edge.steady_mib, large.pods as f64)
         );
     }
     for r in &rows {

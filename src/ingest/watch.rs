@@ -441,6 +441,19 @@ async fn probe_devices(client: &Client) -> Result<(), String> {
     }
 }
 
+/// Lists one object of `K` at cluster scope under the probe's deadline: the list's error, if
+/// any; `Err` when it timed out.
+async fn list_one<K>(client: &Client) -> Result<Option<kube::Error>, String>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let lp = kube::api::ListParams::default().limit(1);
+    tokio::time::timeout(VERSION_TIMEOUT, Api::<K>::all(client.clone()).list(&lp))
+        .await
+        .map(Result::err)
+        .map_err(|e| format!("timed out ({e})"))
+}
+
 /// One probe: `Ok(answer)` when the API server said, `Err` when it could not be asked.
 async fn probe_devices_once(client: &Client) -> Result<Result<(), String>, String> {
     let group = tokio::time::timeout(
@@ -470,33 +483,16 @@ async fn probe_devices_once(client: &Client) -> Result<Result<(), String>, Strin
         }
         Err(err) => return Err(error_chain(&err)),
     }
-    let lp = kube::api::ListParams::default().limit(1);
-    let deadline = |e: tokio::time::error::Elapsed| format!("timed out ({e})");
-    let slices = Api::<SlimResourceSlice>::all(client.clone());
-    let claims = Api::<SlimResourceClaim>::all(client.clone());
-    let classes = Api::<SlimDeviceClass>::all(client.clone());
     let checks = [
         (
             "resourceslices",
-            tokio::time::timeout(VERSION_TIMEOUT, slices.list(&lp))
-                .await
-                .map_err(deadline)?
-                .err(),
+            list_one::<SlimResourceSlice>(client).await?,
         ),
         (
             "resourceclaims",
-            tokio::time::timeout(VERSION_TIMEOUT, claims.list(&lp))
-                .await
-                .map_err(deadline)?
-                .err(),
+            list_one::<SlimResourceClaim>(client).await?,
         ),
-        (
-            "deviceclasses",
-            tokio::time::timeout(VERSION_TIMEOUT, classes.list(&lp))
-                .await
-                .map_err(deadline)?
-                .err(),
-        ),
+        ("deviceclasses", list_one::<SlimDeviceClass>(client).await?),
     ];
     for (resource, err) in checks {
         match err {

@@ -17,8 +17,8 @@
 //!   partitionable devices (KEP-4815) count one each, whole; a result naming a device no
 //!   current slice publishes is not counted anywhere;
 //! - a class's devices are those its selectors match; selectors are CEL, and only
-//!   `device.driver == "NAME"` (and `&&` of such terms, no selector at all = every device) is
-//!   resolved here. A class with any other selector is unresolved: its allocated devices (by the
+//!   `device.driver == "NAME"` and `device.attributes["DOMAIN"].NAME == literal` terms (and `&&`
+//!   of such terms, no selector at all = every device) are resolved here. A class with any other selector is unresolved: its allocated devices (by the
 //!   class the claim asked for) are still counted, its published ones are not.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -757,20 +757,24 @@ impl DeviceState {
             claims_allocated += 1;
             for (r, device) in claim.results.iter().zip(claim.devices.iter()) {
                 let class = (r.class != NO_CLASS).then_some(r.class);
-                let holder = allocated.entry((r.driver, r.pool, device)).or_insert(class);
-                if holder.is_none() {
-                    *holder = class;
-                }
+                let holder = allocated.entry((r.driver, r.pool, device)).or_insert(None);
+                *holder = holder.or(class);
             }
         }
-        // Resolved classes by the driver they select.
-        let mut classes: Vec<(Id, &Selection)> = self
+        // The classes whose selectors resolve to devices (unresolved ones and those selecting
+        // nothing publish no devices): the driver they select and the attribute keys they need.
+        let mut classes: Vec<(Id, Option<Id>, &[u32])> = self
             .classes
             .current
             .iter()
-            .filter_map(|(name, c)| Some((self.class_names.get(name)?, &c.selection)))
+            .filter_map(|(name, c)| match &c.selection {
+                Selection::Match { driver, attributes } => {
+                    Some((self.class_names.get(name)?, *driver, &attributes[..]))
+                }
+                Selection::Nothing | Selection::Unresolved => None,
+            })
             .collect();
-        classes.sort_unstable_by_key(|(id, _)| *id);
+        classes.sort_unstable_by_key(|(id, _, _)| *id);
         let mut figures = Figures {
             claims_allocated,
             claims_pending,
@@ -802,18 +806,10 @@ impl DeviceState {
                 by_driver.published += 1;
                 by_driver.allocated += is_allocated;
                 let attributes = slice.attributes_of(i);
-                for &(class, selection) in &classes {
-                    let selects = match selection {
-                        Selection::Match {
-                            driver,
-                            attributes: wanted,
-                        } => {
-                            driver.is_none_or(|d| d == slice.driver)
-                                && wanted.iter().all(|k| attributes.contains(k))
-                        }
-                        Selection::Nothing | Selection::Unresolved => false,
-                    };
-                    if selects {
+                for &(class, driver, wanted) in &classes {
+                    if driver.is_none_or(|d| d == slice.driver)
+                        && wanted.iter().all(|k| attributes.contains(k))
+                    {
                         count_of(&mut place.classes, class).published += 1;
                     }
                 }

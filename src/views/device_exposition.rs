@@ -12,6 +12,7 @@ use crate::views::catalogue::{
     self, DeviceFamilies, Family, CLASS_DEVICES, CLUSTER_DEVICES, GROUP_DEVICES,
     NODE_CLASS_DEVICES, NODE_DEVICES, POOL_DEVICES,
 };
+use crate::views::device_report;
 use crate::views::exposition::{
     escape_into, group_labels, header, write_int, write_ratio, Families,
 };
@@ -28,11 +29,7 @@ struct Place<'a> {
 /// `families.devices` is off). `label_groups`: whether label groups are configured.
 pub fn encode(snapshot: &Snapshot, families: Families, label_groups: bool, out: &mut Vec<u8>) {
     // A cluster that serves DRA without using it gets exactly the bytes it got before.
-    let Some(devices) = snapshot
-        .devices
-        .as_ref()
-        .filter(|d| families.devices && !d.is_empty())
-    else {
+    let Some(devices) = device_report::shown(snapshot).filter(|_| families.devices) else {
         return;
     };
     let cluster = [Place {
