@@ -18,8 +18,11 @@ use std::time::Instant;
 use kube_cluster_binpacking_exporter::model::label_groups::LabelGroups;
 use kube_cluster_binpacking_exporter::model::state::{ClusterState, NodeRecord, Owner, PodFacts};
 use kube_cluster_binpacking_exporter::serve::buffers::Spares;
+use kube_cluster_binpacking_exporter::serve::node_text::NodeText;
 use kube_cluster_binpacking_exporter::views::capacity::{self, Shape};
-use kube_cluster_binpacking_exporter::views::exposition::{encode, Families, Options};
+use kube_cluster_binpacking_exporter::views::exposition::{
+    encode, encode_head, Families, Layout, Options,
+};
 use kube_cluster_binpacking_exporter::views::snapshot::Snapshot;
 
 fn cluster(nodes: usize, pods: usize, pending: usize) -> ClusterState {
@@ -141,7 +144,117 @@ fn run(label: &str, state: &ClusterState) {
     );
 }
 
+/// A scrape after `changed` nodes each got one more pod, as the server renders it: snapshot,
+/// capacity figures, and the figures' text with the node families' text kept per block of nodes
+/// (only the blocks of changed nodes rendered again), plain and deflated; against the whole text
+/// rendered and deflated from scratch.
+fn run_changed(state: &mut ClusterState, runs: usize) {
+    let groups = LabelGroups::new(&[vec!["topology.kubernetes.io/zone".into()]]);
+    let resources = vec!["cpu".to_owned(), "memory".to_owned()];
+    let shapes = [Shape {
+        name: "small".into(),
+        requests: vec![250, 256 << 20],
+    }];
+    let names: Vec<String> = Snapshot::take(state, &groups, 0)
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
+    let mut rng = 0x9e37_79b9_u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut added = 0u64;
+    println!(
+        "changed state, {} nodes: snapshot + capacity + figures' text, after one pod on each of N nodes",
+        names.len()
+    );
+    // SCRAPE_CHANGED=N measures N changed nodes only (for a profiler).
+    let only: Option<usize> = std::env::var("SCRAPE_CHANGED")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let counts = only.map_or_else(|| vec![0, 1, 10, 100, 1000, names.len()], |n| vec![n]);
+    for changed in counts {
+        let mut times = [vec![], vec![]];
+        let mut rendered = [0usize; 2];
+        let mut sizes = [0usize; 2];
+        for (e, deflated) in [false, true].into_iter().enumerate() {
+            let mut kept = NodeText::default();
+            for run in 0..=runs {
+                for _ in 0..changed {
+                    let node = &names[(next() % names.len() as u64) as usize];
+                    added += 1;
+                    state.apply_pod(
+                        &format!("bench/added-{added}"),
+                        Some(PodFacts::new(
+                            Some(node.clone()),
+                            &[10, 1 << 20],
+                            &[10, 1 << 20],
+                            0,
+                            Owner::Workload,
+                        )),
+                    );
+                }
+                let t = Instant::now();
+                let limit = capacity::pending_limit(state.counts().nodes);
+                let snapshot = Snapshot::take(state, &groups, limit);
+                let cap = capacity::compute(&snapshot, &shapes);
+                let opts = Options {
+                    resources: &resources,
+                    families: Families::ALL,
+                    label_groups: true,
+                    cache_age_seconds: None,
+                };
+                let layout = Layout::new(&snapshot, Some(&cap), &opts);
+                let mut text = SPARES.take(if deflated { 1 << 20 } else { 12 << 20 });
+                encode_head(&layout, &snapshot, Some(&cap), &opts, &mut text);
+                let work = if deflated {
+                    let mut whole = kept.deflate(&text).unwrap();
+                    let work = kept
+                        .deflated(&layout, &snapshot, Some(&cap), &mut whole)
+                        .unwrap();
+                    sizes[e] = whole.len();
+                    black_box(&whole);
+                    work
+                } else {
+                    let work = kept.plain(&layout, &snapshot, Some(&cap), &mut text);
+                    sizes[e] = text.len();
+                    work
+                };
+                SPARES.give_back(text);
+                // The first render of each encoding renders every block: not counted.
+                if run > 0 {
+                    times[e].push(t.elapsed().as_secs_f64() * 1e3);
+                    rendered[e] += work.nodes_rendered;
+                }
+            }
+        }
+        let [plain, gzip] = times.map(stats);
+        println!(
+            "  {changed:>5} nodes changed  plain {:>6.2} / {:>6.2} ms  gzip {:>6.2} / {:>6.2} ms  ({} / {} nodes rendered per scrape; {} KB / {} KB)",
+            plain.0,
+            plain.1,
+            gzip.0,
+            gzip.1,
+            rendered[0] / runs,
+            rendered[1] / runs,
+            sizes[0] / 1000,
+            sizes[1] / 1000,
+        );
+    }
+}
+
 fn main() {
-    run("large", &cluster(5000, 150_000, 1000));
-    run("large, 10x fewer pods", &cluster(5000, 15_000, 100));
+    if std::env::var_os("SCRAPE_CHANGED").is_none() {
+        run("large", &cluster(5000, 150_000, 1000));
+        run("large, 10x fewer pods", &cluster(5000, 15_000, 100));
+    }
+    let runs = std::env::var("SCRAPE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    run_changed(&mut cluster(5000, 150_000, 1000), runs);
 }

@@ -36,6 +36,8 @@ pub struct SelfMetrics {
     pub usage_polls: IntCounterVec,
     /// Metrics responses by the source of their figures (rendered, reused).
     pub scrape_figures: IntCounterVec,
+    /// Node text blocks of rendered responses by source (rendered, kept).
+    pub scrape_node_blocks: IntCounterVec,
     /// Open HTTP connections.
     http_connections: IntGauge,
     /// HTTP connections the server dropped, by reason.
@@ -82,6 +84,7 @@ impl SelfMetrics {
         let ready = IntGauge::with_opts(opts(&families.ready))?;
         let usage_polls = counter_vec(&families.usage_polls)?;
         let scrape_figures = counter_vec(&families.scrape_figures)?;
+        let scrape_node_blocks = counter_vec(&families.scrape_node_blocks)?;
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(watch_events.clone()))?;
         registry.register(Box::new(watch_restarts.clone()))?;
@@ -96,6 +99,7 @@ impl SelfMetrics {
         registry.register(Box::new(http_dropped.clone()))?;
         registry.register(Box::new(usage_polls.clone()))?;
         registry.register(Box::new(scrape_figures.clone()))?;
+        registry.register(Box::new(scrape_node_blocks.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -112,6 +116,7 @@ impl SelfMetrics {
             ready,
             usage_polls,
             scrape_figures,
+            scrape_node_blocks,
             http_connections,
             http_dropped,
             http_seen: Arc::new(Mutex::new(HttpCounts::default())),

@@ -167,6 +167,10 @@ fn the_operational_families_are_exposed_as_catalogued() {
     metrics.bad_quantities.with_label_values(&["pod"]).inc();
     metrics.usage_polls.with_label_values(&["ok"]).inc();
     metrics.scrape_figures.with_label_values(&["reused"]).inc();
+    metrics
+        .scrape_node_blocks
+        .with_label_values(&["kept"])
+        .inc();
     metrics.scrape_duration.observe(0.01);
     let mut out = Vec::new();
     metrics.encode(&mut out);

@@ -629,6 +629,48 @@ fn an_unchanged_state_is_served_from_the_last_text_and_a_change_renders_it_again
 }
 
 #[test]
+fn after_a_change_only_the_changed_nodes_block_is_rendered_and_the_text_equals_a_full_render() {
+    let sim = Sim::start(&["--nodes", "1000", "--pods", "6000", "--seed", "5"]);
+    let exporter = Exporter::start(&sim.kubeconfig, &["--shape", "small=cpu=250m,memory=256Mi"]);
+    exporter.wait_ready(Duration::from_secs(60));
+    let addr = &exporter.addr;
+    let gzipped =
+        || gunzip(&http(addr, "GET", "/metrics", &[("Accept-Encoding", "gzip")], b"").body);
+    let blocks = |m: &Metrics, s: &str| {
+        m.get(
+            "binpacking_exporter_scrape_node_blocks_total",
+            &[("source", s)],
+        )
+        .unwrap_or(0.0)
+    };
+    let first = Metrics::parse(&gzipped());
+    let all = blocks(&first, "rendered");
+    // About one block per 128 nodes, every one rendered for the first body.
+    assert!((3.0..=30.0).contains(&all), "{all} blocks");
+    assert_eq!(blocks(&first, "kept"), 0.0);
+    let (key, _) = first.family("binpacking_node_allocatable")[0];
+    let node = key.split('"').nth(1).unwrap().to_owned();
+    let cpu = |m: &Metrics| node_value(m, "binpacking_node_allocated", &node, "cpu");
+    assert!(cpu(&first).is_some());
+    sim.apply(&pod("web", "one-more", Some(&node), "1234m", "1Mi", None));
+    let mut text = String::new();
+    assert!(wait_until(Duration::from_secs(10), || {
+        text = gzipped();
+        cpu(&Metrics::parse(&text)) != cpu(&first)
+    }));
+    let m = Metrics::parse(&text);
+    // Scrapes that found the change not yet delivered rendered nothing; the one that found it,
+    // the node's block. The other blocks' text was kept.
+    assert_eq!(blocks(&m, "rendered"), all + 1.0, "{text}");
+    assert!(blocks(&m, "kept") >= all - 1.0);
+    // A plain body renders every block (none holds plain text yet): the kept gzip figures are
+    // those of a full render.
+    let plain = exporter.get("/metrics").text();
+    assert_eq!(blocks(&Metrics::parse(&plain), "rendered"), 2.0 * all + 1.0);
+    assert_eq!(figures_of(&text), figures_of(&plain));
+}
+
+#[test]
 fn a_glibc_build_runs_with_its_malloc_tunables_under_the_same_process_id() {
     if !cfg!(all(target_os = "linux", target_env = "gnu")) {
         return; // the static musl build has no tunables and does not execute itself again

@@ -21,13 +21,39 @@ pub struct Deflated {
 impl Deflated {
     /// `text` deflated at level 1 (most of the size gain of level 6 at a tenth of the time).
     pub fn of(text: &[u8]) -> Result<Deflated, CompressError> {
-        let mut bytes = Vec::with_capacity(text.len() / 8 + 1024);
-        let mut compressor = Compress::new(Compression::fast(), false);
-        deflate(&mut compressor, text, FlushCompress::Sync, &mut bytes)?;
-        bytes.shrink_to_fit();
+        Deflated::with(&mut compressor(), text)
+    }
+
+    /// `text` deflated as [`Deflated::of`] does, by `compressor` (reset first, so a compressor
+    /// made once serves many parts). No text is no bytes at all.
+    pub fn with(compressor: &mut Compress, text: &[u8]) -> Result<Deflated, CompressError> {
         let mut crc = crc32fast::Hasher::new();
+        if text.is_empty() {
+            return Ok(Deflated {
+                bytes: Vec::new(),
+                crc,
+            });
+        }
+        compressor.reset();
+        let mut bytes = Vec::with_capacity(text.len() / 8 + 1024);
+        deflate(compressor, text, FlushCompress::Sync, &mut bytes)?;
+        bytes.shrink_to_fit();
         crc.update(text);
         Ok(Deflated { bytes, crc })
+    }
+
+    /// No text: the start of a part joined from others ([`Deflated::push`]).
+    pub fn empty() -> Deflated {
+        Deflated {
+            bytes: Vec::new(),
+            crc: crc32fast::Hasher::new(),
+        }
+    }
+
+    /// Appends `part` after this part's text: the blocks are copied, the CRCs combined.
+    pub fn push(&mut self, part: &Deflated) {
+        self.bytes.extend_from_slice(&part.bytes);
+        self.crc.combine(&part.crc);
     }
 
     /// Compressed size in bytes.
@@ -35,10 +61,20 @@ impl Deflated {
         self.bytes.len()
     }
 
-    /// Whether the compressed part is empty (never: a sync flush writes an empty block).
+    /// Whether the part holds no bytes (no text).
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
+
+    /// Length of the text in bytes.
+    pub fn text_len(&self) -> u64 {
+        self.crc.total_len()
+    }
+}
+
+/// A raw-deflate compressor at level 1.
+pub fn compressor() -> Compress {
+    Compress::new(Compression::fast(), false)
 }
 
 /// Appends to `out` one gzip member of `before`, the text of `middle` and `after`.
@@ -49,7 +85,7 @@ pub fn gzip(
     out: &mut Vec<u8>,
 ) -> Result<(), CompressError> {
     out.extend_from_slice(&HEADER);
-    let mut compressor = Compress::new(Compression::fast(), false);
+    let mut compressor = compressor();
     let mut crc = crc32fast::Hasher::new();
     if !before.is_empty() {
         deflate(&mut compressor, before, FlushCompress::Sync, out)?;

@@ -8,6 +8,7 @@ pub mod basic_auth;
 pub mod buffers;
 pub mod gzip;
 pub mod http;
+pub mod node_text;
 pub mod reused_figures;
 pub mod scrape;
 pub mod shared_bodies;

@@ -2,13 +2,16 @@
 //! rendered from ([`FiguresKey`]) and reused while that state is unchanged: a scrape of an
 //! unchanged state then costs a copy of the plain text, or the compression of the few kilobytes
 //! around the text deflated once ([`crate::serve::gzip`]). Only the encodings clients asked for
-//! are kept: Prometheus asks for gzip, so at 5,000 nodes 0.7 MB is kept, not 9.5.
+//! are kept: Prometheus asks for gzip, so at 5,000 nodes 0.7 MB is kept, not 9.5. A render
+//! after a change takes the node families' text kept per block of nodes ([`NodeText`]) and
+//! renders only the blocks whose nodes changed.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::serve::buffers::{SharedBody, SPARES};
 use crate::serve::gzip::Deflated;
+use crate::serve::node_text::NodeText;
 use crate::serve::scrape::FiguresKey;
 
 /// The figures' text of one state, in the encodings asked for so far.
@@ -39,25 +42,35 @@ impl Source {
     }
 }
 
+/// The last figures' text and the node text kept for the next render.
+#[derive(Default)]
+struct Kept {
+    last: Option<Arc<Figures>>,
+    nodes: NodeText,
+}
+
 /// The last figures' text; see the module header.
 #[derive(Default)]
 pub struct ReusedFigures {
-    last: Mutex<Option<Arc<Figures>>>,
+    kept: Mutex<Kept>,
     /// Size of the last plain text plus an eighth: the capacity of the next one.
     next_capacity: AtomicUsize,
 }
 
 impl ReusedFigures {
     /// The figures of the state `key` names, with the plain text, or with the deflated text
-    /// when `deflated` (unless deflating failed: then the plain text). `render` writes the text
-    /// when the kept one is of another state. Renders run one at a time.
+    /// when `deflated` (unless deflating failed: then the plain text). When the kept text is of
+    /// another state, `render` makes it with the kept node text: it returns the deflated text
+    /// when `deflated` asks for it, else (or when deflating failed) `None` and writes the plain
+    /// text into the buffer. Renders run one at a time.
     pub fn get(
         &self,
         key: FiguresKey,
         deflated: bool,
-        render: impl FnOnce(&mut Vec<u8>),
+        render: impl FnOnce(&mut NodeText, bool, &mut Vec<u8>) -> Option<Deflated>,
     ) -> (Arc<Figures>, Source) {
-        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let Kept { last, nodes } = &mut *guard;
         let kept = last.as_ref().filter(|f| f.key == key);
         if let Some(f) = kept {
             let has = if deflated {
@@ -84,21 +97,19 @@ impl ReusedFigures {
         // render: one text less held at once).
         let other = kept.cloned();
         *last = None;
-        let mut text = SPARES.take(self.next_capacity.load(Ordering::Relaxed));
-        render(&mut text);
-        self.next_capacity
-            .store(text.len() + text.len() / 8, Ordering::Relaxed);
         let mut f = Figures {
             key,
             plain: other.as_ref().and_then(|o| o.plain.clone()),
             deflated: other.as_ref().and_then(|o| o.deflated.clone()),
         };
-        match deflated.then(|| deflate(&text)).flatten() {
-            Some(d) => {
-                f.deflated = Some(Arc::new(d));
-                SPARES.give_back(text);
-            }
-            None => f.plain = Some(Arc::new(SharedBody::new(text, &SPARES))),
+        let mut text = SPARES.take(self.next_capacity.load(Ordering::Relaxed));
+        if let Some(d) = render(nodes, deflated, &mut text) {
+            f.deflated = Some(Arc::new(d));
+            SPARES.give_back(text);
+        } else {
+            self.next_capacity
+                .store(text.len() + text.len() / 8, Ordering::Relaxed);
+            f.plain = Some(Arc::new(SharedBody::new(text, &SPARES)));
         }
         let f = Arc::new(f);
         *last = Some(f.clone());
@@ -129,9 +140,14 @@ mod tests {
         let reused = ReusedFigures::default();
         let mut renders = 0;
         let get = |k: FiguresKey, deflated: bool, renders: &mut u32| {
-            reused.get(k, deflated, |out| {
+            reused.get(k, deflated, |_, deflated, out| {
                 *renders += 1;
-                out.extend_from_slice(format!("figures of {k:?}\n").as_bytes());
+                let text = format!("figures of {k:?}\n");
+                if deflated {
+                    return Some(Deflated::of(text.as_bytes()).unwrap());
+                }
+                out.extend_from_slice(text.as_bytes());
+                None
             })
         };
         let (f, source) = get(key(1, None), false, &mut renders);

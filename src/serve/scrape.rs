@@ -7,10 +7,13 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::model::usage::UsageTable;
 use crate::serve::buffers::Spares;
+use crate::serve::gzip::Deflated;
+use crate::serve::node_text::{NodeText, Work};
 use crate::views::capacity;
 use crate::views::device_exposition;
-use crate::views::exposition::{self, Options};
+use crate::views::exposition::{self, Layout, Options};
 use crate::views::snapshot::{NodeFigures, Snapshot};
+use flate2::CompressError;
 
 /// The node vector of the last recycled snapshot, for the next one (at 5,000 nodes a 2.8 MB
 /// vector: musl would map it fresh and fault every page of it on each scrape).
@@ -53,22 +56,40 @@ pub struct FiguresKey {
 }
 
 /// The figures of the state as it is now: their key (read first, so the text is never older
-/// than its key) and a function that renders their text.
+/// than its key) and a function that renders their text with the kept node text, deflated when
+/// asked ([`ReusedFigures::get`](crate::serve::reused_figures::ReusedFigures::get) calls it).
 pub fn figures<'a>(
     cache: &'a Cache,
     config: &'a Config,
-) -> (FiguresKey, impl FnOnce(&mut Vec<u8>) + 'a) {
+) -> (
+    FiguresKey,
+    impl FnOnce(&mut NodeText, bool, &mut Vec<u8>) -> Option<Deflated> + 'a,
+) {
     let generation = cache.read().generation();
     let usage = fresh_usage(cache, config);
     let key = FiguresKey {
         generation,
         usage: usage.as_ref().map(|(poll, _)| *poll),
     };
-    (key, move |out: &mut Vec<u8>| {
-        let snapshot = snapshot_with(cache, config, usage.map(|(_, t)| t));
-        encode_figures(config, &snapshot, out);
-        recycle(snapshot);
-    })
+    (
+        key,
+        move |nodes: &mut NodeText, deflated: bool, out: &mut Vec<u8>| {
+            let snapshot = snapshot_with(cache, config, usage.map(|(_, t)| t));
+            let (made, work) = encode_kept(config, &snapshot, nodes, deflated, out);
+            recycle(snapshot);
+            let blocks = &cache.metrics.scrape_node_blocks;
+            let counts = [
+                ("rendered", work.rendered),
+                ("kept", work.blocks - work.rendered),
+            ];
+            for (source, n) in counts {
+                blocks
+                    .with_label_values(&[source])
+                    .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+            }
+            made
+        },
+    )
 }
 
 /// The last usage poll, unless its newest sample is older than `--usage-max-age` (a metrics API
@@ -135,6 +156,57 @@ pub fn encode_clock(cache: &Cache, config: &Config, out: &mut Vec<u8>) -> bool {
     }
     exposition::encode_cache_age(cache.health.cache_age().as_secs_f64(), out);
     publishing
+}
+
+/// The figures' families as [`encode_figures`] writes them, with the node families' text from
+/// `nodes` (kept per block of nodes, rendered again only where nodes changed): deflated when
+/// `deflated`, else (or when deflating failed, logged) `None` with the plain text in `out`.
+fn encode_kept(
+    config: &Config,
+    snapshot: &Snapshot,
+    nodes: &mut NodeText,
+    deflated: bool,
+    out: &mut Vec<u8>,
+) -> (Option<Deflated>, Work) {
+    let families = config.families;
+    let capacity = families
+        .need_capacity()
+        .then(|| capacity::compute(snapshot, &config.shapes));
+    let capacity = capacity.as_ref();
+    let resources = resource_names(config);
+    let label_groups = !config.label_groups.is_empty();
+    let opts = Options {
+        resources: &resources,
+        families,
+        label_groups,
+        cache_age_seconds: None,
+    };
+    let layout = Layout::new(snapshot, capacity, &opts);
+    let mut work = Work::default();
+    if deflated {
+        let mut text = Vec::new();
+        let mut deflate = || {
+            exposition::encode_head(&layout, snapshot, capacity, &opts, &mut text);
+            let mut whole = nodes.deflate(&text)?;
+            if families.node {
+                work = nodes.deflated(&layout, snapshot, capacity, &mut whole)?;
+            }
+            text.clear();
+            device_exposition::encode(snapshot, families, label_groups, &mut text);
+            whole.push(&nodes.deflate(&text)?);
+            Ok::<_, CompressError>(whole)
+        };
+        match deflate() {
+            Ok(whole) => return (Some(whole), work),
+            Err(err) => log::warn!("gzip failed; sending plain text error={err}"),
+        }
+    }
+    exposition::encode_head(&layout, snapshot, capacity, &opts, out);
+    if families.node {
+        work = nodes.plain(&layout, snapshot, capacity, out);
+    }
+    device_exposition::encode(snapshot, families, label_groups, out);
+    (None, work)
 }
 
 /// Appends the figures' families: everything after the cache age, a function of the snapshot

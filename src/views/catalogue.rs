@@ -198,6 +198,8 @@ pub struct ExporterFamilies {
     pub usage_polls: Family,
     /// `binpacking_exporter_scrape_figures_total`.
     pub scrape_figures: Family,
+    /// `binpacking_exporter_scrape_node_blocks_total`.
+    pub scrape_node_blocks: Family,
 }
 
 impl ExporterFamilies {
@@ -217,6 +219,7 @@ impl ExporterFamilies {
             http_connections_dropped,
             usage_polls,
             scrape_figures,
+            scrape_node_blocks,
         } = self;
         [
             build_info,
@@ -232,6 +235,7 @@ impl ExporterFamilies {
             http_connections_dropped,
             usage_polls,
             scrape_figures,
+            scrape_node_blocks,
         ]
         .into_iter()
     }
@@ -705,6 +709,14 @@ pub static EXPORTER: ExporterFamilies = ExporterFamilies {
         labels: &["source"],
         help: "metrics responses by where their binpacking figures came from: rendered (from \
                the state) or reused (the text of the last response, the state unchanged since)",
+    },
+    scrape_node_blocks: Family {
+        name: "binpacking_exporter_scrape_node_blocks_total",
+        kind: Kind::Counter,
+        labels: &["source"],
+        help: "blocks of about 128 nodes in the node families of rendered metrics responses, by \
+               source: rendered (a node of the block changed its figures, joined or left) or kept \
+               (the block's text of an earlier response)",
     },
 };
 

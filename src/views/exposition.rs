@@ -6,7 +6,9 @@
 //! printed as cores from millicores by decimal formatting, never through a float. Label values
 //! are escaped once per node or group, not once per series.
 
+use std::cell::RefCell;
 use std::io::Write;
+use std::ops::Range;
 
 use crate::model::state::Owner;
 use crate::model::usage::{Pair, UsageTotals, USAGE_RESOURCES};
@@ -175,34 +177,91 @@ pub fn encode(
     opts: &Options<'_>,
     out: &mut Vec<u8>,
 ) {
-    // Resources in name order, so series are sorted by label value.
-    let mut order: Vec<usize> = (0..opts.resources.len()).collect();
-    order.sort_by(|&a, &b| opts.resources[a].cmp(&opts.resources[b]));
-    let resources: Vec<(String, bool)> = opts
-        .resources
-        .iter()
-        .map(|r| {
-            let mut escaped = String::new();
-            escape_into(&mut escaped, r);
-            (escaped, is_cpu(r))
-        })
-        .collect();
-    // Series end with `resource="NAME"} `: built once per scrape, not once per series.
-    let tails: Vec<String> = resources
-        .iter()
-        .map(|(name, _)| format!("resource=\"{name}\"}} "))
-        .collect();
-    let f = opts.families;
-    let usage = usage_slots(snapshot, &order, opts.resources);
-    let enc = Encoder {
-        usage: &usage,
-        order: &order,
-        resources: &resources,
-        tails: &tails,
-        families: f,
-        shapes: capacity.map(|c| &c.shapes[..]).unwrap_or_default(),
-    };
+    let layout = Layout::new(snapshot, capacity, opts);
+    encode_head(&layout, snapshot, capacity, opts, out);
+    if opts.families.node {
+        let nodes = node_items(snapshot, capacity, 0..snapshot.nodes.len());
+        layout.encoder(None).scope(out, &catalogue::NODE, &nodes);
+    }
+}
 
+/// A family's start in text written without headers ([`encode_node_lines`]): the offset of its
+/// first line and the family.
+pub type Mark = (usize, &'static Family);
+
+/// The tables every series of one encoding pass reuses (resource order, escaped names, label
+/// tails, usage slots, shapes), made once per scrape from the options, the snapshot's usage and
+/// the shapes. The text of a node is a function of its figures and the layout alone: equal
+/// layouts write equal lines for equal figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// With usage attached: the usage resources (vector index, pair index), in name order.
+    usage: Vec<(usize, usize)>,
+    /// Resource vector indices in name order, so series are sorted by label value.
+    order: Vec<usize>,
+    /// Escaped resource names and whether each is cpu.
+    resources: Vec<(String, bool)>,
+    /// Series end with `resource="NAME"} `: built once per scrape, not once per series.
+    tails: Vec<String>,
+    families: Families,
+    shapes: Vec<String>,
+}
+
+impl Layout {
+    /// The layout of a scrape of `snapshot` with `capacity` and `opts`.
+    pub fn new(snapshot: &Snapshot, capacity: Option<&Capacity>, opts: &Options<'_>) -> Layout {
+        let mut order: Vec<usize> = (0..opts.resources.len()).collect();
+        order.sort_by(|&a, &b| opts.resources[a].cmp(&opts.resources[b]));
+        let resources: Vec<(String, bool)> = opts
+            .resources
+            .iter()
+            .map(|r| {
+                let mut escaped = String::new();
+                escape_into(&mut escaped, r);
+                (escaped, is_cpu(r))
+            })
+            .collect();
+        let tails = resources
+            .iter()
+            .map(|(name, _)| format!("resource=\"{name}\"}} "))
+            .collect();
+        Layout {
+            usage: usage_slots(snapshot, &order, opts.resources),
+            order,
+            resources,
+            tails,
+            families: opts.families,
+            shapes: capacity.map(|c| c.shapes.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// An encoder over this layout; with `marks`, family starts are marked instead of headed
+    /// and `*_shape_fit` is left without lines.
+    fn encoder(&self, marks: Option<Vec<Mark>>) -> Encoder<'_> {
+        Encoder {
+            usage: &self.usage,
+            order: &self.order,
+            resources: &self.resources,
+            tails: &self.tails,
+            families: self.families,
+            shapes: &self.shapes,
+            shape_fit_lines: marks.is_none(),
+            marks: marks.map(RefCell::new),
+        }
+    }
+}
+
+/// Everything [`encode`] writes before the node families: the cache age (when `opts` has it),
+/// the cluster, the pending pods, the label groups and the namespaces.
+pub fn encode_head(
+    layout: &Layout,
+    snapshot: &Snapshot,
+    capacity: Option<&Capacity>,
+    opts: &Options<'_>,
+    out: &mut Vec<u8>,
+) {
+    let enc = layout.encoder(None);
+    let f = opts.families;
     if let Some(seconds) = opts.cache_age_seconds {
         encode_cache_age(seconds, out);
     }
@@ -264,11 +323,45 @@ pub fn encode(
             .collect();
         enc.namespaces(out, &catalogue::NAMESPACE, &items);
     }
+}
 
-    if f.node {
-        let nodes = node_items(snapshot, capacity);
-        enc.scope(out, &catalogue::NODE, &nodes);
+/// The node families' lines of the nodes `range` of the snapshot, as [`encode`] writes them
+/// but without headers and without the lines of `binpacking_node_shape_fit`: at each family's
+/// start (also of a family with no line here) its offset in `out` and the family are pushed to
+/// `marks`. So the text of every node family for a block of nodes is made in one pass, and the
+/// blocks' text of one family, joined in node order under its header, is what [`encode`] writes
+/// for it. The shape fit is left to [`encode_node_shape_fit`]: the average shape is the
+/// cluster's mean pod, so one pod changes the figure of every node.
+pub fn encode_node_lines(
+    layout: &Layout,
+    snapshot: &Snapshot,
+    capacity: Option<&Capacity>,
+    range: Range<usize>,
+    out: &mut Vec<u8>,
+    marks: &mut Vec<Mark>,
+) {
+    marks.clear();
+    let enc = layout.encoder(Some(std::mem::take(marks)));
+    let nodes = node_items(snapshot, capacity, range);
+    enc.scope(out, &catalogue::NODE, &nodes);
+    *marks = enc.marks.map(RefCell::into_inner).unwrap_or_default();
+}
+
+/// The lines of `binpacking_node_shape_fit` of every node, without its header (nothing when
+/// the family is not exported).
+pub fn encode_node_shape_fit(
+    layout: &Layout,
+    snapshot: &Snapshot,
+    capacity: Option<&Capacity>,
+    out: &mut Vec<u8>,
+) {
+    if !layout.families.shape_fit {
+        return;
     }
+    let mut enc = layout.encoder(Some(Vec::new()));
+    enc.shape_fit_lines = true;
+    let nodes = node_items(snapshot, capacity, 0..snapshot.nodes.len());
+    enc.shape_fit(out, &catalogue::NODE.shape_fit, &nodes);
 }
 
 /// With usage attached, the usage resources among the tracked ones in name order: (vector index,
@@ -288,10 +381,14 @@ fn usage_slots(snapshot: &Snapshot, order: &[usize], resources: &[String]) -> Ve
         .collect()
 }
 
-/// One item per node, with its escaped `node="…",` label prefix.
-fn node_items<'a>(snapshot: &'a Snapshot, capacity: Option<&'a Capacity>) -> Vec<Item<'a>> {
-    snapshot
-        .nodes
+/// One item per node of `range`, with its escaped `node="…",` label prefix.
+fn node_items<'a>(
+    snapshot: &'a Snapshot,
+    capacity: Option<&'a Capacity>,
+    range: Range<usize>,
+) -> Vec<Item<'a>> {
+    let first = range.start;
+    snapshot.nodes[range]
         .iter()
         .enumerate()
         .map(|(i, n)| {
@@ -303,7 +400,7 @@ fn node_items<'a>(snapshot: &'a Snapshot, capacity: Option<&'a Capacity>) -> Vec
                 totals: &n.totals,
                 room: None,
                 shape_fit: capacity
-                    .and_then(|c| c.nodes.get(i))
+                    .and_then(|c| c.nodes.get(first + i))
                     .map(|r| &r.shape_fit[..]),
             }
         })
@@ -345,15 +442,27 @@ struct Encoder<'a> {
     tails: &'a [String],
     families: Families,
     shapes: &'a [String],
+    /// Where family starts are marked instead of headed ([`encode_node_lines`]).
+    marks: Option<RefCell<Vec<Mark>>>,
+    /// Whether `*_shape_fit` gets its lines (not in [`encode_node_lines`]).
+    shape_fit_lines: bool,
 }
 
 impl Encoder<'_> {
+    /// Starts a family: its header, or a mark when the encoder marks.
+    fn start(&self, out: &mut Vec<u8>, family: &'static Family) {
+        match &self.marks {
+            Some(marks) => marks.borrow_mut().push((out.len(), family)),
+            None => header(out, family),
+        }
+    }
+
     /// Every family of one scope (cluster, group or node) that the scope has and the
     /// configuration exports, in the order of [`ScopeFamilies`].
     fn scope(&self, out: &mut Vec<u8>, scope: &'static ScopeFamilies, items: &[Item<'_>]) {
         for totals_family in RESOURCE_FAMILIES {
             let family = (totals_family.family)(scope);
-            header(out, family);
+            self.start(out, family);
             let prefix = series_prefix(family);
             for item in items {
                 for &r in self.order {
@@ -370,7 +479,7 @@ impl Encoder<'_> {
             let Some(family) = (room_family.family)(scope) else {
                 continue;
             };
-            header(out, family);
+            self.start(out, family);
             let prefix = series_prefix(family);
             for item in items {
                 let Some(room) = item.room else { continue };
@@ -385,13 +494,13 @@ impl Encoder<'_> {
             self.shape_fit(out, &scope.shape_fit, items);
         }
         if let Some(family) = &scope.nodes {
-            header(out, family);
+            self.start(out, family);
             for item in items {
                 item_series(out, family, &item.labels, item.totals.nodes);
             }
         }
         if let (true, Some(family)) = (self.families.compaction, &scope.removable_nodes) {
-            header(out, family);
+            self.start(out, family);
             for item in items {
                 let Some(room) = item.room else { continue };
                 item_series(out, family, &item.labels, room.removable_nodes());
@@ -420,7 +529,7 @@ impl Encoder<'_> {
             }),
         ];
         for (family, value) in families {
-            header(out, family);
+            self.start(out, family);
             let prefix = series_prefix(family);
             for item in items {
                 let Some(pair) = value(&item.totals.usage) else {
@@ -458,7 +567,7 @@ impl Encoder<'_> {
             }),
         ];
         for (family, value) in families {
-            header(out, family);
+            self.start(out, family);
             let prefix = series_prefix(family);
             for item in items {
                 for r in self.limited() {
@@ -478,7 +587,7 @@ impl Encoder<'_> {
         families: &'static NamespaceFamilies,
         items: &[(String, &NamespaceFigures)],
     ) {
-        header(out, &families.allocated);
+        self.start(out, &families.allocated);
         let prefix = series_prefix(&families.allocated);
         for (labels, ns) in items {
             for &r in self.order {
@@ -488,7 +597,7 @@ impl Encoder<'_> {
             }
         }
         if self.families.limits {
-            header(out, &families.limits);
+            self.start(out, &families.limits);
             let prefix = series_prefix(&families.limits);
             for (labels, ns) in items {
                 for r in self.limited() {
@@ -498,7 +607,7 @@ impl Encoder<'_> {
                 }
             }
         }
-        header(out, &families.pods);
+        self.start(out, &families.pods);
         for (labels, ns) in items {
             item_series(out, &families.pods, labels, ns.pods);
         }
@@ -523,7 +632,7 @@ impl Encoder<'_> {
         ];
         for (family, value) in usage {
             let Some(family) = family else { continue };
-            header(out, family);
+            self.start(out, family);
             let prefix = series_prefix(family);
             for (labels, ns) in items.iter().filter(|(_, ns)| ns.usage.sampled()) {
                 for &(r, slot) in self.usage {
@@ -535,8 +644,8 @@ impl Encoder<'_> {
         }
     }
 
-    fn by_owner(&self, out: &mut Vec<u8>, family: &Family, items: &[Item<'_>]) {
-        header(out, family);
+    fn by_owner(&self, out: &mut Vec<u8>, family: &'static Family, items: &[Item<'_>]) {
+        self.start(out, family);
         let prefix = series_prefix(family);
         let owner_tails: Vec<Vec<String>> = Owner::ALL
             .iter()
@@ -562,8 +671,11 @@ impl Encoder<'_> {
         }
     }
 
-    fn shape_fit(&self, out: &mut Vec<u8>, family: &Family, items: &[Item<'_>]) {
-        header(out, family);
+    fn shape_fit(&self, out: &mut Vec<u8>, family: &'static Family, items: &[Item<'_>]) {
+        self.start(out, family);
+        if !self.shape_fit_lines {
+            return;
+        }
         let shapes: Vec<String> = self
             .shapes
             .iter()
@@ -590,12 +702,12 @@ impl Encoder<'_> {
 
     fn pending(&self, out: &mut Vec<u8>, snapshot: &Snapshot, capacity: Option<&Capacity>) {
         let families = &catalogue::PENDING;
-        header(out, &families.pods);
+        self.start(out, &families.pods);
         let _ = writeln!(out, "{} {}", families.pods.name, snapshot.pending.pods);
-        header(out, &families.pods_fit);
+        self.start(out, &families.pods_fit);
         let fit = capacity.map_or(0, |c| c.pending_fit);
         let _ = writeln!(out, "{} {fit}", families.pods_fit.name);
-        header(out, &families.requested);
+        self.start(out, &families.requested);
         let prefix = series_prefix(&families.requested);
         for &r in self.order {
             series_start(out, &prefix, "", &self.tails[r]);
@@ -604,8 +716,8 @@ impl Encoder<'_> {
         }
     }
 
-    fn reserved(&self, out: &mut Vec<u8>, family: &Family, items: &[Item<'_>]) {
-        header(out, family);
+    fn reserved(&self, out: &mut Vec<u8>, family: &'static Family, items: &[Item<'_>]) {
+        self.start(out, family);
         let prefix = series_prefix(family);
         for item in items {
             for &r in self.order {

@@ -99,7 +99,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn zero(resources: usize) -> Totals {
+    pub(crate) fn zero(resources: usize) -> Totals {
         Totals {
             allocated: PerResource::zero(resources),
             allocatable: PerResource::zero(resources),
