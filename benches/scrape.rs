@@ -13,11 +13,13 @@
 
 use std::hint::black_box;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Instant;
 
 use kube_cluster_binpacking_exporter::model::label_groups::LabelGroups;
 use kube_cluster_binpacking_exporter::model::state::{ClusterState, NodeRecord, Owner, PodFacts};
-use kube_cluster_binpacking_exporter::serve::buffers::Spares;
+use kube_cluster_binpacking_exporter::serve::buffers::{SharedBody, Spares};
+use kube_cluster_binpacking_exporter::serve::gzip::Deflated;
 use kube_cluster_binpacking_exporter::serve::node_text::NodeText;
 use kube_cluster_binpacking_exporter::views::capacity::{self, Shape};
 use kube_cluster_binpacking_exporter::views::exposition::{
@@ -178,10 +180,20 @@ fn run_changed(state: &mut ClusterState, runs: usize) {
         .and_then(|v| v.parse().ok());
     let counts = only.map_or_else(|| vec![0, 1, 10, 100, 1000, names.len()], |n| vec![n]);
     for changed in counts {
-        let mut times = [vec![], vec![]];
-        let mut rendered = [0usize; 2];
-        let mut sizes = [0usize; 2];
-        for (e, deflated) in [false, true].into_iter().enumerate() {
+        // Plain and gzip with the kept node text, and gzip of the whole text rendered from
+        // scratch (the server before the node text was kept).
+        let mut times = [vec![], vec![], vec![]];
+        let mut rendered = [0usize; 3];
+        let mut sizes = [0usize; 3];
+        // SCRAPE_MODE=0|1|2: that one only (for a profiler).
+        let mode: Option<usize> = std::env::var("SCRAPE_MODE")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        for e in 0..3 {
+            if mode.is_some_and(|m| m != e) {
+                times[e].push(0.0);
+                continue;
+            }
             let mut kept = NodeText::default();
             for run in 0..=runs {
                 for _ in 0..changed {
@@ -199,52 +211,87 @@ fn run_changed(state: &mut ClusterState, runs: usize) {
                     );
                 }
                 let t = Instant::now();
-                let limit = capacity::pending_limit(state.counts().nodes);
-                let snapshot = Snapshot::take(state, &groups, limit);
-                let cap = capacity::compute(&snapshot, &shapes);
-                let opts = Options {
-                    resources: &resources,
-                    families: Families::ALL,
-                    label_groups: true,
-                    cache_age_seconds: None,
-                };
-                let layout = Layout::new(&snapshot, Some(&cap), &opts);
-                let mut text = SPARES.take(if deflated { 1 << 20 } else { 12 << 20 });
-                encode_head(&layout, &snapshot, Some(&cap), &opts, &mut text);
-                let work = if deflated {
-                    let mut whole = kept.deflate(&text).unwrap();
-                    let work = kept
-                        .deflated(&layout, &snapshot, Some(&cap), &mut whole)
-                        .unwrap();
-                    sizes[e] = whole.len();
-                    black_box(&whole);
-                    work
-                } else {
-                    let work = kept.plain(&layout, &snapshot, Some(&cap), &mut text);
-                    sizes[e] = text.len();
-                    work
-                };
-                SPARES.give_back(text);
+                let (work, size) =
+                    changed_scrape(e, state, &groups, &resources, &shapes, &mut kept);
+                sizes[e] = size;
                 // The first render of each encoding renders every block: not counted.
                 if run > 0 {
                     times[e].push(t.elapsed().as_secs_f64() * 1e3);
-                    rendered[e] += work.nodes_rendered;
+                    rendered[e] += work;
                 }
             }
         }
-        let [plain, gzip] = times.map(stats);
+        let [plain, gzip, scratch] = times.map(stats);
         println!(
-            "  {changed:>5} nodes changed  plain {:>6.2} / {:>6.2} ms  gzip {:>6.2} / {:>6.2} ms  ({} / {} nodes rendered per scrape; {} KB / {} KB)",
+            "  {changed:>5} nodes changed  plain {:>6.2} / {:>6.2} ms  gzip {:>6.2} / {:>6.2} ms  (from scratch {:>6.2} / {:>6.2} ms)  {} / {} nodes rendered per scrape; {} KB / {} KB (from scratch {} KB)",
             plain.0,
             plain.1,
             gzip.0,
             gzip.1,
+            scratch.0,
+            scratch.1,
             rendered[0] / runs,
             rendered[1] / runs,
             sizes[0] / 1000,
             sizes[1] / 1000,
+            sizes[2] / 1000,
         );
     }
+}
+
+/// One scrape of `state` in mode `e` (0: plain with the kept node text, 1: gzip with it, 2: gzip
+/// of the whole text rendered from scratch): nodes rendered and bytes.
+fn changed_scrape(
+    e: usize,
+    state: &ClusterState,
+    groups: &LabelGroups,
+    resources: &[String],
+    shapes: &[Shape],
+    kept: &mut NodeText,
+) -> (usize, usize) {
+    let size;
+    let limit = capacity::pending_limit(state.counts().nodes);
+    let snapshot = Snapshot::take(state, groups, limit);
+    let cap = capacity::compute(&snapshot, shapes);
+    let opts = Options {
+        resources,
+        families: Families::ALL,
+        label_groups: true,
+        cache_age_seconds: None,
+    };
+    let layout = Layout::new(&snapshot, Some(&cap), &opts);
+    let mut text = SPARES.take(if e == 1 { 1 << 20 } else { 12 << 20 });
+    let work = match e {
+        0 => {
+            encode_head(&layout, &snapshot, Some(&cap), &opts, &mut text);
+            let work = kept.plain(&layout, &snapshot, Some(&cap), &mut text);
+            size = text.len();
+            // The text becomes the body the next plain scrape copies unchanged
+            // lines from, as the server keeps it.
+            let body = Arc::new(SharedBody::new(std::mem::take(&mut text), &SPARES));
+            kept.keep_plain(&body);
+            work.nodes_rendered
+        }
+        1 => {
+            encode_head(&layout, &snapshot, Some(&cap), &opts, &mut text);
+            let mut whole = kept.deflate(&text).unwrap();
+            let work = kept
+                .deflated(&layout, &snapshot, Some(&cap), &mut whole)
+                .unwrap();
+            size = whole.len();
+            black_box(&whole);
+            work.nodes_rendered
+        }
+        _ => {
+            encode(&snapshot, Some(&cap), &opts, &mut text);
+            let whole = Deflated::of(&text).unwrap();
+            size = whole.len();
+            black_box(&whole);
+            snapshot.nodes.len()
+        }
+    };
+    SPARES.give_back(text);
+    (work, size)
 }
 
 fn main() {

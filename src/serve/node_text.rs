@@ -14,15 +14,19 @@
 //! average pod, which moves with every pod, so its lines (one per node and shape) are rendered
 //! whole for every body.
 //!
-//! Each block keeps the encodings scrapes ask for: plain lines, and each family's lines deflated
-//! on their own ([`Deflated`], spliced into the body's one gzip member). A block of ~128 nodes'
+//! Each block keeps the encodings scrapes ask for: where its lines of each family are in the
+//! last plain figures' text (the text is the one kept for reuse, not a second copy), and each
+//! family's lines deflated on their own ([`Deflated`], spliced into the body's one gzip member). A block of ~128 nodes'
 //! lines of one family is tens of kilobytes, more than deflate's 32 KiB window, so deflating
 //! blocks apart costs little size against deflating the whole text at once.
 
 use std::ops::Range;
 
+use std::sync::Arc;
+
 use flate2::{Compress, CompressError};
 
+use crate::serve::buffers::{SharedBody, SPARES};
 use crate::serve::gzip::{self, Deflated};
 use crate::views::capacity::Capacity;
 use crate::views::catalogue::{self, Family};
@@ -51,8 +55,9 @@ struct Kept {
 #[derive(Default)]
 struct Block {
     nodes: Vec<Kept>,
-    /// Every node family's lines of these nodes, and the offset where each family's start.
-    plain: Option<(Vec<u8>, Vec<usize>)>,
+    /// Where each node family's lines of these nodes are in the last plain figures' text
+    /// ([`NodeText::keep_plain`]): the text itself is the body's, not held twice.
+    plain: Option<Vec<Range<usize>>>,
     /// Each node family's lines deflated on their own.
     deflated: Option<Vec<Deflated>>,
 }
@@ -67,6 +72,21 @@ pub struct Work {
     pub rendered: usize,
     /// Nodes in the rendered blocks.
     pub nodes_rendered: usize,
+    /// Blocks whose nodes or their figures changed since the blocks kept before.
+    pub changed: usize,
+    /// Whether blocks were kept before (under the same layout).
+    pub seeded: bool,
+}
+
+impl Work {
+    /// Whether the node text is cheaper rendered (and deflated) whole, as one piece, than by
+    /// blocks: when most blocks changed since the last body. The first body is made by blocks,
+    /// to seed them; under churn that touches most blocks every time, every body is made whole
+    /// (the cost of a render from scratch, no more), and the first body after the churn calms
+    /// down renders by blocks again.
+    fn whole(&self) -> bool {
+        self.seeded && self.changed * 2 > self.blocks
+    }
 }
 
 /// The kept node text; see the module header.
@@ -82,6 +102,12 @@ pub struct NodeText {
     blocks: Vec<Block>,
     /// The encoding the last body was made in (`true`: deflated).
     last_deflated: Option<bool>,
+    /// The last plain figures' text the blocks' ranges point into, once handed back.
+    plain_text: Option<Arc<SharedBody>>,
+    /// The length of the plain text the last [`NodeText::plain`] wrote.
+    plain_len: Option<usize>,
+    /// The capacity for the node text rendered whole.
+    whole_len: usize,
     /// Made once, reset for every part it deflates.
     compressor: Option<Compress>,
     /// Text of a block rendered only to be deflated.
@@ -96,7 +122,9 @@ impl NodeText {
     }
 
     /// Appends the node families of `snapshot` (headers and lines, as
-    /// [`exposition::encode`] writes them) to `out`.
+    /// [`exposition::encode`] writes them) to `out`, which must hold the figures' text from its
+    /// start: the blocks note where their lines land, to be copied from there by the next
+    /// plain body once `out` is handed back ([`NodeText::keep_plain`]).
     pub fn plain(
         &mut self,
         layout: &Layout,
@@ -105,36 +133,81 @@ impl NodeText {
         out: &mut Vec<u8>,
     ) -> Work {
         let (mut work, ranges) = self.update(layout, snapshot, capacity, false);
-        for (range, block) in ranges.into_iter().zip(&mut self.blocks) {
-            if block.plain.is_none() {
-                let mut text = Vec::new();
+        let kept = self.plain_text.take();
+        if work.whole() {
+            exposition::encode_nodes(layout, snapshot, capacity, out);
+            for block in &mut self.blocks {
+                block.plain = None;
+            }
+            self.plain_len = None;
+            work.rendered = work.blocks;
+            work.nodes_rendered = snapshot.nodes.len();
+            return work;
+        }
+        let old: &[u8] = kept.as_deref().map_or(&[], AsRef::as_ref);
+        // The blocks without kept lines are rendered first (all node families at once), one
+        // after another into the scratch buffer: (where the block's text starts and ends there,
+        // where each family's lines start in it).
+        self.scratch.clear();
+        let fresh: Vec<Option<(Range<usize>, Vec<usize>)>> = ranges
+            .into_iter()
+            .zip(&self.blocks)
+            .map(|(range, block)| {
+                if block.plain.is_some() && kept.is_some() {
+                    return None;
+                }
+                let start = self.scratch.len();
                 exposition::encode_node_lines(
                     layout,
                     snapshot,
                     capacity,
                     range.clone(),
-                    &mut text,
+                    &mut self.scratch,
                     &mut self.marks,
                 );
-                let starts = self.marks.iter().map(|(at, _)| *at).collect();
-                block.plain = Some((text, starts));
                 work.rendered += 1;
                 work.nodes_rendered += range.len();
-            }
-        }
+                let starts = self.marks.iter().map(|(at, _)| at - start).collect();
+                Some((start..self.scratch.len(), starts))
+            })
+            .collect();
+        let mut placed = vec![Vec::with_capacity(self.families.len()); self.blocks.len()];
         for (k, family) in self.families.iter().enumerate() {
             exposition::header(out, family);
             if is_shape_fit(family) {
                 exposition::encode_node_shape_fit(layout, snapshot, capacity, out);
-                continue;
             }
-            for block in &self.blocks {
-                if let Some((text, starts)) = &block.plain {
-                    out.extend_from_slice(segment(text, starts, k));
-                }
+            for ((block, fresh), placed) in self.blocks.iter().zip(&fresh).zip(&mut placed) {
+                let lines = match fresh {
+                    _ if is_shape_fit(family) => &[][..],
+                    Some((text, starts)) => segment(&self.scratch[text.clone()], starts, k),
+                    None => block
+                        .plain
+                        .as_ref()
+                        .and_then(|at| at.get(k))
+                        .and_then(|at| old.get(at.clone()))
+                        .unwrap_or_default(),
+                };
+                let at = out.len();
+                out.extend_from_slice(lines);
+                placed.push(at..out.len());
             }
         }
+        for (block, placed) in self.blocks.iter_mut().zip(placed) {
+            block.plain = Some(placed);
+        }
+        self.plain_len = Some(out.len());
+        // The scratch text of many blocks is not kept between scrapes.
+        self.scratch.shrink_to(64 * 1024);
         work
+    }
+
+    /// Hands back the plain figures' text the last [`NodeText::plain`] wrote, once it is a
+    /// body: the next plain body copies the unchanged blocks' lines from it.
+    pub fn keep_plain(&mut self, text: &Arc<SharedBody>) {
+        if self.plain_len == Some((**text).as_ref().len()) {
+            self.plain_text = Some(text.clone());
+        }
     }
 
     /// Appends the node families of `snapshot` to `out`, deflated.
@@ -147,6 +220,18 @@ impl NodeText {
     ) -> Result<Work, CompressError> {
         let (mut work, ranges) = self.update(layout, snapshot, capacity, true);
         let compressor = self.compressor.get_or_insert_with(gzip::compressor);
+        if work.whole() {
+            // In a spare body buffer: as large as the plain text, kept between scrapes anyway.
+            let mut text = SPARES.take(self.whole_len);
+            exposition::encode_nodes(layout, snapshot, capacity, &mut text);
+            self.whole_len = text.len() + text.len() / 8;
+            let deflated = Deflated::with(compressor, &text);
+            SPARES.give_back(text);
+            out.push(&deflated?);
+            work.rendered = work.blocks;
+            work.nodes_rendered = snapshot.nodes.len();
+            return Ok(work);
+        }
         if self.headers.is_none() {
             let mut headers = Vec::with_capacity(self.families.len());
             let mut text = Vec::new();
@@ -161,8 +246,12 @@ impl NodeText {
             if block.deflated.is_some() {
                 continue;
             }
-            let (text, starts) = if let Some((text, starts)) = &block.plain {
-                (&text[..], starts.clone())
+            let kept = block.plain.as_ref().zip(self.plain_text.as_deref());
+            let parts = if let Some((at, text)) = kept {
+                let text: &[u8] = text.as_ref();
+                at.iter()
+                    .map(|at| Deflated::with(compressor, text.get(at.clone()).unwrap_or_default()))
+                    .collect::<Result<Vec<_>, _>>()?
             } else {
                 self.scratch.clear();
                 exposition::encode_node_lines(
@@ -175,12 +264,11 @@ impl NodeText {
                 );
                 work.rendered += 1;
                 work.nodes_rendered += range.len();
-                let starts = self.marks.iter().map(|(at, _)| *at).collect();
-                (&self.scratch[..], starts)
+                let starts: Vec<usize> = self.marks.iter().map(|(at, _)| *at).collect();
+                (0..self.families.len())
+                    .map(|k| Deflated::with(compressor, segment(&self.scratch, &starts, k)))
+                    .collect::<Result<Vec<_>, _>>()?
             };
-            let parts = (0..self.families.len())
-                .map(|k| Deflated::with(compressor, segment(text, &starts, k)))
-                .collect::<Result<Vec<_>, _>>()?;
             block.deflated = Some(parts);
         }
         let headers = self.headers.as_deref().unwrap_or_default();
@@ -217,6 +305,7 @@ impl NodeText {
         if self.layout.as_ref() != Some(layout) {
             self.blocks.clear();
             self.headers = None;
+            self.plain_text = None;
             self.layout = Some(layout.clone());
             exposition::encode_node_lines(
                 layout,
@@ -228,8 +317,10 @@ impl NodeText {
             );
             self.families = self.marks.iter().map(|(_, f)| *f).collect();
         }
+        let seeded = !self.blocks.is_empty();
         let mut old = std::mem::take(&mut self.blocks).into_iter().peekable();
         let ranges = ranges(&snapshot.nodes);
+        let mut changed = 0;
         for range in &ranges {
             let nodes = &snapshot.nodes[range.clone()];
             let first = nodes.first().map_or("", |n| n.name.as_str());
@@ -245,6 +336,7 @@ impl NodeText {
                         .zip(nodes)
                         .all(|(k, n)| k.name == n.name && k.totals == n.totals)
             });
+            changed += usize::from(kept.is_none());
             self.blocks.push(kept.unwrap_or_else(|| {
                 Block {
                     nodes: nodes
@@ -260,6 +352,9 @@ impl NodeText {
             }));
         }
         if self.last_deflated != Some(!deflated) {
+            if deflated {
+                self.plain_text = None;
+            }
             for block in &mut self.blocks {
                 if deflated {
                     block.plain = None;
@@ -271,6 +366,8 @@ impl NodeText {
         self.last_deflated = Some(deflated);
         let work = Work {
             blocks: ranges.len(),
+            changed,
+            seeded,
             ..Work::default()
         };
         (work, ranges)
@@ -329,6 +426,7 @@ mod tests {
     use crate::model::state::tests::pod;
     use crate::model::state::{ClusterState, NodeRecord, Owner};
     use crate::model::usage::UsageTable;
+    use crate::serve::buffers::SPARES;
     use crate::views::capacity::{self, Shape};
     use crate::views::exposition::{Families, Options};
     use std::io::Read;
@@ -454,7 +552,9 @@ mod tests {
             exposition::encode_head(&layout, &self.snapshot, capacity, &opts, &mut text);
             if !deflated {
                 let work = kept.plain(&layout, &self.snapshot, capacity, &mut text);
-                return (text, work);
+                let body = Arc::new(SharedBody::new(text, &SPARES));
+                kept.keep_plain(&body);
+                return ((*body).as_ref().to_vec(), work);
             }
             let mut whole = kept.deflate(&text).unwrap();
             let work = kept
@@ -537,6 +637,7 @@ mod tests {
             let mut previous: Option<Scrape> = None;
             let mut usage_table = None;
             let mut shape_cpu = 250;
+            let (mut after_whole, mut wholes, mut by_blocks) = (false, 0, 0);
             for round in 0..60 {
                 // Sometimes nothing changes, mostly a few changes, now and then many.
                 let changes = match round % 7 {
@@ -570,20 +671,29 @@ mod tests {
                         == Layout::new(&now.snapshot, Some(&now.capacity), &now.opts())
                 });
                 if let (Some(before), true) = (&previous, same_layout) {
-                    // In the encoding of the body before, a block is rendered for a changed
-                    // node (two when one joined or left at a boundary), none without a change.
+                    // In the encoding of the body before, and after a body made by blocks, a
+                    // block is rendered for a changed node (two when one joined or left at a
+                    // boundary), none without a change.
                     let touched = changed(&before.snapshot, &now.snapshot);
-                    if !switched {
+                    if work.whole() {
+                        assert_eq!(work.rendered, work.blocks);
+                        assert!(touched * 2 > work.blocks, "{work:?} for {touched}");
+                        wholes += 1;
+                    } else if !switched && !after_whole {
                         assert!(
                             work.rendered <= 2 * touched,
                             "round {round}: {work:?} for {touched} changed nodes"
                         );
+                        by_blocks += 1;
                     }
                 } else {
                     assert_eq!(work.rendered, work.blocks, "a new layout renders all");
                 }
+                after_whole = work.whole();
                 previous = Some(now);
             }
+            // Both ways of making the node text were checked.
+            assert!(wholes >= 5 && by_blocks >= 20, "{wholes} {by_blocks}");
         }
     }
 

@@ -109,7 +109,9 @@ impl ReusedFigures {
         } else {
             self.next_capacity
                 .store(text.len() + text.len() / 8, Ordering::Relaxed);
-            f.plain = Some(Arc::new(SharedBody::new(text, &SPARES)));
+            let text = Arc::new(SharedBody::new(text, &SPARES));
+            nodes.keep_plain(&text);
+            f.plain = Some(text);
         }
         let f = Arc::new(f);
         *last = Some(f.clone());

@@ -180,9 +180,19 @@ pub fn encode(
     let layout = Layout::new(snapshot, capacity, opts);
     encode_head(&layout, snapshot, capacity, opts, out);
     if opts.families.node {
-        let nodes = node_items(snapshot, capacity, 0..snapshot.nodes.len());
-        layout.encoder(None).scope(out, &catalogue::NODE, &nodes);
+        encode_nodes(&layout, snapshot, capacity, out);
     }
+}
+
+/// The node families as [`encode`] writes them: headers and every node's lines.
+pub fn encode_nodes(
+    layout: &Layout,
+    snapshot: &Snapshot,
+    capacity: Option<&Capacity>,
+    out: &mut Vec<u8>,
+) {
+    let nodes = node_items(snapshot, capacity, 0..snapshot.nodes.len());
+    layout.encoder(None).scope(out, &catalogue::NODE, &nodes);
 }
 
 /// A family's start in text written without headers ([`encode_node_lines`]): the offset of its
