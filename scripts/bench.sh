@@ -50,7 +50,8 @@ targets() {
   echo "steady RSS 2 s later; scrape latency is connect to the last byte of the response, after one"
   echo "uncounted warm-up scrape (200 scrapes at the edge, 100 at the other scales). A scrape of an"
   echo "unchanged state reuses the figures' text of the last one; \"changed state\" scrapes each follow"
-  echo "one churn operation of the simulator (50 ms to deliver it) and render the figures again."
+  echo "one churn operation of the simulator (50 ms to deliver it) and render the figures again, the"
+  echo "node families only for the blocks of nodes that changed."
   echo
   echo "## End to end"
   echo
@@ -78,7 +79,11 @@ targets() {
   echo "## Scrape, in process"
   echo
   echo "Snapshot, capacity figures, encoding and gzip of a 5,000-node state, stage by stage (median /"
-  echo "p99 of 40 runs, musl build: \`cargo bench --target x86_64-unknown-linux-musl --bench scrape\`):"
+  echo "p99 of 40 runs, musl build: \`cargo bench --target x86_64-unknown-linux-musl --bench scrape\`)."
+  echo "Then the figures of a changed state as the server renders them, after one more pod on each"
+  echo "of N nodes: the node families' text kept per block of ~128 nodes (plain, gzip), beside the"
+  echo "whole text rendered and deflated from scratch, on the same states. The cost grows with the"
+  echo "changed nodes; when most blocks changed the text is made whole (the cost from scratch):"
   echo
   echo '```'
   echo "$scrape"
