@@ -663,8 +663,9 @@ fn after_a_change_only_the_changed_nodes_block_is_rendered_and_the_text_equals_a
     // the node's block. The other blocks' text was kept.
     assert_eq!(blocks(&m, "rendered"), all + 1.0, "{text}");
     assert!(blocks(&m, "kept") >= all - 1.0);
-    // A plain body renders every block (none holds plain text yet): the kept gzip figures are
-    // those of a full render.
+    // A plain body renders every block afresh (none holds plain text yet): the figures of
+    // the gzip body, made of kept and re-rendered blocks, are the same. (Against a full render
+    // from scratch, byte for byte: the unit tests of serve::node_text.)
     let plain = exporter.get("/metrics").text();
     assert_eq!(blocks(&Metrics::parse(&plain), "rendered"), 2.0 * all + 1.0);
     assert_eq!(figures_of(&text), figures_of(&plain));

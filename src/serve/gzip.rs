@@ -56,6 +56,11 @@ impl Deflated {
         self.crc.combine(&part.crc);
     }
 
+    /// Frees the room a part joined from others grew beyond its bytes.
+    pub fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+    }
+
     /// Compressed size in bytes.
     pub fn len(&self) -> usize {
         self.bytes.len()

@@ -104,8 +104,9 @@ pub struct NodeText {
     last_deflated: Option<bool>,
     /// The last plain figures' text the blocks' ranges point into, once handed back.
     plain_text: Option<Arc<SharedBody>>,
-    /// The length of the plain text the last [`NodeText::plain`] wrote.
-    plain_len: Option<usize>,
+    /// Where the node text the last [`NodeText::plain`] wrote ends, and its last bytes (text
+    /// after it, the device families, may follow in the body).
+    plain_end: Option<(usize, Vec<u8>)>,
     /// The capacity for the node text rendered whole.
     whole_len: usize,
     /// Made once, reset for every part it deflates.
@@ -139,7 +140,7 @@ impl NodeText {
             for block in &mut self.blocks {
                 block.plain = None;
             }
-            self.plain_len = None;
+            self.plain_end = None;
             work.rendered = work.blocks;
             work.nodes_rendered = snapshot.nodes.len();
             return work;
@@ -196,15 +197,23 @@ impl NodeText {
         for (block, placed) in self.blocks.iter_mut().zip(placed) {
             block.plain = Some(placed);
         }
-        self.plain_len = Some(out.len());
+        let tail = out.get(out.len().saturating_sub(64)..).unwrap_or_default();
+        self.plain_end = Some((out.len(), tail.to_vec()));
         release(&mut self.scratch);
         work
     }
 
-    /// Hands back the plain figures' text the last [`NodeText::plain`] wrote, once it is a
-    /// body: the next plain body copies the unchanged blocks' lines from it.
+    /// Hands back the plain figures' text the last [`NodeText::plain`] wrote into (with any
+    /// text appended after it), once it is a body: the next plain body copies the unchanged
+    /// blocks' lines from it. A text that does not end the node text where that call did is
+    /// not taken.
     pub fn keep_plain(&mut self, text: &Arc<SharedBody>) {
-        if self.plain_len == Some((**text).as_ref().len()) {
+        let body: &[u8] = (**text).as_ref();
+        let ours = self.plain_end.as_ref().is_some_and(|(end, tail)| {
+            body.get(..*end)
+                .is_some_and(|prefix| prefix.ends_with(tail))
+        });
+        if ours {
             self.plain_text = Some(text.clone());
         }
     }
@@ -227,6 +236,7 @@ impl NodeText {
             let deflated = Deflated::with(compressor, &text);
             SPARES.give_back(text);
             out.push(&deflated?);
+            self.plain_text = None;
             work.rendered = work.blocks;
             work.nodes_rendered = snapshot.nodes.len();
             return Ok(work);
@@ -286,6 +296,9 @@ impl NodeText {
             }
         }
         release(&mut self.scratch);
+        // Every block has its deflated parts: the plain text is not needed for them, and
+        // holding it would keep a body the reused figures may have let go.
+        self.plain_text = None;
         Ok(work)
     }
 
@@ -440,6 +453,8 @@ mod tests {
 
     const RESOURCES: [&str; 3] = ["cpu", "memory", "nvidia.com/gpu"];
 
+    const TAIL: &[u8] = b"# HELP binpacking_cluster_devices after the node families\n";
+
     fn name(rng: &mut fastrand::Rng, i: usize) -> String {
         // Names of several shapes, some needing escapes, so blocks and labels vary.
         match rng.u8(0..4) {
@@ -559,9 +574,12 @@ mod tests {
             exposition::encode_head(&layout, &self.snapshot, capacity, &opts, &mut text);
             if !deflated {
                 let work = kept.plain(&layout, &self.snapshot, capacity, &mut text);
+                // Text after the node families (the device families in a body).
+                let end = text.len();
+                text.extend_from_slice(TAIL);
                 let body = Arc::new(SharedBody::new(text, &SPARES));
                 kept.keep_plain(&body);
-                return ((*body).as_ref().to_vec(), work);
+                return ((*body).as_ref()[..end].to_vec(), work);
             }
             let mut whole = kept.deflate(&text).unwrap();
             let work = kept
@@ -729,6 +747,32 @@ mod tests {
             assert!(text == after.full());
             state.delete_pod("ns/one");
         }
+    }
+
+    #[test]
+    fn a_plain_text_other_than_the_one_written_is_not_kept() {
+        let (mut state, _) = nodes(4, 600, |i| format!("node-{i:04}"));
+        let shapes = shapes(250);
+        let now = scrape(&state, None, &shapes);
+        let mut kept = NodeText::default();
+        let (_, first) = now.kept(&mut kept, false);
+        assert_eq!(first.rendered, first.blocks);
+        // The text it wrote (and text after it) is kept: nothing to render again.
+        let (_, again) = now.kept(&mut kept, false);
+        assert_eq!(again.rendered, 0);
+        // Another text handed back (one byte changed) is refused: every block rendered again.
+        let opts = now.opts();
+        let layout = Layout::new(&now.snapshot, Some(&now.capacity), &opts);
+        let mut text = Vec::new();
+        kept.plain(&layout, &now.snapshot, Some(&now.capacity), &mut text);
+        let last = text.len() - 2;
+        text[last] ^= 1;
+        kept.keep_plain(&Arc::new(SharedBody::new(text, &SPARES)));
+        state.apply_pod("ns/p", pod(Some("node-0001"), &[1, 1, 0], Owner::Workload));
+        let after = scrape(&state, None, &shapes);
+        let (text, work) = after.kept(&mut kept, false);
+        assert_eq!(work.rendered, work.blocks);
+        assert!(text == after.full());
     }
 
     #[test]

@@ -102,7 +102,13 @@ impl ReusedFigures {
             plain: other.as_ref().and_then(|o| o.plain.clone()),
             deflated: other.as_ref().and_then(|o| o.deflated.clone()),
         };
-        let mut text = SPARES.take(self.next_capacity.load(Ordering::Relaxed));
+        // A spare buffer for plain text only: a gzip render writes none (unless deflating
+        // fails, and then the text grows as it must).
+        let mut text = if deflated {
+            Vec::new()
+        } else {
+            SPARES.take(self.next_capacity.load(Ordering::Relaxed))
+        };
         if let Some(d) = render(nodes, deflated, &mut text) {
             f.deflated = Some(Arc::new(d));
             SPARES.give_back(text);

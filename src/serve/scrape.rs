@@ -194,6 +194,7 @@ fn encode_kept(
             text.clear();
             device_exposition::encode(snapshot, families, label_groups, &mut text);
             whole.push(&nodes.deflate(&text)?);
+            whole.shrink_to_fit();
             Ok::<_, CompressError>(whole)
         };
         match deflate() {
