@@ -227,6 +227,44 @@ fn scrapes_make_no_api_request() {
 }
 
 #[test]
+fn list_pages_asked_for_ahead_are_each_asked_once_and_the_figures_are_whole() {
+    let sim = Sim::start(&["--nodes", "12", "--pods", "400", "--seed", "9"]);
+    let exporter = Exporter::start(&sim.kubeconfig, &["--list-page-size", "25"]);
+    exporter.wait_ready(Duration::from_secs(30));
+    let lists: Vec<Value> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r["watch"] == false && r["resource"] == "pods")
+        .collect();
+    let queries: Vec<String> = lists
+        .iter()
+        .map(|r| r["query"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    // Every page once: the page asked for ahead is the one the list then wants (a request
+    // built differently would be asked again: the same token twice).
+    let mut tokens: Vec<&str> = queries
+        .iter()
+        .map(|q| {
+            q.split('&')
+                .find_map(|p| p.strip_prefix("continue="))
+                .unwrap_or_default()
+        })
+        .collect();
+    let asked = tokens.len();
+    tokens.sort_unstable();
+    tokens.dedup();
+    assert_eq!(tokens.len(), asked, "{queries:#?}");
+    // 400 pods, less those the field selector leaves out (finished), 25 per page.
+    assert!(asked >= 10, "{asked} pages: {queries:#?}");
+    // The same figures as an exporter that lists everything in one page.
+    let whole = Exporter::start(&sim.kubeconfig, &["--list-page-size", "5000"]);
+    whole.wait_ready(Duration::from_secs(30));
+    let paged = figures_of(&exporter.get("/metrics").text());
+    assert!(paged.len() > 100);
+    assert_eq!(paged, figures_of(&whole.get("/metrics").text()));
+}
+
+#[test]
 fn disabled_node_metrics_keep_cluster_families_only() {
     let (_sim, exporter, _dir) = start_small(&["--disable-node-metrics"]);
     let text = exporter.get("/metrics").text();

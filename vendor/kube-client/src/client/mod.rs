@@ -48,9 +48,88 @@ fn decode_json<T: DeserializeOwned>(text: &str) -> Result<T> {
     })
 }
 
+/// PATCH(binpacking-exporter): the smallest list page whose next page is asked for while it
+/// is decoded (`Client::request_list`).
+const AHEAD_FROM_BYTES: usize = 64 * 1024;
+
+/// PATCH(binpacking-exporter): the body of a list page asked for ahead of its request.
+type NextPage = tokio::task::JoinHandle<Result<Vec<u8>>>;
+
 thread_local! {
     /// PATCH(binpacking-exporter): body buffers of list pages that more pages followed.
     static LIST_BODIES: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// PATCH(binpacking-exporter): the next page of each list running on this thread, asked
+    /// for while the page before it is decoded (`Client::request_list`): its request's path
+    /// and query pairs (sorted), and the task reading its body.
+    static NEXT_PAGES: std::cell::RefCell<Vec<(String, Vec<String>, NextPage)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// PATCH(binpacking-exporter): the `continue` token of a list page, read from the text before
+/// its items (the list's metadata comes first); `None` when there is none or it holds an escape
+/// (the page is then not fetched ahead: the token decoded from the page decides).
+fn peek_continue(body: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"continue\":\"";
+    let head = &body[..body.len().min(64 * 1024)];
+    let items = head.windows(8).position(|w| w == b"\"items\":").unwrap_or(head.len());
+    let head = &head[..items];
+    let at = head.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let rest = &head[at..];
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let token = std::str::from_utf8(&rest[..end]).ok()?;
+    (!token.is_empty() && !token.contains('\\')).then(|| token.to_owned())
+}
+
+/// PATCH(binpacking-exporter): a request's path and its query pairs, sorted: two requests for
+/// the same page compare equal however their pairs are ordered.
+fn page_key(uri: &http::Uri) -> (String, Vec<String>) {
+    let mut pairs: Vec<String> = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    pairs.sort_unstable();
+    (uri.path().to_owned(), pairs)
+}
+
+/// PATCH(binpacking-exporter): the request for the page after `request`'s, whose `continue`
+/// token is `token`: the same path, headers and query, without `resourceVersion` and
+/// `resourceVersionMatch` (a page with a token carries neither), with `continue=token`
+/// encoded as `form_urlencoded` does (kube-core builds list queries with it).
+fn next_page_request(
+    (method, uri, headers): &(http::Method, http::Uri, http::HeaderMap),
+    token: &str,
+) -> Option<Request<Vec<u8>>> {
+    let mut query: Vec<&str> = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| {
+            let key = p.split('=').next().unwrap_or_default();
+            !p.is_empty() && !matches!(key, "continue" | "resourceVersion" | "resourceVersionMatch")
+        })
+        .collect();
+    let mut encoded = String::from("continue=");
+    for &b in token.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => encoded.push(char::from(b)),
+            b' ' => encoded.push('+'),
+            b => encoded.push_str(&format!("%{b:02X}")),
+        }
+    }
+    query.push(&encoded);
+    let path_and_query = format!("{}?{}", uri.path(), query.join("&"));
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    let mut next = Request::builder()
+        .method(method.clone())
+        .uri(http::Uri::from_parts(parts).ok()?)
+        .body(Vec::new())
+        .ok()?;
+    *next.headers_mut() = headers.clone();
+    Some(next)
 }
 
 mod auth;
@@ -318,24 +397,96 @@ impl Client {
     /// buffer allocated afresh for every page is mapped afresh and page-faulted in, page after
     /// page, under musl's allocator. The last page of a list drops its buffer and every kept
     /// one, so nothing stays once the lists are through.
+    ///
+    /// The next page is asked for before this one is decoded (its token is read from the text
+    /// before the items): the API server produces and sends it while this thread decodes, and
+    /// the request for it finds it read or on the way. One page is in flight while one is
+    /// decoded, as before one was received while none was. A page asked for ahead is used only
+    /// by a request for the same path and query (the decoded token decides), and dropped when
+    /// another request of the same path comes (the list was started again).
     pub async fn request_list<K>(&self, request: Request<Vec<u8>>) -> Result<kube_core::object::ObjectList<K>>
     where
         K: Clone + DeserializeOwned,
     {
-        let mut bytes = LIST_BODIES.with_borrow_mut(Vec::pop).unwrap_or_default();
-        bytes.clear();
-        self.read_body(request, &mut bytes).await?;
+        let (path, pairs) = page_key(request.uri());
+        let template = (request.method().clone(), request.uri().clone(), request.headers().clone());
+        let ahead = NEXT_PAGES.with_borrow_mut(|next| {
+            let found = next.iter().position(|(p, q, _)| *p == path && *q == pairs);
+            let ahead = found.map(|i| next.swap_remove(i).2);
+            // Pages asked for ahead of another request of this path are not wanted.
+            next.retain(|(p, _, task)| {
+                let stale = *p == path;
+                if stale {
+                    task.abort();
+                }
+                !stale
+            });
+            ahead
+        });
+        let bytes = match ahead {
+            Some(task) => match task.await {
+                Ok(read) => read?,
+                // Not read (aborted as the runtime stops): ask again.
+                Err(_) => self.page_body(request).await?,
+            },
+            None => self.page_body(request).await?,
+        };
+        let token = peek_continue(&bytes);
+        // A small page decodes in less time than a request takes (and a probe's page of one
+        // object wants no next page): only a large one is worth a page asked for ahead.
+        let ahead = token.as_deref().filter(|_| bytes.len() >= AHEAD_FROM_BYTES);
+        if let Some(next) = ahead.and_then(|t| next_page_request(&template, t)) {
+            self.fetch_ahead(next).await;
+        }
         let text = String::from_utf8(bytes).map_err(Error::FromUtf8)?;
         let list: kube_core::object::ObjectList<K> = decode_json(&text)?;
-        let more = list.metadata.continue_.as_deref().is_some_and(|c| !c.is_empty());
+        let decoded = list.metadata.continue_.as_deref().filter(|c| !c.is_empty());
+        if decoded != token.as_deref() {
+            // The token read ahead is not the page's (never seen: a page asked for ahead is
+            // only used by a request for the same query, which the decoded token makes).
+            NEXT_PAGES.with_borrow_mut(|next| {
+                next.retain(|(p, _, task)| {
+                    let stale = *p == path;
+                    if stale {
+                        task.abort();
+                    }
+                    !stale
+                });
+            });
+        }
         LIST_BODIES.with_borrow_mut(|spare| {
-            if !more {
+            if decoded.is_none() {
                 spare.clear();
             } else if spare.len() < SPARE_LIST_BODIES {
                 spare.push(text.into_bytes());
             }
         });
         Ok(list)
+    }
+
+    /// PATCH(binpacking-exporter): the body of one list page, read into a kept buffer.
+    async fn page_body(&self, request: Request<Vec<u8>>) -> Result<Vec<u8>> {
+        let mut bytes = LIST_BODIES.with_borrow_mut(Vec::pop).unwrap_or_default();
+        bytes.clear();
+        self.read_body(request, &mut bytes).await?;
+        Ok(bytes)
+    }
+
+    /// PATCH(binpacking-exporter): asks for the list page `request` on a task of its own, kept
+    /// for the request that will want it ([`Client::request_list`]); returns once the request
+    /// is on its way (a few turns of the runtime: the task, the buffer in front of the
+    /// connection pool and the connection each run once), not when it is answered.
+    async fn fetch_ahead(&self, request: Request<Vec<u8>>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (path, pairs) = page_key(request.uri());
+        let client = self.clone();
+        let task = runtime.spawn(async move { client.page_body(request).await });
+        NEXT_PAGES.with_borrow_mut(|next| next.push((path, pairs, task)));
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Perform a raw HTTP request against the API and get back the response
