@@ -55,6 +55,28 @@ const AHEAD_FROM_BYTES: usize = 64 * 1024;
 /// PATCH(binpacking-exporter): the body of a list page asked for ahead of its request.
 type NextPage = tokio::task::JoinHandle<Result<Vec<u8>>>;
 
+/// PATCH(binpacking-exporter): a response's body appended to `bytes`: one buffer, sized from
+/// Content-Length when the server sends one, that each frame is appended to and then dropped:
+/// the body is held once (plus one frame) and copied once. Upstream collected every frame,
+/// copied them into one `Bytes`, then copied that into the `String`: twice the body at once,
+/// three freshly mapped buffers per list page under musl's allocator.
+async fn read_into(res: Response<Body>, bytes: &mut Vec<u8>) -> Result<()> {
+    let length = res
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = res.into_body();
+    bytes.reserve(length.min(MAX_PREALLOCATED_BODY));
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(())
+}
+
 thread_local! {
     /// PATCH(binpacking-exporter): body buffers of list pages that more pages followed.
     static LIST_BODIES: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -435,13 +457,14 @@ impl Client {
         // A small page decodes in less time than a request takes (and a probe's page of one
         // object wants no next page): only a large one is worth a page asked for ahead.
         let ahead = token.as_deref().filter(|_| bytes.len() >= AHEAD_FROM_BYTES);
-        if let Some(next) = ahead.and_then(|t| next_page_request(&template, t)) {
-            self.fetch_ahead(next).await;
-        }
+        let decoded = match ahead.and_then(|t| next_page_request(&template, t)) {
+            Some(next) => self.fetch_ahead(next).await,
+            None => None,
+        };
         let text = String::from_utf8(bytes).map_err(Error::FromUtf8)?;
         let list: kube_core::object::ObjectList<K> = decode_json(&text)?;
-        let decoded = list.metadata.continue_.as_deref().filter(|c| !c.is_empty());
-        if decoded != token.as_deref() {
+        let more = list.metadata.continue_.as_deref().filter(|c| !c.is_empty());
+        if more != token.as_deref() {
             // The token read ahead is not the page's (never seen: a page asked for ahead is
             // only used by a request for the same query, which the decoded token makes).
             NEXT_PAGES.with_borrow_mut(|next| {
@@ -455,20 +478,42 @@ impl Client {
             });
         }
         LIST_BODIES.with_borrow_mut(|spare| {
-            if decoded.is_none() {
+            if more.is_none() {
                 spare.clear();
             } else if spare.len() < SPARE_LIST_BODIES {
                 spare.push(text.into_bytes());
             }
         });
+        // This page's buffer is free: the next page may be read into it.
+        if let Some(decoded) = decoded {
+            let _ = decoded.send(());
+        }
         Ok(list)
     }
 
-    /// PATCH(binpacking-exporter): the body of one list page, read into a kept buffer.
+    /// PATCH(binpacking-exporter): the body of one list page, read into a kept buffer taken
+    /// once the response begins: a page asked for ahead waits in the socket's buffer while the
+    /// page before it is decoded, and takes that page's buffer when it is read.
     async fn page_body(&self, request: Request<Vec<u8>>) -> Result<Vec<u8>> {
+        self.page_body_after(request, None).await
+    }
+
+    /// PATCH(binpacking-exporter): [`Client::page_body`] whose body is read only once `after`
+    /// fires (or is dropped): the page before it is decoded and its buffer free again, so one
+    /// page body is held at a time while the next waits in the socket.
+    async fn page_body_after(
+        &self,
+        request: Request<Vec<u8>>,
+        after: Option<tokio::sync::oneshot::Receiver<()>>,
+    ) -> Result<Vec<u8>> {
+        let res = self.send(request.map(Body::from)).await?;
+        let res = handle_api_errors(res).await?;
+        if let Some(after) = after {
+            let _ = after.await;
+        }
         let mut bytes = LIST_BODIES.with_borrow_mut(Vec::pop).unwrap_or_default();
         bytes.clear();
-        self.read_body(request, &mut bytes).await?;
+        read_into(res, &mut bytes).await?;
         Ok(bytes)
     }
 
@@ -476,17 +521,19 @@ impl Client {
     /// for the request that will want it ([`Client::request_list`]); returns once the request
     /// is on its way (a few turns of the runtime: the task, the buffer in front of the
     /// connection pool and the connection each run once), not when it is answered.
-    async fn fetch_ahead(&self, request: Request<Vec<u8>>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
+    /// The returned sender lets the task read the body (sent, or dropped, once the page in
+    /// hand is decoded).
+    async fn fetch_ahead(&self, request: Request<Vec<u8>>) -> Option<tokio::sync::oneshot::Sender<()>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
         let (path, pairs) = page_key(request.uri());
         let client = self.clone();
-        let task = runtime.spawn(async move { client.page_body(request).await });
+        let (decoded, after) = tokio::sync::oneshot::channel();
+        let task = runtime.spawn(async move { client.page_body_after(request, Some(after)).await });
         NEXT_PAGES.with_borrow_mut(|next| next.push((path, pairs, task)));
         for _ in 0..4 {
             tokio::task::yield_now().await;
         }
+        Some(decoded)
     }
 
     /// Perform a raw HTTP request against the API and get back the response
@@ -502,25 +549,7 @@ impl Client {
     async fn read_body(&self, request: Request<Vec<u8>>, bytes: &mut Vec<u8>) -> Result<()> {
         let res = self.send(request.map(Body::from)).await?;
         let res = handle_api_errors(res).await?;
-        // PATCH(binpacking-exporter): one buffer, sized from Content-Length when the server
-        // sends one, that each frame is appended to and then dropped: the body is held once
-        // (plus one frame) and copied once. Upstream collected every frame, copied them into
-        // one `Bytes`, then copied that into the `String`: twice the body at once, three
-        // freshly mapped buffers per list page under musl's allocator.
-        let length = res
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let mut body = res.into_body();
-        bytes.reserve(length.min(MAX_PREALLOCATED_BODY));
-        while let Some(frame) = body.frame().await {
-            if let Ok(data) = frame?.into_data() {
-                bytes.extend_from_slice(&data);
-            }
-        }
-        Ok(())
+        read_into(res, bytes).await
     }
 
     /// Perform a raw HTTP request against the API and stream the response body.
