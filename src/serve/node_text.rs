@@ -87,6 +87,12 @@ impl Work {
     fn whole(&self) -> bool {
         self.seeded && self.changed * 2 > self.blocks
     }
+
+    /// Every block rendered (the node text made whole), over `nodes` nodes.
+    fn all_rendered(&mut self, nodes: usize) {
+        self.rendered = self.blocks;
+        self.nodes_rendered = nodes;
+    }
 }
 
 /// The kept node text; see the module header.
@@ -141,8 +147,7 @@ impl NodeText {
                 block.plain = None;
             }
             self.plain_end = None;
-            work.rendered = work.blocks;
-            work.nodes_rendered = snapshot.nodes.len();
+            work.all_rendered(snapshot.nodes.len());
             return work;
         }
         let old: &[u8] = kept.as_deref().map_or(&[], AsRef::as_ref);
@@ -158,17 +163,9 @@ impl NodeText {
                     return None;
                 }
                 let start = self.scratch.len();
-                exposition::encode_node_lines(
-                    layout,
-                    snapshot,
-                    capacity,
-                    range.clone(),
-                    &mut self.scratch,
-                    &mut self.marks,
-                );
-                work.rendered += 1;
-                work.nodes_rendered += range.len();
-                let starts = self.marks.iter().map(|(at, _)| at - start).collect();
+                let draw = (layout, snapshot, capacity);
+                let starts =
+                    render_block(draw, range, &mut self.scratch, &mut self.marks, &mut work);
                 Some((start..self.scratch.len(), starts))
             })
             .collect();
@@ -237,8 +234,7 @@ impl NodeText {
             SPARES.give_back(text);
             out.push(&deflated?);
             self.plain_text = None;
-            work.rendered = work.blocks;
-            work.nodes_rendered = snapshot.nodes.len();
+            work.all_rendered(snapshot.nodes.len());
             return Ok(work);
         }
         if self.headers.is_none() {
@@ -263,17 +259,9 @@ impl NodeText {
                     .collect::<Result<Vec<_>, _>>()?
             } else {
                 self.scratch.clear();
-                exposition::encode_node_lines(
-                    layout,
-                    snapshot,
-                    capacity,
-                    range.clone(),
-                    &mut self.scratch,
-                    &mut self.marks,
-                );
-                work.rendered += 1;
-                work.nodes_rendered += range.len();
-                let starts: Vec<usize> = self.marks.iter().map(|(at, _)| *at).collect();
+                let draw = (layout, snapshot, capacity);
+                let starts =
+                    render_block(draw, range, &mut self.scratch, &mut self.marks, &mut work);
                 (0..self.families.len())
                     .map(|k| Deflated::with(compressor, segment(&self.scratch, &starts, k)))
                     .collect::<Result<Vec<_>, _>>()?
@@ -383,6 +371,23 @@ impl NodeText {
         };
         (work, ranges)
     }
+}
+
+/// Appends the node families' lines of the nodes `range` to `scratch` (one block, every family
+/// at once) and counts it in `work`; returns where each family's lines start, from where the
+/// block's text starts.
+fn render_block(
+    (layout, snapshot, capacity): (&Layout, &Snapshot, Option<&Capacity>),
+    range: Range<usize>,
+    scratch: &mut Vec<u8>,
+    marks: &mut Vec<Mark>,
+    work: &mut Work,
+) -> Vec<usize> {
+    let start = scratch.len();
+    work.rendered += 1;
+    work.nodes_rendered += range.len();
+    exposition::encode_node_lines(layout, snapshot, capacity, range, scratch, marks);
+    marks.iter().map(|(at, _)| at - start).collect()
 }
 
 /// Frees a scratch buffer that grew past 256 KiB: the text of many blocks is not kept between

@@ -9,7 +9,7 @@ use crate::model::usage::UsageTable;
 use crate::serve::buffers::Spares;
 use crate::serve::gzip::Deflated;
 use crate::serve::node_text::{NodeText, Work};
-use crate::views::capacity;
+use crate::views::capacity::{self, Capacity};
 use crate::views::device_exposition;
 use crate::views::exposition::{self, Layout, Options};
 use crate::views::snapshot::{NodeFigures, Snapshot};
@@ -168,19 +168,10 @@ fn encode_kept(
     deflated: bool,
     out: &mut Vec<u8>,
 ) -> (Option<Deflated>, Work) {
-    let families = config.families;
-    let capacity = families
-        .need_capacity()
-        .then(|| capacity::compute(snapshot, &config.shapes));
+    let (families, label_groups) = (config.families, !config.label_groups.is_empty());
+    let (capacity, resources) = figures_inputs(config, snapshot);
     let capacity = capacity.as_ref();
-    let resources = resource_names(config);
-    let label_groups = !config.label_groups.is_empty();
-    let opts = Options {
-        resources: &resources,
-        families,
-        label_groups,
-        cache_age_seconds: None,
-    };
+    let opts = figures_options(config, &resources);
     let layout = Layout::new(snapshot, capacity, &opts);
     let mut work = Work::default();
     if deflated {
@@ -213,21 +204,29 @@ fn encode_kept(
 /// Appends the figures' families: everything after the cache age, a function of the snapshot
 /// and the configuration only.
 fn encode_figures(config: &Config, snapshot: &Snapshot, out: &mut Vec<u8>) {
-    let families = config.families;
-    let capacity = families
+    let (capacity, resources) = figures_inputs(config, snapshot);
+    let opts = figures_options(config, &resources);
+    exposition::encode(snapshot, capacity.as_ref(), &opts, out);
+    let label_groups = !config.label_groups.is_empty();
+    device_exposition::encode(snapshot, config.families, label_groups, out);
+}
+
+/// What the figures' text is made of besides the snapshot: the capacity figures (when a
+/// configured family needs them) and the tracked resource names.
+fn figures_inputs(config: &Config, snapshot: &Snapshot) -> (Option<Capacity>, Vec<String>) {
+    let capacity = config
+        .families
         .need_capacity()
         .then(|| capacity::compute(snapshot, &config.shapes));
-    let resources = resource_names(config);
-    exposition::encode(
-        snapshot,
-        capacity.as_ref(),
-        &Options {
-            resources: &resources,
-            families,
-            label_groups: !config.label_groups.is_empty(),
-            cache_age_seconds: None,
-        },
-        out,
-    );
-    device_exposition::encode(snapshot, families, !config.label_groups.is_empty(), out);
+    (capacity, resource_names(config))
+}
+
+/// The exposition options of the figures (the cache age is written apart, with the clock).
+fn figures_options<'a>(config: &Config, resources: &'a [String]) -> Options<'a> {
+    Options {
+        resources,
+        families: config.families,
+        label_groups: !config.label_groups.is_empty(),
+        cache_age_seconds: None,
+    }
 }

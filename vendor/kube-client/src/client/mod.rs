@@ -102,6 +102,17 @@ fn peek_continue(body: &[u8]) -> Option<String> {
     (!token.is_empty() && !token.contains('\\')).then(|| token.to_owned())
 }
 
+/// PATCH(binpacking-exporter): aborts and forgets the pages asked for ahead on `path`.
+fn abort_pages_of(next: &mut Vec<(String, Vec<String>, NextPage)>, path: &str) {
+    next.retain(|(p, _, task)| {
+        let stale = p == path;
+        if stale {
+            task.abort();
+        }
+        !stale
+    });
+}
+
 /// PATCH(binpacking-exporter): a request's path and its query pairs, sorted: two requests for
 /// the same page compare equal however their pairs are ordered.
 fn page_key(uri: &http::Uri) -> (String, Vec<String>) {
@@ -436,13 +447,7 @@ impl Client {
             let found = next.iter().position(|(p, q, _)| *p == path && *q == pairs);
             let ahead = found.map(|i| next.swap_remove(i).2);
             // Pages asked for ahead of another request of this path are not wanted.
-            next.retain(|(p, _, task)| {
-                let stale = *p == path;
-                if stale {
-                    task.abort();
-                }
-                !stale
-            });
+            abort_pages_of(next, &path);
             ahead
         });
         let bytes = match ahead {
@@ -467,15 +472,7 @@ impl Client {
         if more != token.as_deref() {
             // The token read ahead is not the page's (never seen: a page asked for ahead is
             // only used by a request for the same query, which the decoded token makes).
-            NEXT_PAGES.with_borrow_mut(|next| {
-                next.retain(|(p, _, task)| {
-                    let stale = *p == path;
-                    if stale {
-                        task.abort();
-                    }
-                    !stale
-                });
-            });
+            NEXT_PAGES.with_borrow_mut(|next| abort_pages_of(next, &path));
         }
         LIST_BODIES.with_borrow_mut(|spare| {
             if more.is_none() {
